@@ -1,0 +1,20 @@
+/** Lambda handler of one scheduled poller tick. */
+import type { Context, ScheduledEvent } from "aws-lambda";
+import { lazyDeps } from "../lib/bootstrap";
+import { runTick, type TickSummary } from "../lib/tick";
+
+const deps = lazyDeps();
+
+export async function handler(_event: ScheduledEvent, context: Pick<Context, "getRemainingTimeInMillis">): Promise<TickSummary> {
+  const d = await deps();
+  // A broken configuration must fail the invocation so the error alarm fires.
+  if (!d.ok) throw d.error;
+  const summary = await runTick(d.deps, {
+    remainingMs: () => context.getRemainingTimeInMillis(),
+    reserveMs: 20_000,
+    concurrency: d.config.pollConcurrency,
+    batchSize: 500,
+  });
+  d.deps.log.info("tick", { ...summary });
+  return summary;
+}

@@ -1,0 +1,187 @@
+/**
+ * APIG's "query the result of an asynchronous task" call, over undici, with
+ * every answer classified into an {@link ApigObservation} the state machine
+ * understands. Never throws for anything the network or APIG can do.
+ */
+import { type Dispatcher, request } from "undici";
+import { z } from "zod";
+import type { ApigObservation } from "./task";
+
+/** Which task to ask about. */
+export interface TaskRef {
+  projectId: string;
+  instanceId: string;
+  taskId: string;
+}
+
+/** Request about to be sent, for an auth provider to sign or decorate. */
+export interface OutgoingRequest {
+  method: string;
+  url: URL;
+  projectId: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Authentication to OTC. `authorize` returns the headers to send;
+ * `rejected` is told about a 401 and answers whether a retry may help
+ * (true once a fresh token has been arranged).
+ */
+export interface AuthProvider {
+  authorize(req: OutgoingRequest): Promise<Record<string, string>>;
+  rejected(req: OutgoingRequest, sent: Record<string, string>): Promise<boolean>;
+}
+
+/** A fixed `X-Auth-Token`; a 401 cannot be cured by retrying. */
+export function staticTokenAuth(token: string): AuthProvider {
+  return {
+    authorize: async (req) => ({ ...req.headers, "X-Auth-Token": token }),
+    rejected: async () => false,
+  };
+}
+
+export interface ApigClientOptions {
+  endpoint: string;
+  auth: AuthProvider;
+  dispatcher: Dispatcher;
+  timeoutMs: number;
+}
+
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+const statusBody = z.object({
+  task_id: z.string().optional(),
+  task_status: z.string(),
+  task_type: z.string().nullish(),
+  // Documented as a JSON *string*; tolerate an inlined object or null.
+  task_result: z.unknown().optional(),
+});
+const errorBody = z.object({ error_code: z.string().optional(), error_msg: z.string().optional() });
+
+/** Client for one APIG endpoint. */
+export class ApigClient {
+  constructor(private readonly opts: ApigClientOptions) {}
+
+  /** Ask APIG about one task; one forced re-authentication on 401. */
+  async queryTask(ref: TaskRef): Promise<ApigObservation> {
+    const path =
+      `/v2/${encodeURIComponent(ref.projectId)}/apigw/instances/${encodeURIComponent(ref.instanceId)}` +
+      `/async-tasks/${encodeURIComponent(ref.taskId)}`;
+    const url = new URL(this.opts.endpoint.replace(/\/+$/, "") + path);
+    const req: OutgoingRequest = {
+      method: "GET",
+      url,
+      projectId: ref.projectId,
+      headers: { host: url.host, "content-type": "application/json", "x-project-id": ref.projectId },
+      body: "",
+    };
+    for (let attempt = 0; ; attempt++) {
+      let headers: Record<string, string>;
+      try {
+        headers = await this.opts.auth.authorize(req);
+      } catch (err) {
+        return transient(errorCode(err, "auth_failed"), `authentication failed: ${safeMessage(err)}`, null);
+      }
+      const answer = await this.send(url, headers);
+      if ("network" in answer) return answer.network;
+      if (answer.status === 401 && attempt === 0) {
+        let retry = false;
+        try {
+          retry = await this.opts.auth.rejected(req, headers);
+        } catch (err) {
+          return transient(errorCode(err, "auth_failed"), `authentication failed: ${safeMessage(err)}`, 401);
+        }
+        if (retry) continue;
+      }
+      return classify(answer.status, answer.body);
+    }
+  }
+
+  private async send(
+    url: URL,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; body: string } | { network: ApigObservation }> {
+    try {
+      const res = await request(url, {
+        method: "GET",
+        headers,
+        dispatcher: this.opts.dispatcher,
+        headersTimeout: this.opts.timeoutMs,
+        bodyTimeout: this.opts.timeoutMs,
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_BODY_BYTES) {
+          res.body.destroy();
+          return { network: transient("response_too_large", `APIG answer over ${MAX_BODY_BYTES} bytes`, res.statusCode) };
+        }
+        chunks.push(chunk as Buffer);
+      }
+      return { status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") };
+    } catch (err) {
+      const code = errorCode(err, "connection_error");
+      const timedOut = /timeout|abort/i.test(code) || (err instanceof Error && err.name === "TimeoutError");
+      return {
+        network: transient(
+          timedOut ? "timeout" : code,
+          timedOut ? `APIG did not answer within ${this.opts.timeoutMs} ms` : `APIG unreachable: ${safeMessage(err)}`,
+          null,
+        ),
+      };
+    }
+  }
+}
+
+function transient(code: string, message: string, httpStatus: number | null): ApigObservation {
+  return { ok: false, category: "transient", code, message: message.slice(0, 500), http_status: httpStatus };
+}
+
+/**
+ * Map one HTTP answer to an observation, following PRODUCT.md's error table.
+ * Exported for unit tests over the seed document's example bodies.
+ */
+export function classify(status: number, body: string): ApigObservation {
+  let json: unknown;
+  try {
+    json = body === "" ? undefined : JSON.parse(body);
+  } catch {
+    json = undefined;
+  }
+  if (status === 200) {
+    const r = statusBody.safeParse(json);
+    if (!r.success) return transient("bad_response", "APIG answered 200 with a body that is not a task status", 200);
+    const tr = r.data.task_result;
+    const taskResult = tr === undefined || tr === null ? "" : typeof tr === "string" ? tr : JSON.stringify(tr);
+    return { ok: true, status: r.data.task_status, task_type: r.data.task_type ?? null, task_result: taskResult };
+  }
+  const e = errorBody.safeParse(json);
+  const apigCode = e.success ? e.data.error_code : undefined;
+  const code = apigCode ?? `http_${status}`;
+  const message = (e.success && e.data.error_msg) || describeBody(status, body);
+  const err = { code: code.slice(0, 64), message: message.slice(0, 500), http_status: status };
+  if (status === 404 && apigCode === "APIG.3093") return { ok: false, category: "not_found", ...err };
+  // 400 and 403 mean this request can never work; anything else may heal.
+  if (status === 400 || status === 403) return { ok: false, category: "permanent", ...err };
+  return { ok: false, category: "transient", ...err };
+}
+
+function describeBody(status: number, body: string): string {
+  if (body.trim() === "") return `APIG answered ${status} with an empty body`;
+  if (/^\s*</.test(body)) return `APIG answered ${status} with an HTML page`;
+  return `APIG answered ${status}: ${body.replace(/\s+/g, " ").slice(0, 200)}`;
+}
+
+function errorCode(err: unknown, fallback: string): string {
+  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "string") return err.code;
+  return fallback;
+}
+
+/** Error text without anything that could carry a credential. */
+function safeMessage(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/(token|password|secret|signature)[^\s,;]*[=:]\s*\S+/gi, "$1=[redacted]").slice(0, 300);
+}

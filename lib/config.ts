@@ -1,0 +1,223 @@
+/**
+ * Environment -> typed, validated configuration. The only place that knows
+ * variable names; every error names the variable at fault and never echoes a
+ * secret value.
+ */
+import { z } from "zod";
+
+export type OtcAuth =
+  | { method: "aksk"; accessKey: string; secretKey: string }
+  | { method: "password"; username: string; password: string; domainName: string }
+  | { method: "token"; token: string }
+  | { method: "none" };
+
+export interface ApiKeyHash {
+  tenant: string;
+  /** 32-byte SHA-256 of the key. */
+  hash: Buffer;
+}
+
+export interface Config {
+  region: string;
+  apigEndpoint: string;
+  iamEndpoint: string;
+  auth: OtcAuth;
+  apiKeys: ApiKeyHash[];
+  slackWebhookUrl: string | null;
+  defaultWebhook: { url: string; secret: string } | null;
+  allowPrivateTargets: boolean;
+  tableName: string;
+  /** Set for dynalite / DynamoDB Local; unset in AWS. */
+  dynamodbEndpoint: string | null;
+  awsRegion: string;
+  port: number;
+  pollIntervalS: number;
+  dataDir: string;
+  notFoundGraceS: number;
+  notifyRetryS: number[];
+  defaultTimeoutS: number;
+  /** Parallel APIG queries in one tick. */
+  pollConcurrency: number;
+  /** Partitions of the due index; watches spread over them by task id. */
+  dueShards: number;
+  apigTimeoutMs: number;
+  /** Days a finished watch is kept before DynamoDB TTL removes it. */
+  retentionDays: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(
+    message: string,
+    readonly issues: Array<{ variable: string; message: string }>,
+  ) {
+    super(message);
+  }
+}
+
+const REGION_HOSTS: Record<string, { apig: string; iam: string }> = {
+  "eu-de": { apig: "https://apig.eu-de.otc.t-systems.com", iam: "https://iam.eu-de.otc.t-systems.com" },
+  "eu-nl": { apig: "https://apig.eu-nl.otc.t-systems.com", iam: "https://iam.eu-nl.otc.t-systems.com" },
+  // The Swiss cloud's IAM lives on a host of its own.
+  "eu-ch2": { apig: "https://apig.eu-ch2.sc.otc.t-systems.com", iam: "https://iam-pub.eu-ch2.sc.otc.t-systems.com" },
+};
+
+const opt = z
+  .string()
+  .transform((s) => s.trim())
+  .optional()
+  .transform((s) => (s === undefined || s === "" ? undefined : s));
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === "http:" || u.protocol === "https:";
+    } catch {
+      return false;
+    }
+  }, "must be an http(s) URL")
+  .transform((s) => s.replace(/\/+$/, ""));
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((s) => ["true", "false", "1", "0", "yes", "no", ""].includes(s), "must be true or false")
+  .transform((s) => s === "true" || s === "1" || s === "yes");
+
+const apiKeysSchema = z.string().transform((s, ctx) => {
+  const out: ApiKeyHash[] = [];
+  for (const part of s.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9_.-]{1,64}):([0-9a-fA-F]{64})$/.exec(part);
+    if (!m) {
+      ctx.addIssue({ code: "custom", message: "each entry must be tenant:sha256hex (64 hex digits)" });
+      return z.NEVER;
+    }
+    out.push({ tenant: m[1]!, hash: Buffer.from(m[2]!, "hex") });
+  }
+  return out;
+});
+
+const retrySchema = z
+  .string()
+  .trim()
+  .regex(/^\d+(\s*,\s*\d+)*$/, "must be comma-separated whole seconds")
+  .transform((s) => s.split(",").map((p) => Number(p.trim())));
+
+function field<T>(env: Env, name: string, schema: z.ZodType<T>, issues: ConfigError["issues"], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  issues.push({ variable: name, message: r.error.issues[0]?.message ?? "invalid" });
+  return fallback;
+}
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * Read the configuration from an environment record (usually `process.env`).
+ * Throws {@link ConfigError} listing every bad variable at once.
+ */
+export function loadConfig(env: Env): Config {
+  const issues: ConfigError["issues"] = [];
+  const s = (name: string) => opt.parse(env[name]);
+
+  const region = s("OTC_REGION") ?? "eu-de";
+  const hosts = REGION_HOSTS[region] ?? {
+    apig: `https://apig.${region}.otc.t-systems.com`,
+    iam: `https://iam.${region}.otc.t-systems.com`,
+  };
+
+  const auth = pickAuth(env, issues);
+
+  const slack = field(env, "SLACK_WEBHOOK_URL", httpUrl, issues, null as string | null);
+  const whUrl = field(env, "DEFAULT_WEBHOOK_URL", httpUrl, issues, null as string | null);
+  const whSecret = s("DEFAULT_WEBHOOK_SECRET") ?? null;
+  if ((whUrl === null) !== (whSecret === null) && !issues.some((i) => i.variable === "DEFAULT_WEBHOOK_URL")) {
+    issues.push({
+      variable: whUrl === null ? "DEFAULT_WEBHOOK_URL" : "DEFAULT_WEBHOOK_SECRET",
+      message: "DEFAULT_WEBHOOK_URL and DEFAULT_WEBHOOK_SECRET go together",
+    });
+  }
+  if (whSecret !== null && !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(whSecret)) {
+    issues.push({ variable: "DEFAULT_WEBHOOK_SECRET", message: "must be whsec_ followed by base64" });
+  }
+
+  const retry = field(env, "NOTIFY_RETRY_S", retrySchema, issues, [5, 300, 1800, 7200, 18000, 36000, 36000]);
+
+  const config: Config = {
+    region,
+    apigEndpoint: field(env, "APIG_ENDPOINT", httpUrl, issues, hosts.apig),
+    iamEndpoint: field(env, "IAM_ENDPOINT", httpUrl, issues, hosts.iam).replace(/\/v3$/, ""),
+    auth,
+    apiKeys: field(env, "API_KEYS", apiKeysSchema, issues, []),
+    slackWebhookUrl: slack,
+    defaultWebhook: whUrl !== null && whSecret !== null ? { url: whUrl, secret: whSecret } : null,
+    allowPrivateTargets: field(env, "ALLOW_PRIVATE_TARGETS", bool, issues, false),
+    tableName: s("TABLE_NAME") ?? "apig-taskwatch",
+    dynamodbEndpoint: field(env, "DYNAMODB_ENDPOINT", httpUrl, issues, null as string | null),
+    awsRegion: s("AWS_REGION") ?? s("AWS_DEFAULT_REGION") ?? "eu-central-1",
+    port: field(env, "PORT", int(0, 65535), issues, 3000),
+    pollIntervalS: field(env, "POLL_INTERVAL_S", int(1, 3600), issues, 5),
+    dataDir: s("DATA_DIR") ?? ".data",
+    notFoundGraceS: field(env, "NOT_FOUND_GRACE_S", int(0, 30 * 86400), issues, 600),
+    notifyRetryS: retry,
+    defaultTimeoutS: field(env, "DEFAULT_TIMEOUT_S", int(60, 30 * 86400), issues, 86400),
+    pollConcurrency: field(env, "POLL_CONCURRENCY", int(1, 256), issues, 16),
+    dueShards: field(env, "DUE_SHARDS", int(1, 64), issues, 1),
+    apigTimeoutMs: field(env, "APIG_TIMEOUT_MS", int(100, 120_000), issues, 10_000),
+    retentionDays: field(env, "RETENTION_DAYS", int(1, 3650), issues, 30),
+  };
+
+  if (issues.length > 0) {
+    throw new ConfigError(
+      "invalid configuration: " + issues.map((i) => `${i.variable}: ${i.message}`).join("; "),
+      issues,
+    );
+  }
+  return config;
+}
+
+/** Exactly one credential set may be given, and it must be complete. */
+function pickAuth(env: Env, issues: ConfigError["issues"]): OtcAuth {
+  const s = (name: string) => opt.parse(env[name]);
+  const sets = {
+    aksk: ["OTC_ACCESS_KEY", "OTC_SECRET_KEY"],
+    password: ["OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME"],
+    token: ["OTC_AUTH_TOKEN"],
+  } as const;
+  const present = (Object.keys(sets) as Array<keyof typeof sets>).filter((k) => sets[k].some((v) => s(v) !== undefined));
+  if (present.length > 1) {
+    issues.push({
+      variable: present.flatMap((k) => sets[k].filter((v) => s(v) !== undefined)).join(", "),
+      message: "set exactly one of: AK/SK (OTC_ACCESS_KEY, OTC_SECRET_KEY), IAM user (OTC_USERNAME, OTC_PASSWORD, OTC_DOMAIN_NAME) or OTC_AUTH_TOKEN",
+    });
+    return { method: "none" };
+  }
+  const kind = present[0];
+  if (kind === undefined) return { method: "none" };
+  const missing = sets[kind].filter((v) => s(v) === undefined);
+  if (missing.length > 0) {
+    issues.push({ variable: missing.join(", "), message: `missing; also needed with ${sets[kind].filter((v) => !missing.includes(v as never)).join(", ")}` });
+    return { method: "none" };
+  }
+  if (kind === "aksk") return { method: "aksk", accessKey: s("OTC_ACCESS_KEY")!, secretKey: s("OTC_SECRET_KEY")! };
+  if (kind === "password") {
+    return {
+      method: "password",
+      username: s("OTC_USERNAME")!,
+      password: s("OTC_PASSWORD")!,
+      domainName: s("OTC_DOMAIN_NAME")!,
+    };
+  }
+  return { method: "token", token: s("OTC_AUTH_TOKEN")! };
+}

@@ -1,0 +1,26 @@
+/**
+ * Structured JSON log lines, one per event, so CloudWatch metric filters can
+ * count them (`{ $.event = "delivery_dead" }`). Callers pass facts, never
+ * secrets: nothing here knows tokens, keys or URLs with credentials.
+ */
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+export interface Logger {
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+}
+
+/** Logger writing one JSON object per line to `write` (default stdout). */
+export function jsonLogger(write: (line: string) => void = (l) => process.stdout.write(l + "\n")): Logger {
+  const emit = (level: string, event: string, fields?: LogFields) =>
+    write(JSON.stringify({ level, event, time: new Date().toISOString(), ...fields }));
+  return {
+    info: (e, f) => emit("info", e, f),
+    warn: (e, f) => emit("warn", e, f),
+    error: (e, f) => emit("error", e, f),
+  };
+}
+
+/** Logger that drops everything, for tests that do not look at logs. */
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

@@ -1,0 +1,93 @@
+/**
+ * Wiring: a validated {@link Config} -> the clients and dependencies the
+ * handlers pass down. Built once per process (Lambda cold start) and reused.
+ */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { Agent, type Dispatcher } from "undici";
+import { ApigClient, type AuthProvider, staticTokenAuth } from "./apig-client";
+import type { Config } from "./config";
+import type { ApiDeps } from "./http-api";
+import { jsonLogger, type Logger } from "./log";
+import { httpSender } from "./notify";
+import { createGuardedAgent } from "./ssrf-guard";
+import { WatchStore } from "./store";
+import type { TaskQuery } from "./tick";
+
+export interface RuntimeOverrides {
+  log?: Logger;
+  clock?: () => Date;
+  random?: () => number;
+  /** Dispatcher for APIG and IAM calls. */
+  apigDispatcher?: Dispatcher;
+  /** Dispatcher for notification targets (default: the SSRF-guarded agent). */
+  notifyDispatcher?: Dispatcher;
+  auth?: AuthProvider;
+}
+
+/** DynamoDB document client for the configured endpoint (dynalite locally). */
+export function dynamoClient(config: Config): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    region: config.awsRegion,
+    ...(config.dynamodbEndpoint
+      ? {
+          endpoint: config.dynamodbEndpoint,
+          // dynalite ignores credentials, but the SDK insists on having some.
+          credentials: { accessKeyId: "local", secretAccessKey: "local" },
+        }
+      : {}),
+    maxAttempts: 3,
+  });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** The OTC authentication the configuration asks for. */
+export function authFor(config: Config): AuthProvider {
+  switch (config.auth.method) {
+    case "token":
+      return staticTokenAuth(config.auth.token);
+    case "none":
+      return staticTokenAuth("");
+    default:
+      throw new Error(`OTC authentication method ${config.auth.method} is not supported yet`);
+  }
+}
+
+/** APIG access for the configured endpoint, one keep-alive pool shared by all watches. */
+export function apigFor(config: Config, auth: AuthProvider, dispatcher: Dispatcher): TaskQuery {
+  return new ApigClient({ endpoint: config.apigEndpoint, auth, dispatcher, timeoutMs: config.apigTimeoutMs });
+}
+
+/** Everything the API and the poller need, from one configuration. */
+export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): ApiDeps {
+  const apigDispatcher =
+    overrides.apigDispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 32, connect: { timeout: 5_000 } });
+  const notifyDispatcher =
+    overrides.notifyDispatcher ?? createGuardedAgent({ allowPrivate: config.allowPrivateTargets });
+  const auth = overrides.auth ?? authFor(config);
+  const defaultTargets: ApiDeps["defaultTargets"] = [];
+  if (config.slackWebhookUrl) defaultTargets.push({ type: "slack", url: config.slackWebhookUrl });
+  if (config.defaultWebhook) defaultTargets.push({ type: "webhook", ...config.defaultWebhook });
+  return {
+    store: new WatchStore(dynamoClient(config), {
+      tableName: config.tableName,
+      dueShards: config.dueShards,
+      retentionDays: config.retentionDays,
+    }),
+    apig: apigFor(config, auth, apigDispatcher),
+    sender: httpSender({ dispatcher: notifyDispatcher }),
+    clock: overrides.clock ?? (() => new Date()),
+    random: overrides.random ?? Math.random,
+    log: overrides.log ?? jsonLogger(),
+    rules: { notFoundGraceMs: config.notFoundGraceS * 1000 },
+    retryScheduleS: config.notifyRetryS,
+    // One round of tries is at most 15 s (tries run in parallel); 60 s of
+    // lease leaves room for a slow write before another tick may take over.
+    leaseMs: 60_000,
+    apiKeys: config.apiKeys,
+    allowPrivateTargets: config.allowPrivateTargets,
+    defaultRegion: config.region,
+    defaultTimeoutS: config.defaultTimeoutS,
+    defaultTargets,
+  };
+}

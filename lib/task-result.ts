@@ -1,0 +1,158 @@
+/**
+ * Parses APIG's `task_result` string into a bounded, typed summary.
+ *
+ * `task_result` is a JSON string whose shape depends on task type and outcome
+ * (ShowAsyncTaskResult): import results, export results in two documented
+ * spellings, and `{error_code, error_msg}` for failures. Anything else is kept
+ * raw. Lists and file contents are capped so a watch item stays far below
+ * DynamoDB's 400 KB item limit whatever APIG sends.
+ */
+import { z } from "zod";
+
+/** How many entries of each import list are kept; counts always cover all. */
+export const MAX_LISTED = 100;
+/** How many characters of an exported file, error text or raw result are kept. */
+export const MAX_TEXT_CHARS = 64 * 1024;
+
+export interface ImportedApi {
+  id?: string;
+  method?: string;
+  path?: string;
+  action?: string;
+}
+export interface ImportFailure {
+  method?: string;
+  path?: string;
+  error_code?: string;
+  error_msg?: string;
+}
+
+/** A parsed `task_result`. `kind` tells which documented shape it matched. */
+export type TaskResult =
+  | {
+      kind: "import";
+      group_id?: string;
+      swagger?: { id?: string; result?: string };
+      success_count: number;
+      failure_count: number;
+      ignore_count: number;
+      success: ImportedApi[];
+      failure: ImportFailure[];
+      ignore: Array<{ method?: string; path?: string }>;
+      truncated: boolean;
+    }
+  | {
+      kind: "export";
+      file_name?: string;
+      file_type?: string;
+      content?: string;
+      content_chars: number;
+      truncated: boolean;
+    }
+  | { kind: "failure"; error_code?: string; error_msg?: string }
+  | { kind: "raw"; raw: string; truncated: boolean };
+
+// Lenient field types: APIG is the outside world, a number where a string was
+// documented must not turn a finished import into an unreadable one.
+const text = z
+  .union([z.string(), z.number(), z.boolean()])
+  .transform((v) => cut(String(v)))
+  .optional()
+  .catch(undefined);
+const entry = z.object({}).passthrough();
+
+const importShape = z.object({
+  group_id: text,
+  success: z.array(entry).optional().catch(undefined),
+  failure: z.array(entry).optional().catch(undefined),
+  ignore: z.array(entry).optional().catch(undefined),
+  swagger: z.object({ id: text, result: text }).optional().catch(undefined),
+});
+
+const failureShape = z.object({ error_code: z.string(), error_msg: text });
+
+function cut(s: string, max = MAX_TEXT_CHARS): string {
+  return s.length > max ? s.slice(0, max) : s;
+}
+
+function pick<K extends string>(o: Record<string, unknown>, keys: readonly K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const k of keys) {
+    const v = o[k];
+    if (typeof v === "string" || typeof v === "number") out[k] = cut(String(v), 2048);
+  }
+  return out;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Parse a `task_result` string. Returns `null` for the empty string APIG sends
+ * while a task is pending. Never throws.
+ *
+ * @param raw the `task_result` field as APIG sent it
+ * @param taskType `import_api` / `export_api` when known; only a tie-breaker
+ */
+export function parseTaskResult(raw: string, taskType?: string | null): TaskResult | null {
+  if (raw.trim() === "") return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { kind: "raw", raw: cut(raw), truncated: raw.length > MAX_TEXT_CHARS };
+  }
+  if (!isRecord(json)) return { kind: "raw", raw: cut(raw), truncated: raw.length > MAX_TEXT_CHARS };
+
+  const failure = failureShape.safeParse(json);
+  const looksImport = ["success", "failure", "ignore", "swagger", "group_id"].some((k) => k in json);
+  if (failure.success && !looksImport) {
+    return { kind: "failure", error_code: cut(failure.data.error_code, 256), error_msg: failure.data.error_msg };
+  }
+
+  const looksExport = ["FileName", "FileType", "Comment", "file_type", "content"].some((k) => k in json);
+  if (looksExport && (!looksImport || taskType === "export_api")) {
+    // The example answer spells it FileName/FileType/Comment, the field table
+    // file_type/content: accept both, prefer the example's spelling.
+    const content = json.Comment ?? json.content;
+    const contentText = typeof content === "string" ? content : content === undefined ? undefined : JSON.stringify(content);
+    const name = json.FileName;
+    const type = json.FileType ?? json.file_type;
+    return {
+      kind: "export",
+      ...(typeof name === "string" ? { file_name: cut(name, 1024) } : {}),
+      ...(typeof type === "string" ? { file_type: cut(type, 256) } : {}),
+      ...(contentText !== undefined ? { content: cut(contentText) } : {}),
+      content_chars: contentText?.length ?? 0,
+      truncated: (contentText?.length ?? 0) > MAX_TEXT_CHARS,
+    };
+  }
+
+  if (looksImport) {
+    const parsed = importShape.parse(json);
+    const success = parsed.success ?? [];
+    const failureList = parsed.failure ?? [];
+    const ignore = parsed.ignore ?? [];
+    return {
+      kind: "import",
+      ...(parsed.group_id !== undefined ? { group_id: parsed.group_id } : {}),
+      ...(parsed.swagger ? { swagger: stripUndefined(parsed.swagger) } : {}),
+      success_count: success.length,
+      failure_count: failureList.length,
+      ignore_count: ignore.length,
+      success: success.slice(0, MAX_LISTED).map((e) => pick(e, ["id", "method", "path", "action"] as const)),
+      failure: failureList
+        .slice(0, MAX_LISTED)
+        .map((e) => pick(e, ["method", "path", "error_code", "error_msg"] as const)),
+      ignore: ignore.slice(0, MAX_LISTED).map((e) => pick(e, ["method", "path"] as const)),
+      truncated: Math.max(success.length, failureList.length, ignore.length) > MAX_LISTED,
+    };
+  }
+
+  return { kind: "raw", raw: cut(raw), truncated: raw.length > MAX_TEXT_CHARS };
+}
+
+function stripUndefined<T extends Record<string, unknown>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,78 @@
+/**
+ * The public face of a watch: what `GET /tasks/{task_id}` answers and what a
+ * webhook's `data` carries. Secrets (webhook secrets, full target URLs, which
+ * for Slack are credentials) never leave through here.
+ */
+import type { TaskResult } from "./task-result";
+import type { DeliveryState, TaskType, Watch, WatchError, WatchStatus } from "./task";
+
+export interface TargetView {
+  id: string;
+  type: "slack" | "webhook";
+  /** Scheme and host only, e.g. `https://hooks.slack.com`. */
+  url: string;
+  state: DeliveryState;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+}
+
+export interface WatchView {
+  task_id: string;
+  project_id: string;
+  instance_id: string;
+  region: string;
+  status: WatchStatus;
+  task_type: TaskType | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  deadline_at: string;
+  history: Array<{ status: WatchStatus; at: string }>;
+  result: TaskResult | null;
+  last_error: WatchError | null;
+  labels: Record<string, string>;
+  notify: TargetView[];
+}
+
+/** Scheme and host (with a non-default port) of a URL; `invalid` if it does not parse. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return "invalid";
+  }
+}
+
+/** Project a stored watch to its public view. */
+export function toView(w: Watch): WatchView {
+  return {
+    task_id: w.task_id,
+    project_id: w.project_id,
+    instance_id: w.instance_id,
+    region: w.region,
+    status: w.status,
+    task_type: w.task_type,
+    created_at: w.created_at,
+    updated_at: w.updated_at,
+    finished_at: w.finished_at,
+    deadline_at: w.deadline_at,
+    history: w.history,
+    result: w.result,
+    last_error: w.last_error,
+    labels: w.labels,
+    notify: w.targets.map((t) => ({
+      id: t.id,
+      type: t.type,
+      url: redactUrl(t.url),
+      state: t.state,
+      attempts: t.attempts,
+      last_error: t.last_error,
+      next_attempt_at:
+        t.state === "pending" && t.next_attempt_at !== null ? new Date(t.next_attempt_at).toISOString() : null,
+      delivered_at: t.delivered_at,
+    })),
+  };
+}
