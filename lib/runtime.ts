@@ -23,6 +23,8 @@ export interface RuntimeOverrides {
   /** Dispatcher for notification targets (default: the SSRF-guarded agent). */
   notifyDispatcher?: Dispatcher;
   auth?: AuthProvider;
+  /** DynamoDB client (tests wrap one to count commands). */
+  db?: DynamoDBDocumentClient;
 }
 
 /** DynamoDB document client for the configured endpoint (dynalite locally). */
@@ -69,7 +71,7 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Api
   if (config.slackWebhookUrl) defaultTargets.push({ type: "slack", url: config.slackWebhookUrl });
   if (config.defaultWebhook) defaultTargets.push({ type: "webhook", ...config.defaultWebhook });
   return {
-    store: new WatchStore(dynamoClient(config), {
+    store: new WatchStore(overrides.db ?? dynamoClient(config), {
       tableName: config.tableName,
       dueShards: config.dueShards,
       retentionDays: config.retentionDays,

@@ -1,0 +1,119 @@
+/**
+ * The whole service wired for integration tests: dynalite, the APIG simulator,
+ * the HTTP API behind the real API Gateway v2 adapter, all on 127.0.0.1.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { request } from "undici";
+import { type ApigSimulator, startApigSimulator } from "../../infra/apig-simulator";
+import { startDynalite } from "../../infra/local/dynalite-server";
+import { createLambdaHttpServer } from "../../infra/local/http-adapter";
+import { ensureTable } from "../../infra/table";
+import { fromApiGatewayEvent, toApiGatewayResult } from "../../lib/apigw-event";
+import { loadConfig } from "../../lib/config";
+import { type ApiDeps, handleHttp } from "../../lib/http-api";
+import { jsonLogger } from "../../lib/log";
+import { buildDeps, type RuntimeOverrides } from "../../lib/runtime";
+import { runTick, type TickSummary } from "../../lib/tick";
+
+export const SIM_TOKEN = "sim-static-token-0123456789";
+export const KEYS = { acme: "key-acme-0123456789", other: "key-other-0123456789" };
+const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+
+export interface Harness {
+  deps: ApiDeps;
+  sim: ApigSimulator;
+  apiUrl: string;
+  logs: string[];
+  /** DynamoDB commands sent, by name (PutItemCommand, QueryCommand, ...). */
+  commands: Record<string, number>;
+  call(method: string, path: string, opts?: { body?: unknown; raw?: string | Buffer; key?: string | null; headers?: Record<string, string> }): Promise<{ status: number; json: any; text: string }>;
+  tick(deps?: ApiDeps): Promise<TickSummary>;
+  /** A second set of dependencies on the same table, like a second Lambda container. */
+  twin(overrides?: RuntimeOverrides): ApiDeps;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: { env?: Record<string, string>; overrides?: RuntimeOverrides } = {}): Promise<Harness> {
+  const dynamo = await startDynalite();
+  const sim = await startApigSimulator({ auth: { tokens: [SIM_TOKEN] } });
+  const tableName = `watches-${randomBytes(4).toString("hex")}`;
+  const raw = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: "eu-central-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  await ensureTable(raw, tableName);
+  const commands: Record<string, number> = {};
+  raw.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = String(context.commandName);
+      commands[name] = (commands[name] ?? 0) + 1;
+      return next(args);
+    },
+    { step: "initialize", name: "countCommands" },
+  );
+  const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  const config = loadConfig({
+    API_KEYS: `acme:${sha(KEYS.acme)},other:${sha(KEYS.other)}`,
+    APIG_ENDPOINT: sim.url,
+    OTC_AUTH_TOKEN: SIM_TOKEN,
+    DYNAMODB_ENDPOINT: dynamo.endpoint,
+    TABLE_NAME: tableName,
+    ALLOW_PRIVATE_TARGETS: "true",
+    APIG_TIMEOUT_MS: "2000",
+    ...opts.env,
+  });
+  const logs: string[] = [];
+  const build = (o: RuntimeOverrides = {}) =>
+    buildDeps(config, { db, log: jsonLogger((l) => logs.push(l)), ...opts.overrides, ...o });
+  const deps = build();
+  const server = createLambdaHttpServer(async (event) => toApiGatewayResult(await handleHttp(deps, fromApiGatewayEvent(event))));
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", () => ok()));
+  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    deps,
+    sim,
+    apiUrl,
+    logs,
+    commands,
+    async call(method, path, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      const key = o.key === undefined ? KEYS.acme : o.key;
+      if (key !== null) headers.authorization = `Bearer ${key}`;
+      let body: string | Buffer | undefined = o.raw;
+      if (o.body !== undefined) {
+        body = JSON.stringify(o.body);
+        headers["content-type"] ??= "application/json";
+      }
+      const res = await request(apiUrl + path, { method: method as "GET", headers, ...(body !== undefined ? { body } : {}) });
+      const text = await res.body.text();
+      let json: unknown = null;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = null;
+      }
+      return { status: res.statusCode, json, text };
+    },
+    tick: (d = deps) => runTick(d, { remainingMs: () => 60_000, reserveMs: 0, concurrency: 8, batchSize: 100 }),
+    twin: (o) => build(o),
+    async close() {
+      await new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      });
+      await sim.close();
+      raw.destroy();
+      await dynamo.close();
+    },
+  };
+}
+
+/** A registration body for the simulator's project and instance. */
+export function registration(taskId: string, notify: unknown[] = [], extra: Record<string, unknown> = {}) {
+  return { project_id: "proj1", instance_id: "inst1", task_id: taskId, notify, ...extra };
+}
