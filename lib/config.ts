@@ -32,6 +32,8 @@ export interface Config {
   awsRegion: string;
   port: number;
   pollIntervalS: number;
+  /** Longest pause between polls of a task whose APIG queries keep failing. */
+  backoffCapS: number;
   dataDir: string;
   notFoundGraceS: number;
   notifyRetryS: number[];
@@ -168,6 +170,7 @@ export function loadConfig(env: Env): Config {
     awsRegion: s("AWS_REGION") ?? s("AWS_DEFAULT_REGION") ?? "eu-central-1",
     port: field(env, "PORT", int(0, 65535), issues, 3000),
     pollIntervalS: field(env, "POLL_INTERVAL_S", int(1, 3600), issues, 5),
+    backoffCapS: field(env, "BACKOFF_CAP_S", int(1, 86400), issues, 300),
     dataDir: s("DATA_DIR") ?? ".data",
     notFoundGraceS: field(env, "NOT_FOUND_GRACE_S", int(0, 30 * 86400), issues, 600),
     notifyRetryS: retry,

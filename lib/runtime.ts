@@ -82,6 +82,7 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Api
     random: overrides.random ?? Math.random,
     log: overrides.log ?? jsonLogger(),
     rules: { notFoundGraceMs: config.notFoundGraceS * 1000 },
+    backoff: { tickMs: config.pollIntervalS * 1000, capMs: config.backoffCapS * 1000 },
     retryScheduleS: config.notifyRetryS,
     // One round of tries is at most 15 s (tries run in parallel); 60 s of
     // lease leaves room for a slow write before another tick may take over.

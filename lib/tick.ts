@@ -7,7 +7,15 @@ import type { TaskRef } from "./apig-client";
 import type { Logger } from "./log";
 import { afterTry, type Sender } from "./notify";
 import { nextDeliveryAt, type StoredWatch, type WatchStore } from "./store";
-import { type ApigObservation, isTerminal, transition, type TransitionRules, type Watch } from "./task";
+import {
+  type ApigObservation,
+  type BackoffRules,
+  isTerminal,
+  shouldPoll,
+  transition,
+  type TransitionRules,
+  type Watch,
+} from "./task";
 import { toView } from "./watch-view";
 
 /** Anything that can answer an APIG task query (the real client or a test double). */
@@ -23,6 +31,7 @@ export interface WatchDeps {
   random: () => number;
   log: Logger;
   rules: TransitionRules;
+  backoff: BackoffRules;
   retryScheduleS: readonly number[];
   /** How long a writer owns a watch's deliveries; longer than one round of tries. */
   leaseMs: number;
@@ -34,7 +43,7 @@ export type WatchOutcome =
   | "conflict"
   | "delivered"
   | "leased"
-  | "apig_skipped";
+  | "backing_off";
 
 /**
  * Handle one watch as read from the store: poll if unfinished, deliver if
@@ -43,6 +52,7 @@ export type WatchOutcome =
 export async function processWatch(deps: WatchDeps, watch: StoredWatch): Promise<{ watch: StoredWatch; outcome: WatchOutcome }> {
   const now = deps.clock();
   if (isTerminal(watch.status)) return deliverOwed(deps, watch, now);
+  if (!shouldPoll(watch, now, deps.backoff)) return { watch, outcome: "backing_off" };
 
   const observation = await deps.apig.queryTask({
     projectId: watch.project_id,

@@ -167,20 +167,38 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
     expect(writes()).toBe(before);
   });
 
-  it("a repeated transient APIG error is written once, then retried without writes", async () => {
-    h.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "task-flaky", taskType: "import_api", states: [{ status: "processing" }] });
-    await h.call("POST", "/tasks", { body: registration("task-flaky") });
-    const err = { status: 500, body: '{"error_code":"APIG.9008","error_msg":"throttled"}' };
-    h.sim.script("task-flaky", [err, err, err]);
-    const before = h.commands.PutItemCommand ?? 0;
-    await h.tick();
-    await h.tick();
-    await h.tick();
-    expect((h.commands.PutItemCommand ?? 0) - before).toBe(1);
-    const w = (await h.call("GET", "/tasks/task-flaky")).json;
-    expect(w).toMatchObject({ status: "processing", last_error: { code: "APIG.9008", http_status: 500 } });
-    await h.tick();
-    expect((await h.call("GET", "/tasks/task-flaky")).json.last_error).toBeNull();
+  it("a transient APIG fault is written once, backed off without writes, and cleared on recovery", async () => {
+    let now = Date.now();
+    const g = await startHarness({ env: { POLL_INTERVAL_S: "60", BACKOFF_CAP_S: "300" }, overrides: { clock: () => new Date(now) } });
+    try {
+      g.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "task-flaky", taskType: "import_api", states: [{ status: "processing" }] });
+      await g.call("POST", "/tasks", { body: registration("task-flaky") });
+      const err = { status: 500, body: '{"error_code":"APIG.9008","error_msg":"throttled"}' };
+      g.sim.script("task-flaky", [err, err, err, err]);
+      const puts = () => g.commands.PutItemCommand ?? 0;
+      const polls = () => g.sim.requests.filter((r) => r.path.endsWith("/task-flaky")).length;
+      const before = puts();
+      const polledBefore = polls();
+      now += 60_000;
+      await g.tick();
+      expect((await g.call("GET", "/tasks/task-flaky")).json).toMatchObject({
+        status: "processing",
+        last_error: { code: "APIG.9008", http_status: 500 },
+      });
+      let ticks = 1;
+      while ((await g.call("GET", "/tasks/task-flaky")).json.last_error !== null && ticks < 60) {
+        now += 60_000;
+        await g.tick();
+        ticks++;
+      }
+      // 1 write for the fault, 1 for the recovery, none for the repeats.
+      expect(puts() - before).toBe(2);
+      // Four faults then the good answer took 5 polls, and backing off took more ticks than that.
+      expect(polls() - polledBefore).toBe(5);
+      expect(ticks).toBeGreaterThan(5);
+    } finally {
+      await g.close();
+    }
   });
 
   it("404 APIG.3093 past the grace period ends not_found and notifies", async () => {
