@@ -5,7 +5,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Agent, type Dispatcher } from "undici";
-import { ApigClient, type AuthProvider, staticTokenAuth } from "./apig-client";
+import { ApigClient, type AuthProvider } from "./apig-client";
+import { authFor } from "./otc-auth";
 import type { Config } from "./config";
 import type { ApiDeps } from "./http-api";
 import { jsonLogger, type Logger } from "./log";
@@ -43,18 +44,6 @@ export function dynamoClient(config: Config): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** The OTC authentication the configuration asks for. */
-export function authFor(config: Config): AuthProvider {
-  switch (config.auth.method) {
-    case "token":
-      return staticTokenAuth(config.auth.token);
-    case "none":
-      return staticTokenAuth("");
-    default:
-      throw new Error(`OTC authentication method ${config.auth.method} is not supported yet`);
-  }
-}
-
 /** APIG access for the configured endpoint, one keep-alive pool shared by all watches. */
 export function apigFor(config: Config, auth: AuthProvider, dispatcher: Dispatcher): TaskQuery {
   return new ApigClient({ endpoint: config.apigEndpoint, auth, dispatcher, timeoutMs: config.apigTimeoutMs });
@@ -66,7 +55,7 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Api
     overrides.apigDispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 32, connect: { timeout: 5_000 } });
   const notifyDispatcher =
     overrides.notifyDispatcher ?? createGuardedAgent({ allowPrivate: config.allowPrivateTargets });
-  const auth = overrides.auth ?? authFor(config);
+  const auth = overrides.auth ?? authFor(config, apigDispatcher);
   const defaultTargets: ApiDeps["defaultTargets"] = [];
   if (config.slackWebhookUrl) defaultTargets.push({ type: "slack", url: config.slackWebhookUrl });
   if (config.defaultWebhook) defaultTargets.push({ type: "webhook", ...config.defaultWebhook });

@@ -18,7 +18,8 @@ describe("HTTP API", () => {
   });
 
   it("refuses missing, malformed and unknown keys with 401", async () => {
-    for (const headers of [{}, { authorization: "Basic abc" }, { authorization: "Bearer" }, { authorization: "Bearer nope" }]) {
+    const variants: Array<Record<string, string>> = [{}, { authorization: "Basic abc" }, { authorization: "Bearer" }, { authorization: "Bearer nope" }];
+    for (const headers of variants) {
       const r = await h.call("GET", "/tasks", { key: null, headers });
       expect(r.status).toBe(401);
       expect(r.json.error.code).toBe("unauthorized");
