@@ -1,0 +1,95 @@
+/**
+ * Standard Webhooks (v1): secret parsing, the HMAC-SHA256 signature, the
+ * headers of a signed delivery, and the event body a webhook target receives.
+ */
+import { createHmac } from "node:crypto";
+import type { WatchStatus } from "./task";
+import type { WatchView } from "./watch-view";
+
+const PREFIX = "whsec_";
+/** Standard Webhooks asks for 24 to 64 random bytes. */
+const MIN_KEY_BYTES = 24;
+const MAX_KEY_BYTES = 64;
+
+/** A secret or status this module cannot work with; a programming error once registration validated. */
+export class WebhookSignatureError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "WebhookSignatureError";
+  }
+}
+
+/**
+ * Parse a `whsec_<base64>` secret into its key bytes. Messages never echo the
+ * secret, they end up in API error answers.
+ */
+export function parseWebhookSecret(s: string): { ok: true; key: Buffer } | { ok: false; message: string } {
+  if (!s.startsWith(PREFIX)) return { ok: false, message: `must start with ${PREFIX}` };
+  const b64 = s.slice(PREFIX.length);
+  // Buffer.from(..., "base64") skips junk silently; insist on the alphabet so
+  // a mangled secret is refused now instead of failing every signature later.
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || (b64.includes("=") && b64.length % 4 !== 0) || b64.length % 4 === 1) {
+    return { ok: false, message: `must be ${PREFIX} followed by standard base64` };
+  }
+  const key = Buffer.from(b64, "base64");
+  if (key.length < MIN_KEY_BYTES || key.length > MAX_KEY_BYTES) {
+    return { ok: false, message: `must encode ${MIN_KEY_BYTES} to ${MAX_KEY_BYTES} bytes, got ${key.length}` };
+  }
+  return { ok: true, key };
+}
+
+/** What is signed: the event id, Unix seconds and the exact body sent. */
+export interface SignParams {
+  id: string;
+  timestampS: number;
+  body: string;
+  secret: string;
+}
+
+/**
+ * `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed by the decoded secret.
+ * Throws `WebhookSignatureError` for a secret `parseWebhookSecret` refuses.
+ */
+export function signWebhook(params: SignParams): string {
+  const parsed = parseWebhookSecret(params.secret);
+  if (!parsed.ok) throw new WebhookSignatureError(`webhook secret ${parsed.message}`);
+  if (!Number.isSafeInteger(params.timestampS)) throw new WebhookSignatureError("timestampS must be whole seconds");
+  const mac = createHmac("sha256", parsed.key).update(`${params.id}.${params.timestampS}.${params.body}`).digest("base64");
+  return `v1,${mac}`;
+}
+
+/** The headers of one signed delivery try. */
+export function webhookHeaders(params: SignParams): Record<string, string> {
+  return {
+    "webhook-id": params.id,
+    "webhook-timestamp": String(params.timestampS),
+    "webhook-signature": signWebhook(params),
+    "content-type": "application/json",
+  };
+}
+
+/** Event types a webhook target can receive. */
+export type WebhookEventType = "task.succeeded" | "task.failed" | "task.timed_out" | "task.not_found" | "task.error";
+
+const EVENT_TYPES: Partial<Record<WatchStatus, WebhookEventType>> = {
+  succeed: "task.succeeded",
+  failed: "task.failed",
+  timed_out: "task.timed_out",
+  not_found: "task.not_found",
+  error: "task.error",
+};
+
+/** The event type of a terminal status; `null` for `cancelled` and non-terminal states, which send nothing. */
+export function webhookEventType(status: WatchStatus): WebhookEventType | null {
+  return EVENT_TYPES[status] ?? null;
+}
+
+/**
+ * The JSON body `{type, timestamp, data}` of the event for this watch.
+ * Throws `WebhookSignatureError` for a status that owes no notification.
+ */
+export function buildWebhookBody(view: WatchView, now: Date): string {
+  const type = webhookEventType(view.status);
+  if (type === null) throw new WebhookSignatureError(`status ${view.status} sends no webhook event`);
+  return JSON.stringify({ type, timestamp: now.toISOString(), data: view });
+}
