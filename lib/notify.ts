@@ -31,14 +31,19 @@ export function httpSender(opts: HttpSenderOptions): Sender {
     async send(target, view, eventId, now) {
       let body: string;
       let headers: Record<string, string>;
-      if (target.type === "slack") {
-        body = JSON.stringify(buildSlackMessage(view, { now }));
-        headers = { "content-type": "application/json" };
-      } else {
-        if (target.secret === undefined) return { ok: false, final: true, error: "webhook target has no secret" };
-        body = buildWebhookBody(view, now);
-        // Re-signed on every try with a fresh timestamp; the id stays the event's.
-        headers = webhookHeaders({ id: eventId, timestampS: Math.floor(now.getTime() / 1000), body, secret: target.secret });
+      try {
+        if (target.type === "slack") {
+          body = JSON.stringify(buildSlackMessage(view, { now }));
+          headers = { "content-type": "application/json" };
+        } else {
+          if (target.secret === undefined) return { ok: false, final: true, error: "webhook target has no secret" };
+          body = buildWebhookBody(view, now);
+          // Re-signed on every try with a fresh timestamp; the id stays the event's.
+          headers = webhookHeaders({ id: eventId, timestampS: Math.floor(now.getTime() / 1000), body, secret: target.secret });
+        }
+      } catch (err) {
+        // A message we cannot build will not build on a retry either.
+        return { ok: false, final: true, error: `cannot build the notification: ${err instanceof Error ? err.name : "error"}` };
       }
       try {
         const res = await request(target.url, {
