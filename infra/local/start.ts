@@ -109,6 +109,7 @@ async function main(): Promise<void> {
     });
     await simulator?.close();
     await dynamo.close();
+    console.log("stopped cleanly");
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

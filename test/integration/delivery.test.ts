@@ -1,0 +1,165 @@
+import { randomBytes } from "node:crypto";
+import { Webhook } from "standardwebhooks";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Sender } from "../../lib/notify";
+import { type Harness, registration, startHarness } from "../support/harness";
+import { type Receiver, startReceiver } from "../support/receiver";
+
+const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+const DONE = JSON.stringify({ success: [], failure: [], group_id: "g" });
+
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const o of open.splice(0)) await o.close();
+});
+
+async function setup(env: Record<string, string>, clock?: () => Date): Promise<{ h: Harness; r: Receiver }> {
+  const h = await startHarness({ env, ...(clock ? { overrides: { clock } } : {}) });
+  const r = await startReceiver();
+  open.push(h, r);
+  return { h, r };
+}
+
+function finishedTask(h: Harness, taskId: string) {
+  h.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId, taskType: "import_api", states: [{ status: "succeed", result: DONE }] });
+}
+
+function verify(hit: { body: string; headers: Record<string, unknown> }) {
+  return new Webhook(SECRET.slice("whsec_".length)).verify(hit.body, {
+    "webhook-id": String(hit.headers["webhook-id"]),
+    "webhook-timestamp": String(hit.headers["webhook-timestamp"]),
+    "webhook-signature": String(hit.headers["webhook-signature"]),
+  });
+}
+
+describe("delivery: outbox, retries, dead letters", () => {
+  it("500, 500, 200: three tries, one webhook-id, each freshly signed and verified", async () => {
+    let now = Date.now();
+    const { h, r } = await setup({ NOTIFY_RETRY_S: "2,2,2" }, () => new Date(now));
+    r.replies.push({ status: 500 }, { status: 500 });
+    finishedTask(h, "d-retry");
+    const reg = await h.call("POST", "/tasks", { body: registration("d-retry", [{ type: "webhook", url: `${r.url}/h`, secret: SECRET }]) });
+    expect(reg.json.notify[0]).toMatchObject({ state: "pending", attempts: 1, last_error: expect.stringContaining("500") });
+    for (let i = 0; i < 6 && r.received.length < 3; i++) {
+      now += 3_000;
+      await h.tick();
+    }
+    expect(r.received).toHaveLength(3);
+    const ids = new Set(r.received.map((x) => x.headers["webhook-id"]));
+    expect(ids.size).toBe(1);
+    const stamps = r.received.map((x) => Number(x.headers["webhook-timestamp"]));
+    expect(new Set(stamps).size).toBe(3);
+    for (const hit of r.received) expect(() => verify(hit)).not.toThrow();
+    const w = (await h.call("GET", "/tasks/d-retry")).json;
+    expect(w.notify[0]).toMatchObject({ state: "delivered", attempts: 3, last_error: null });
+  });
+
+  it("Slack 429 with Retry-After: 1 is retried no sooner than a second later", async () => {
+    const { h, r } = await setup({ NOTIFY_RETRY_S: "0,0" });
+    r.replies.push({ status: 429, headers: { "retry-after": "1" }, body: "rate_limited" });
+    finishedTask(h, "d-429");
+    await h.call("POST", "/tasks", { body: registration("d-429", [{ type: "slack", webhook_url: `${r.url}/s` }]) });
+    const deadline = Date.now() + 10_000;
+    while (r.received.length < 2 && Date.now() < deadline) {
+      await h.tick();
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    expect(r.received).toHaveLength(2);
+    expect(r.received[1]!.at - r.received[0]!.at).toBeGreaterThanOrEqual(1000);
+    expect((await h.call("GET", "/tasks/d-429")).json.notify[0].state).toBe("delivered");
+  });
+
+  it("410 Gone ends the target after exactly one try", async () => {
+    let now = Date.now();
+    const { h, r } = await setup({ NOTIFY_RETRY_S: "1,1,1" }, () => new Date(now));
+    r.fallback = { status: 410 };
+    finishedTask(h, "d-410");
+    await h.call("POST", "/tasks", { body: registration("d-410", [{ type: "webhook", url: `${r.url}/h`, secret: SECRET }]) });
+    for (let i = 0; i < 4; i++) {
+      now += 5_000;
+      await h.tick();
+    }
+    expect(r.received).toHaveLength(1);
+    expect((await h.call("GET", "/tasks/d-410")).json.notify[0]).toMatchObject({ state: "dead", attempts: 1 });
+  });
+
+  it("an always-failing target is dead after 1 + retries tries, visible in the API and logged for a metric", async () => {
+    let now = Date.now();
+    const { h, r } = await setup({ NOTIFY_RETRY_S: "1,1,1" }, () => new Date(now));
+    r.fallback = { status: 503, body: "down" };
+    finishedTask(h, "d-dead");
+    await h.call("POST", "/tasks", { body: registration("d-dead", [{ type: "webhook", url: `${r.url}/h`, secret: SECRET }]) });
+    for (let i = 0; i < 8; i++) {
+      now += 5_000;
+      await h.tick();
+    }
+    expect(r.received).toHaveLength(4);
+    const w = (await h.call("GET", "/tasks/d-dead")).json;
+    expect(w.notify[0]).toMatchObject({ state: "dead", attempts: 4, last_error: expect.stringContaining("503") });
+    const dead = h.logs.map((l) => JSON.parse(l)).filter((l) => l.event === "delivery_dead");
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ level: "error", task_id: "d-dead", type: "webhook", attempts: 4 });
+  });
+
+  it("redirects are failures, not followed", async () => {
+    let now = Date.now();
+    const { h, r } = await setup({ NOTIFY_RETRY_S: "1" }, () => new Date(now));
+    const target = await startReceiver();
+    open.push(target);
+    r.fallback = { status: 307, headers: { location: `${target.url}/elsewhere` } };
+    finishedTask(h, "d-302");
+    await h.call("POST", "/tasks", { body: registration("d-302", [{ type: "slack", webhook_url: `${r.url}/s` }]) });
+    now += 5_000;
+    await h.tick();
+    expect(r.received).toHaveLength(2);
+    expect(target.received).toHaveLength(0);
+    expect((await h.call("GET", "/tasks/d-302")).json.notify[0]).toMatchObject({ state: "dead", last_error: expect.stringContaining("redirect") });
+  });
+
+  it("a crash between the terminal write and the delivery: the next tick delivers exactly what is owed", async () => {
+    let now = Date.now();
+    const { h, r } = await setup({}, () => new Date(now));
+    const slack = await startReceiver();
+    open.push(slack);
+    h.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "d-crash", taskType: "import_api", states: [{ status: "processing" }, { status: "succeed", result: DONE }] });
+    await h.call("POST", "/tasks", {
+      body: registration("d-crash", [
+        { type: "webhook", url: `${r.url}/h`, secret: SECRET },
+        { type: "slack", webhook_url: `${slack.url}/s` },
+      ]),
+    });
+    // This "process" records the transition, then dies before sending anything.
+    const dying = h.twin();
+    const hang: Sender = { send: () => new Promise(() => undefined) };
+    dying.sender = hang;
+    void h.tick(dying);
+    const until = Date.now() + 5_000;
+    while ((await h.call("GET", "/tasks/d-crash")).json.status !== "succeed") {
+      if (Date.now() > until) throw new Error("transition not recorded");
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
+    expect((await h.call("GET", "/tasks/d-crash")).json.notify.map((t: { state: string }) => t.state)).toEqual(["pending", "pending"]);
+    // While the dead tick's lease holds, nobody else sends.
+    await h.tick();
+    expect(r.received.length + slack.received.length).toBe(0);
+    // Once it has expired, the next tick delivers each owed notification once.
+    now += 61_000;
+    await h.tick();
+    await h.tick();
+    expect(r.received).toHaveLength(1);
+    expect(slack.received).toHaveLength(1);
+    expect(() => verify(r.received[0]!)).not.toThrow();
+    expect((await h.call("GET", "/tasks/d-crash")).json.notify.map((t: { state: string }) => t.state)).toEqual(["delivered", "delivered"]);
+  });
+
+  it("the configured default targets are used when a registration names none", async () => {
+    const r = await startReceiver();
+    open.push(r);
+    const h = await startHarness({ env: { DEFAULT_WEBHOOK_URL: `${r.url}/default`, DEFAULT_WEBHOOK_SECRET: SECRET } });
+    open.push(h);
+    finishedTask(h, "d-default");
+    const reg = await h.call("POST", "/tasks", { body: { project_id: "proj1", instance_id: "inst1", task_id: "d-default" } });
+    expect(reg.json.notify).toEqual([expect.objectContaining({ type: "webhook", state: "delivered", url: r.url })]);
+    expect(() => verify(r.received[0]!)).not.toThrow();
+  });
+});
