@@ -135,7 +135,11 @@ export interface TickSummary {
   errors: number;
   /** Due watches left for the next tick because time ran out. */
   deferred: number;
-  /** Age in seconds of the oldest due item seen, 0 when none. */
+  /**
+   * How far behind the poller is, in seconds: the age of the oldest owed
+   * delivery, or of the oldest unfinished watch this tick had no time for.
+   * Near 0 while the poller keeps up; an alarm on it catches a backlog.
+   */
   oldestDueAgeS: number;
 }
 
@@ -146,10 +150,6 @@ export async function runTick(deps: WatchDeps, opts: TickOptions): Promise<TickS
   const queue: StoredWatch[] = [];
   for (const shard of deps.store.shards()) queue.push(...(await deps.store.due(shard, start, opts.batchSize)));
   summary.due = queue.length;
-  for (const w of queue) {
-    const dueSince = isTerminal(w.status) ? (nextDeliveryAt(w) ?? start) : Date.parse(w.updated_at);
-    summary.oldestDueAgeS = Math.max(summary.oldestDueAgeS, Math.round((start - dueSince) / 1000));
-  }
 
   let next = 0;
   const worker = async () => {
@@ -172,5 +172,11 @@ export async function runTick(deps: WatchDeps, opts: TickOptions): Promise<TickS
   };
   await Promise.all(Array.from({ length: Math.min(opts.concurrency, queue.length) }, worker));
   summary.deferred = queue.length - summary.processed - summary.errors;
+  queue.forEach((w, i) => {
+    const owed = nextDeliveryAt(w);
+    // An unfinished watch is late only when this tick could not get to it.
+    const since = owed ?? (i >= next ? Date.parse(w.updated_at) : start);
+    summary.oldestDueAgeS = Math.max(summary.oldestDueAgeS, Math.round((start - since) / 1000));
+  });
   return summary;
 }

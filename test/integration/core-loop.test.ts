@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TaskQuery } from "../../lib/tick";
+import { runTick, type TaskQuery } from "../../lib/tick";
 import { type Harness, registration, startHarness } from "../support/harness";
 import { type Receiver, startReceiver } from "../support/receiver";
 
@@ -247,5 +247,33 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
     expect(h.sim.requests.filter((r) => r.path.endsWith("/task-cancel")).length).toBe(queried);
     expect(slack.received.length).toBe(0);
     expect((await h.call("DELETE", "/tasks/task-fail")).status).toBe(409);
+  });
+
+  it("stops taking new watches when the Lambda's time runs short, and reports the backlog", async () => {
+    const g = await startHarness();
+    try {
+      for (let i = 0; i < 8; i++) {
+        g.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: `budget-${i}`, taskType: "import_api", states: [{ status: "processing" }] });
+        await g.call("POST", "/tasks", { body: registration(`budget-${i}`) });
+      }
+      let left = 30_000;
+      const polled = g.sim.requests.length;
+      // Each watch taken costs 5 s of the budget; below 20 s nothing new starts.
+      const s = await runTick(g.deps, {
+        remainingMs: () => (left -= 5_000) + 5_000,
+        reserveMs: 20_000,
+        concurrency: 1,
+        batchSize: 100,
+      });
+      expect(s.due).toBe(8);
+      expect(s.processed).toBe(3);
+      expect(s.deferred).toBe(5);
+      expect(g.sim.requests.length - polled).toBe(3);
+      expect(s.oldestDueAgeS).toBeGreaterThanOrEqual(0);
+      const full = await g.tick();
+      expect(full).toMatchObject({ due: 8, processed: 8, deferred: 0, oldestDueAgeS: 0 });
+    } finally {
+      await g.close();
+    }
   });
 });
