@@ -3,8 +3,7 @@
  * webhook's `data` carries. Secrets (webhook secrets, full target URLs, which
  * for Slack are credentials) never leave through here.
  */
-import type { TaskResult } from "./task-result";
-import type { DeliveryState, TaskType, Watch, WatchError, WatchStatus } from "./task";
+import type { DeliveryState, Watch } from "./task";
 
 export interface TargetView {
   id: string;
@@ -18,23 +17,10 @@ export interface TargetView {
   delivered_at: string | null;
 }
 
-export interface WatchView {
-  task_id: string;
-  project_id: string;
-  instance_id: string;
-  region: string;
-  status: WatchStatus;
-  task_type: TaskType | null;
-  created_at: string;
-  updated_at: string;
-  finished_at: string | null;
-  deadline_at: string;
-  history: Array<{ status: WatchStatus; at: string }>;
-  result: TaskResult | null;
-  last_error: WatchError | null;
-  labels: Record<string, string>;
+/** The stored watch minus tenant, secrets and bookkeeping, plus redacted targets. */
+export type WatchView = Omit<Watch, "tenant" | "targets" | "not_found_since" | "event_id" | "version"> & {
   notify: TargetView[];
-}
+};
 
 /** Scheme and host (with a non-default port) of a URL; `invalid` if it does not parse. */
 export function redactUrl(url: string): string {
