@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { request } from "undici";
-import { type ApigSimulator, startApigSimulator } from "../../infra/apig-simulator";
+import { type ApigSimulator, type SimulatorOptions, startApigSimulator } from "../../infra/apig-simulator";
 import { startDynalite } from "../../infra/local/dynalite-server";
 import { createLambdaHttpServer } from "../../infra/local/http-adapter";
 import { ensureTable } from "../../infra/table";
@@ -36,9 +36,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: { env?: Record<string, string>; overrides?: RuntimeOverrides } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: { env?: Record<string, string>; overrides?: RuntimeOverrides; sim?: SimulatorOptions } = {},
+): Promise<Harness> {
   const dynamo = await startDynalite();
-  const sim = await startApigSimulator({ auth: { tokens: [SIM_TOKEN] } });
+  const sim = await startApigSimulator({ ...opts.sim, auth: { tokens: [SIM_TOKEN], ...opts.sim?.auth } });
   const tableName = `watches-${randomBytes(4).toString("hex")}`;
   const raw = new DynamoDBClient({
     endpoint: dynamo.endpoint,
@@ -59,6 +61,7 @@ export async function startHarness(opts: { env?: Record<string, string>; overrid
   const config = loadConfig({
     API_KEYS: `acme:${sha(KEYS.acme)},other:${sha(KEYS.other)}`,
     APIG_ENDPOINT: sim.url,
+    IAM_ENDPOINT: sim.url,
     OTC_AUTH_TOKEN: SIM_TOKEN,
     DYNAMODB_ENDPOINT: dynamo.endpoint,
     TABLE_NAME: tableName,
