@@ -58,6 +58,8 @@ export interface ApigSimulator {
   requests: Array<{ method: string; path: string; headers: IncomingHttpHeaders; at: number }>;
   /** Invalidate every IAM token issued so far. */
   expireTokens(): void;
+  /** TCP connections accepted so far (to see keep-alive at work). */
+  connections(): number;
 }
 
 interface Task {
@@ -222,6 +224,8 @@ export async function startApigSimulator(opts: SimulatorOptions = {}): Promise<A
     });
   });
 
+  let connections = 0;
+  server.on("connection", () => connections++);
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
     server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => ok());
@@ -247,5 +251,6 @@ export async function startApigSimulator(opts: SimulatorOptions = {}): Promise<A
     scriptIam: (answers) => iamScript.push(...answers),
     requests,
     expireTokens: () => issued.clear(),
+    connections: () => connections,
   };
 }

@@ -80,6 +80,8 @@ describe("IAM user token", () => {
     for (let i = 0; i < 5; i++) await h.tick();
     expect(h.sim.requests.filter((r) => r.path.includes("/async-tasks/iam-")).length).toBe(60);
     expect(iamCalls(h)).toBe(1);
+    // 61 requests over pooled keep-alive connections, not one connection each.
+    expect(h.sim.connections()).toBeLessThanOrEqual(10);
     const tokenHeader = String(h.sim.requests.find((r) => r.path.includes("/async-tasks/iam-0"))!.headers["x-auth-token"]);
     expect(tokenHeader).toMatch(/^MII/);
     expect(h.logs.join("")).not.toContain(tokenHeader);
