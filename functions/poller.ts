@@ -1,6 +1,7 @@
 /** Lambda handler of one scheduled poller tick. */
 import type { Context, ScheduledEvent } from "aws-lambda";
 import { lazyDeps } from "../lib/bootstrap";
+import { tickMetricsLine } from "../lib/metrics";
 import { runTick, type TickSummary } from "../lib/tick";
 
 const deps = lazyDeps();
@@ -11,10 +12,14 @@ export async function handler(_event: ScheduledEvent, context: Pick<Context, "ge
   if (!d.ok) throw d.error;
   const summary = await runTick(d.deps, {
     remainingMs: () => context.getRemainingTimeInMillis(),
+    // Room for the slowest thing a watch can do: an APIG call and a round of notification tries.
     reserveMs: 20_000,
     concurrency: d.config.pollConcurrency,
     batchSize: 500,
   });
   d.deps.log.info("tick", { ...summary });
+  if (process.env.AWS_LAMBDA_FUNCTION_NAME) {
+    process.stdout.write(tickMetricsLine(summary, d.config.serviceName, new Date()) + "\n");
+  }
   return summary;
 }

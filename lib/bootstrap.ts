@@ -1,24 +1,30 @@
 /**
- * Cold-start setup shared by the Lambda handlers: configuration and clients
- * built once per container, retried on the next invocation if it failed.
+ * Cold-start setup shared by the Lambda handlers: secrets (from SSM when
+ * SSM_PREFIX is set), configuration and clients, built once per container
+ * and retried on the next invocation if it failed.
  */
+import { SSMClient } from "@aws-sdk/client-ssm";
 import { type Config, loadConfig } from "./config";
 import type { ApiDeps } from "./http-api";
 import { jsonLogger } from "./log";
 import { buildDeps } from "./runtime";
+import { withSsmSecrets } from "./ssm-env";
 
 export type Boot = { ok: true; deps: ApiDeps; config: Config } | { ok: false; error: Error };
 
-/** A memoised loader of the process's dependencies from `process.env`. */
+/** A memoised loader of the process's dependencies from `process.env` (and SSM). */
 export function lazyDeps(env: NodeJS.ProcessEnv = process.env): () => Promise<Boot> {
   let boot: Promise<Boot> | undefined;
   const load = async (): Promise<Boot> => {
     try {
-      const config = loadConfig(env);
+      const prefix = env.SSM_PREFIX?.trim();
+      const full = prefix ? await withSsmSecrets(env, new SSMClient({}), prefix) : env;
+      const config = loadConfig(full);
       return { ok: true, config, deps: buildDeps(config) };
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
-      jsonLogger().error("config_error", { error: error.message });
+      // Config errors name variables, SDK errors name parameters: no values.
+      jsonLogger().error("config_error", { error: `${error.name}: ${error.message}`.slice(0, 500) });
       return { ok: false, error };
     }
   };

@@ -18,6 +18,8 @@ export interface ApiKeyHash {
 }
 
 export interface Config {
+  /** Names this deployment in logs and metrics (`apig-taskwatch-prod`). */
+  serviceName: string;
   region: string;
   apigEndpoint: string;
   iamEndpoint: string;
@@ -157,6 +159,7 @@ export function loadConfig(env: Env): Config {
   const retry = field(env, "NOTIFY_RETRY_S", retrySchema, issues, [5, 300, 1800, 7200, 18000, 36000, 36000]);
 
   const config: Config = {
+    serviceName: s("SERVICE_NAME") ?? "apig-taskwatch",
     region,
     apigEndpoint: field(env, "APIG_ENDPOINT", httpUrl, issues, hosts.apig),
     iamEndpoint: field(env, "IAM_ENDPOINT", httpUrl, issues, hosts.iam).replace(/\/v3$/, ""),

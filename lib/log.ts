@@ -12,9 +12,12 @@ export interface Logger {
 }
 
 /** Logger writing one JSON object per line to `write` (default stdout). */
-export function jsonLogger(write: (line: string) => void = (l) => process.stdout.write(l + "\n")): Logger {
+export function jsonLogger(
+  write: (line: string) => void = (l) => process.stdout.write(l + "\n"),
+  base: LogFields = {},
+): Logger {
   const emit = (level: string, event: string, fields?: LogFields) =>
-    write(JSON.stringify({ level, event, time: new Date().toISOString(), ...fields }));
+    write(JSON.stringify({ level, event, time: new Date().toISOString(), ...base, ...fields }));
   return {
     info: (e, f) => emit("info", e, f),
     warn: (e, f) => emit("warn", e, f),

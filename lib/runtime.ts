@@ -69,7 +69,7 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Api
     sender: httpSender({ dispatcher: notifyDispatcher }),
     clock: overrides.clock ?? (() => new Date()),
     random: overrides.random ?? Math.random,
-    log: overrides.log ?? jsonLogger(),
+    log: overrides.log ?? jsonLogger(undefined, { service: config.serviceName }),
     rules: { notFoundGraceMs: config.notFoundGraceS * 1000 },
     backoff: { tickMs: config.pollIntervalS * 1000, capMs: config.backoffCapS * 1000 },
     retryScheduleS: config.notifyRetryS,
