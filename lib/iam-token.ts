@@ -6,49 +6,97 @@
 import { type Dispatcher, request } from "undici";
 import { z } from "zod";
 
-/** IAM said no, or could not be reached. Messages never carry the password or a token. */
+/** Stable codes of {@link IamAuthError}. */
+export type IamErrorCode = "iam_unauthorized" | "iam_throttled" | "iam_unavailable" | "iam_bad_response";
+
+/**
+ * IAM said no, or could not be reached. Messages never carry the password or
+ * a token (IAM answer bodies are not quoted, since they echo the request at times).
+ * - `iam_unauthorized`: 400/401/403, the credentials or the scope are wrong; retrying will not help.
+ * - `iam_throttled`: IAM kept answering 429; `retryAfterMs` says when to try again if IAM said.
+ * - `iam_unavailable`: network error, timeout or 5xx; transient.
+ * - `iam_bad_response`: a 2xx without a token or without a readable `expires_at`.
+ */
 export class IamAuthError extends Error {
   override name = "IamAuthError";
+  readonly code: IamErrorCode;
+  readonly httpStatus?: number;
+  readonly retryAfterMs?: number;
   constructor(
-    readonly code: "iam_unauthorized" | "iam_throttled" | "iam_unavailable" | "iam_bad_response",
+    code: IamErrorCode,
     message: string,
-    readonly httpStatus?: number,
+    opts: { httpStatus?: number; retryAfterMs?: number; cause?: unknown } = {},
   ) {
-    super(message);
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    if (opts.httpStatus !== undefined) this.httpStatus = opts.httpStatus;
+    if (opts.retryAfterMs !== undefined) this.retryAfterMs = opts.retryAfterMs;
   }
 }
 
+/** Options of {@link createIamTokenProvider}. */
 export interface IamTokenOptions {
+  /** IAM base URL, ending before `/v3`. */
   iamEndpoint: string;
   username: string;
   password: string;
+  /** Name of the account (domain) that created the user. */
   domainName: string;
   dispatcher?: Dispatcher;
+  /** Clock in epoch milliseconds; default `Date.now`. */
   now?: () => number;
   /** Renew this long before `expires_at`; tokens live 24 h. Default 1 h. */
   renewBeforeMs?: number;
+  /** Per IAM request, headers and body each. Default 10 s. */
   timeoutMs?: number;
+  /** Waits out 429s; default a real timer. */
   sleep?: (ms: number) => Promise<void>;
-  /** How many IAM 429 answers to wait out before giving up. */
+  /** How many IAM 429 answers to wait out before giving up. Default 3. */
   maxRetries429?: number;
+  /** Longest single wait on a 429; a longer `Retry-After` fails at once with `iam_throttled`. Default 60 s. */
+  maxRetryAfterMs?: number;
 }
 
+/** Hands out IAM tokens per project. */
 export interface IamTokenProvider {
   /** A valid token for the project; one IAM call serves all concurrent callers. */
   getToken(projectId: string): Promise<string>;
-  /** Forget `token` if it is still the cached one (after APIG refused it). */
+  /**
+   * Forget `token` if it is still the cached one (after APIG refused it).
+   * Comparing the token makes many pollers that saw the same 401 cause one
+   * renewal, not one each.
+   */
   invalidate(projectId: string, token: string): void;
 }
 
-const tokenBody = z.object({ token: z.object({ expires_at: z.string() }) });
+const tokenBody = z.object({ token: z.object({ expires_at: z.string().min(1) }) });
 
-/** Create a token provider; keep one per process. */
+/** Seconds or an HTTP date, as RFC 9110 allows; null when absent or unreadable. */
+function retryAfterMs(header: string | string[] | undefined, nowMs: number): number | null {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v === undefined || v.trim() === "") return null;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
+}
+
+function errorCode(err: unknown): string {
+  if (typeof err === "object" && err !== null) {
+    if ("code" in err && typeof err.code === "string") return err.code;
+    if ("name" in err && typeof err.name === "string") return err.name;
+  }
+  return "error";
+}
+
+/** Create a token provider; keep one per process so the cache is shared. */
 export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider {
   const now = opts.now ?? Date.now;
   const renewBeforeMs = opts.renewBeforeMs ?? 3_600_000;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const maxRetries429 = opts.maxRetries429 ?? 3;
+  const maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
+  const url = `${opts.iamEndpoint.replace(/\/+$/, "")}/v3/auth/tokens?nocatalog=true`;
   const cache = new Map<string, { token: string; expiresAt: number }>();
   const inflight = new Map<string, Promise<string>>();
 
@@ -64,44 +112,59 @@ export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider 
     });
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
+      let text: string;
       try {
-        res = await request(`${opts.iamEndpoint.replace(/\/+$/, "")}/v3/auth/tokens?nocatalog=true`, {
+        res = await request(url, {
           method: "POST",
           headers: { "content-type": "application/json;charset=utf8" },
           body,
           ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
+          // Covers connect and a slow trickle too, which the two timeouts above do not.
           signal: AbortSignal.timeout(timeoutMs),
         });
+        // Read every body, even of errors, so the connection goes back to the pool.
+        text = await res.body.text();
       } catch (err) {
-        const code = typeof err === "object" && err !== null && "code" in err ? String(err.code) : "error";
-        throw new IamAuthError("iam_unavailable", `IAM unreachable (${code})`);
+        // Only the error code: undici errors can carry request details.
+        throw new IamAuthError("iam_unavailable", `IAM unreachable (${errorCode(err)})`);
       }
-      const text = await res.body.text().catch(() => "");
-      if (res.statusCode === 429 && attempt < maxRetries429) {
-        const ra = Number(res.headers["retry-after"]);
-        await sleep(Number.isFinite(ra) && ra >= 0 ? Math.min(ra, 60) * 1000 : 1000 * 2 ** attempt);
+      const status = res.statusCode;
+      if (status === 429) {
+        const wait = retryAfterMs(res.headers["retry-after"], now());
+        if (attempt >= maxRetries429 || (wait !== null && wait > maxRetryAfterMs)) {
+          throw new IamAuthError("iam_throttled", `IAM answered 429 ${attempt + 1} time(s)`, {
+            httpStatus: 429,
+            ...(wait !== null ? { retryAfterMs: wait } : {}),
+          });
+        }
+        // Without Retry-After, back off exponentially from 1 s.
+        await sleep(wait ?? 1000 * 2 ** attempt);
         continue;
       }
-      if (res.statusCode === 429) throw new IamAuthError("iam_throttled", "IAM kept answering 429", 429);
-      if (res.statusCode === 401 || res.statusCode === 403) {
-        throw new IamAuthError("iam_unauthorized", `IAM refused the credentials of user ${opts.username} (${res.statusCode})`, res.statusCode);
+      if (status === 400 || status === 401 || status === 403) {
+        throw new IamAuthError("iam_unauthorized", `IAM refused the token request for user ${opts.username} (${status})`, {
+          httpStatus: status,
+        });
       }
-      if (res.statusCode < 200 || res.statusCode >= 300) {
-        throw new IamAuthError("iam_unavailable", `IAM answered ${res.statusCode}`, res.statusCode);
+      if (status < 200 || status >= 300) {
+        throw new IamAuthError("iam_unavailable", `IAM answered ${status}`, { httpStatus: status });
       }
       const token = res.headers["x-subject-token"];
-      let parsed: unknown;
+      let parsed: unknown = null;
       try {
         parsed = JSON.parse(text);
       } catch {
-        parsed = null;
+        // reported below as a bad response
       }
       const b = tokenBody.safeParse(parsed);
-      const expiresAt = b.success ? Date.parse(b.data.token.expires_at) : NaN;
-      if (typeof token !== "string" || token === "" || Number.isNaN(expiresAt)) {
-        throw new IamAuthError("iam_bad_response", "IAM answer had no X-Subject-Token or expires_at", res.statusCode);
+      const expiresAt = b.success ? Date.parse(b.data.token.expires_at) : Number.NaN;
+      if (typeof token !== "string" || token === "") {
+        throw new IamAuthError("iam_bad_response", "IAM answer had no X-Subject-Token header", { httpStatus: status });
+      }
+      if (Number.isNaN(expiresAt)) {
+        throw new IamAuthError("iam_bad_response", "IAM answer had no readable token.expires_at", { httpStatus: status });
       }
       cache.set(projectId, { token, expiresAt });
       return token;

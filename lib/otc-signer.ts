@@ -4,8 +4,10 @@
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
+/** The algorithm name, first line of the string to sign and prefix of `Authorization`. */
 export const ALGORITHM = "SDK-HMAC-SHA256";
 
+/** What signing needs of a request. `headers` holds what will be sent, `host` included. */
 export interface SignableRequest {
   method: string;
   url: URL;
@@ -13,14 +15,24 @@ export interface SignableRequest {
   body?: string | Uint8Array;
 }
 
+/** AK/SK pair; the SK is used raw as the HMAC key. */
+export interface AkSkCredentials {
+  accessKey: string;
+  secretKey: string;
+}
+
+/** Outcome of {@link verifySignature}; `reason` is for logs and never holds a secret. */
+export type SignatureCheck = { ok: true; accessKey: string } | { ok: false; reason: string };
+
 const sha256Hex = (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
 
-/** RFC 3986 escaping: everything but unreserved characters. */
+/** RFC 3986 escaping: everything but the unreserved `A-Z a-z 0-9 - _ . ~`. */
 function escape(s: string): string {
+  // encodeURIComponent leaves !'()* alone; RFC 3986 (and the OTC signer) escape them.
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** `YYYYMMDDTHHMMSSZ`, UTC. */
+/** `YYYYMMDDTHHMMSSZ`, UTC, no milliseconds. */
 export function formatSdkDate(d: Date): string {
   return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
 }
@@ -28,16 +40,19 @@ export function formatSdkDate(d: Date): string {
 function parseSdkDate(s: string): number | null {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m) return null;
-  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
+  return Number.isNaN(t) ? null : t;
 }
 
 function canonicalUri(url: URL): string {
+  // URL keeps the path percent-encoded; decode each segment first so that a
+  // segment is escaped exactly once whichever way the caller spelled it.
   const segments = url.pathname.split("/").map((seg) => {
     let raw = seg;
     try {
       raw = decodeURIComponent(seg);
     } catch {
-      // keep the segment as sent
+      // A malformed escape is signed as sent; the server sees the same bytes.
     }
     return escape(raw);
   });
@@ -47,9 +62,12 @@ function canonicalUri(url: URL): string {
 
 function canonicalQuery(url: URL): string {
   const pairs = [...url.searchParams].map(([k, v]) => [escape(k), escape(v)] as const);
-  pairs.sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) : a[0] < b[0] ? -1 : 1));
+  // Repeated keys are ordered by value so the result does not depend on the order sent.
+  pairs.sort((a, b) => (a[0] === b[0] ? compare(a[1], b[1]) : compare(a[0], b[0])));
   return pairs.map(([k, v]) => `${k}=${v}`).join("&");
 }
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function lowerHeaders(h: Record<string, string>): Map<string, string> {
   const out = new Map<string, string>();
@@ -58,12 +76,14 @@ function lowerHeaders(h: Record<string, string>): Map<string, string> {
 }
 
 /**
- * The canonical request: method, canonical URI (always ending in `/`),
- * canonical query, canonical headers, signed header names, hex SHA-256 body.
+ * The canonical request: method, canonical URI (each segment escaped, always
+ * ending in `/`), canonical query, canonical headers, signed header names and
+ * the hex SHA-256 of the body, joined by newlines.
+ * @param signedHeaders header names to sign, any case; a name absent from `req.headers` signs an empty value
  */
 export function canonicalRequest(req: SignableRequest, signedHeaders: string[]): string {
   const headers = lowerHeaders(req.headers);
-  const names = [...signedHeaders].map((n) => n.toLowerCase()).sort();
+  const names = [...new Set(signedHeaders.map((n) => n.toLowerCase()))].sort();
   const canonicalHeaders = names.map((n) => `${n}:${headers.get(n) ?? ""}\n`).join("");
   return [
     req.method.toUpperCase(),
@@ -75,7 +95,7 @@ export function canonicalRequest(req: SignableRequest, signedHeaders: string[]):
   ].join("\n");
 }
 
-/** `SDK-HMAC-SHA256\n<X-Sdk-Date>\n<hex sha256 of the canonical request>`. */
+/** `SDK-HMAC-SHA256\n<X-Sdk-Date>\n<hex SHA-256 of the canonical request>`. */
 export function stringToSign(canonical: string, sdkDate: string): string {
   return `${ALGORITHM}\n${sdkDate}\n${sha256Hex(canonical)}`;
 }
@@ -87,52 +107,68 @@ function signature(toSign: string, secretKey: string): string {
 /**
  * Headers to send for a signed request: the given ones plus `X-Sdk-Date` and
  * `Authorization`. Every returned header but Authorization is signed, so what
- * is signed is exactly what is sent.
+ * is signed is exactly what is sent (a header added later by the HTTP client,
+ * such as content-length, is not signed and needs no signing).
+ * `host` is taken from the URL when the caller did not pass it.
  */
-export function signRequest(
-  req: SignableRequest,
-  creds: { accessKey: string; secretKey: string },
-  now: Date,
-): Record<string, string> {
-  const headers: Record<string, string> = {};
+export function signRequest(req: SignableRequest, creds: AkSkCredentials, now: Date): Record<string, string> {
+  // One entry per header name whatever its case, so the signed list has no duplicates.
+  const byLower = new Map<string, [string, string]>();
   for (const [k, v] of Object.entries(req.headers)) {
-    if (k.toLowerCase() !== "authorization" && k.toLowerCase() !== "x-sdk-date") headers[k] = v;
+    const lower = k.toLowerCase();
+    if (lower !== "authorization" && lower !== "x-sdk-date") byLower.set(lower, [k, v]);
   }
-  if (!Object.keys(headers).some((k) => k.toLowerCase() === "host")) headers.host = req.url.host;
-  headers["X-Sdk-Date"] = formatSdkDate(now);
-  const signed = Object.keys(headers).map((k) => k.toLowerCase()).sort();
-  const canonical = canonicalRequest({ ...req, headers }, signed);
-  const sig = signature(stringToSign(canonical, headers["X-Sdk-Date"]), creds.secretKey);
+  if (!byLower.has("host")) byLower.set("host", ["host", req.url.host]);
+  const sdkDate = formatSdkDate(now);
+  byLower.set("x-sdk-date", ["X-Sdk-Date", sdkDate]);
+  const headers = Object.fromEntries(byLower.values());
+  const signed = [...byLower.keys()].sort();
+  const sig = signature(stringToSign(canonicalRequest({ ...req, headers }, signed), sdkDate), creds.secretKey);
   return {
     ...headers,
     Authorization: `${ALGORITHM} Access=${creds.accessKey}, SignedHeaders=${signed.join(";")}, Signature=${sig}`,
   };
 }
 
+const AUTH_HEADER = /^SDK-HMAC-SHA256\s+Access=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-fA-F]{64})$/;
+
 /**
- * Check a received request's signature (used by the APIG simulator).
+ * Check a received request's signature (the APIG simulator uses it).
+ * The signature is recomputed over the headers the request says it signed,
+ * which must include `host` and `x-sdk-date`, so a replay cannot move the
+ * request to another host or time.
+ * @param req the request as received: its headers include `Authorization` and `X-Sdk-Date`
  * @param lookupSecret the SK of an AK, or undefined for an unknown AK
+ * @param maxSkewMs how far `X-Sdk-Date` may be from `now` either way; default 15 minutes, as APIG allows
  */
 export function verifySignature(
   req: SignableRequest,
   lookupSecret: (accessKey: string) => string | undefined,
   now: Date,
   maxSkewMs = 15 * 60_000,
-): { ok: true; accessKey: string } | { ok: false; reason: string } {
+): SignatureCheck {
   const headers = lowerHeaders(req.headers);
-  const auth = headers.get("authorization") ?? "";
-  const m = /^SDK-HMAC-SHA256\s+Access=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})$/.exec(auth);
-  if (!m) return { ok: false, reason: "missing or malformed Authorization" };
-  const [, accessKey, signedList, sig] = m as unknown as [string, string, string, string];
+  const m = AUTH_HEADER.exec(headers.get("authorization") ?? "");
+  const accessKey = m?.[1];
+  const signedList = m?.[2];
+  const sig = m?.[3]?.toLowerCase();
+  if (accessKey === undefined || signedList === undefined || sig === undefined) {
+    return { ok: false, reason: "missing or malformed Authorization" };
+  }
   const secret = lookupSecret(accessKey);
   if (secret === undefined) return { ok: false, reason: "unknown access key" };
   const date = headers.get("x-sdk-date");
   const at = date === undefined ? null : parseSdkDate(date);
-  if (at === null) return { ok: false, reason: "missing or malformed X-Sdk-Date" };
+  if (date === undefined || at === null) return { ok: false, reason: "missing or malformed X-Sdk-Date" };
   if (Math.abs(now.getTime() - at) > maxSkewMs) return { ok: false, reason: "X-Sdk-Date too far from now" };
   const signed = signedList.split(";");
-  if (!signed.includes("x-sdk-date") || !signed.includes("host")) return { ok: false, reason: "host and x-sdk-date must be signed" };
-  const expected = signature(stringToSign(canonicalRequest(req, signed), date!), secret);
-  const ok = timingSafeEqual(Buffer.from(expected), Buffer.from(sig));
-  return ok ? { ok: true, accessKey } : { ok: false, reason: "signature mismatch" };
+  if (!signed.includes("x-sdk-date") || !signed.includes("host")) {
+    return { ok: false, reason: "host and x-sdk-date must be signed" };
+  }
+  // A signed header that was not received would otherwise be signed as empty.
+  const missing = signed.find((n) => n === "" || !headers.has(n));
+  if (missing !== undefined) return { ok: false, reason: `signed header ${missing || "(empty)"} not received` };
+  const expected = signature(stringToSign(canonicalRequest(req, signed), date), secret);
+  // Both are 64 hex characters, so timingSafeEqual gets equal lengths.
+  return timingSafeEqual(Buffer.from(expected), Buffer.from(sig)) ? { ok: true, accessKey } : { ok: false, reason: "signature mismatch" };
 }

@@ -1,62 +1,157 @@
 import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { canonicalRequest, formatSdkDate, signRequest, stringToSign, verifySignature } from "../../lib/otc-signer";
+import { canonicalRequest, formatSdkDate, signRequest, type SignableRequest, stringToSign, verifySignature } from "../../lib/otc-signer";
 
 const AK = "QTWAOYTTINDUT2QVKYUC";
 const SK = "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc";
 const NOW = new Date("2026-11-28T10:20:30.456Z");
-const url = new URL("https://apig.eu-de.otc.t-systems.com/v2/05a8/apigw/instances/eddc/async-tasks/d9ce?b=2&a=1");
-const baseHeaders = { host: "apig.eu-de.otc.t-systems.com", "Content-Type": "application/json", "X-Project-Id": "05a8" };
+const HOST = "apig.eu-de.otc.t-systems.com";
+const url = new URL(`https://${HOST}/v2/05a8/apigw/instances/eddc/async-tasks/d9ce?b=2&a=1`);
+const baseHeaders = { host: HOST, "Content-Type": "application/json", "X-Project-Id": "05a8" };
+
+// Written out from the documented steps with node:crypto, never by calling the library.
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+const hmac = (key: string, s: string) => createHmac("sha256", key).update(s).digest("hex");
 
 describe("SDK-HMAC-SHA256 signing", () => {
-  it("produces exactly the documented canonical request, string to sign and signature", () => {
-    // Written out from the documented steps, not computed by the library.
-    const expectedCanonical = [
-      "GET",
-      "/v2/05a8/apigw/instances/eddc/async-tasks/d9ce/",
-      "a=1&b=2",
-      "content-type:application/json\nhost:apig.eu-de.otc.t-systems.com\nx-project-id:05a8\nx-sdk-date:20261128T102030Z\n",
-      "content-type;host;x-project-id;x-sdk-date",
-      createHash("sha256").update("").digest("hex"),
-    ].join("\n");
-    const expectedToSign = `SDK-HMAC-SHA256\n20261128T102030Z\n${createHash("sha256").update(expectedCanonical).digest("hex")}`;
-    const expectedSig = createHmac("sha256", SK).update(expectedToSign).digest("hex");
-
+  it("formats X-Sdk-Date as YYYYMMDDTHHMMSSZ in UTC, dropping milliseconds", () => {
     expect(formatSdkDate(NOW)).toBe("20261128T102030Z");
-    const headers = signRequest({ method: "GET", url, headers: baseHeaders, body: "" }, { accessKey: AK, secretKey: SK }, NOW);
-    expect(headers["X-Sdk-Date"]).toBe("20261128T102030Z");
-    expect(canonicalRequest({ method: "GET", url, headers, body: "" }, ["content-type", "host", "x-project-id", "x-sdk-date"])).toBe(
-      expectedCanonical,
-    );
+    expect(formatSdkDate(new Date("2027-01-02T03:04:05.999+02:00"))).toBe("20270102T010405Z");
+  });
+
+  it("produces exactly the documented canonical request, string to sign and signature", () => {
+    const expectedCanonical =
+      "GET\n" +
+      "/v2/05a8/apigw/instances/eddc/async-tasks/d9ce/\n" +
+      "a=1&b=2\n" +
+      "content-type:application/json\nhost:apig.eu-de.otc.t-systems.com\nx-project-id:05a8\nx-sdk-date:20261128T102030Z\n\n" +
+      "content-type;host;x-project-id;x-sdk-date\n" +
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const expectedToSign = `SDK-HMAC-SHA256\n20261128T102030Z\n${sha256(expectedCanonical)}`;
+    const expectedSig = hmac(SK, expectedToSign);
+
+    const headers = signRequest({ method: "GET", url, headers: baseHeaders }, { accessKey: AK, secretKey: SK }, NOW);
+
+    expect(headers).toEqual({
+      ...baseHeaders,
+      "X-Sdk-Date": "20261128T102030Z",
+      Authorization: `SDK-HMAC-SHA256 Access=${AK}, SignedHeaders=content-type;host;x-project-id;x-sdk-date, Signature=${expectedSig}`,
+    });
+    expect(canonicalRequest({ method: "get", url, headers }, ["x-sdk-date", "Host", "content-type", "X-Project-Id"])).toBe(expectedCanonical);
     expect(stringToSign(expectedCanonical, "20261128T102030Z")).toBe(expectedToSign);
+  });
+
+  it("signs the body: a POST body changes the last line and the signature", () => {
+    const body = '{"env_id":"DEFAULT_ENVIRONMENT_RELEASE_ID","group_id":"c77f"}';
+    const post = new URL(`https://${HOST}/v2/05a8/apigw/instances/eddc/openapi/async-export`);
+    const headers = signRequest({ method: "POST", url: post, headers: baseHeaders, body }, { accessKey: AK, secretKey: SK }, NOW);
+    const canonical = [
+      "POST",
+      "/v2/05a8/apigw/instances/eddc/openapi/async-export/",
+      "",
+      `content-type:application/json\nhost:${HOST}\nx-project-id:05a8\nx-sdk-date:20261128T102030Z\n`,
+      "content-type;host;x-project-id;x-sdk-date",
+      sha256(body),
+    ].join("\n");
     expect(headers.Authorization).toBe(
-      `SDK-HMAC-SHA256 Access=${AK}, SignedHeaders=content-type;host;x-project-id;x-sdk-date, Signature=${expectedSig}`,
+      `SDK-HMAC-SHA256 Access=${AK}, SignedHeaders=content-type;host;x-project-id;x-sdk-date, Signature=${hmac(SK, `SDK-HMAC-SHA256\n20261128T102030Z\n${sha256(canonical)}`)}`,
     );
+    // The same bytes as a Uint8Array sign the same.
+    const bytes = signRequest({ method: "POST", url: post, headers: baseHeaders, body: new TextEncoder().encode(body) }, { accessKey: AK, secretKey: SK }, NOW);
+    expect(bytes.Authorization).toBe(headers.Authorization);
   });
 
-  it("escapes path segments, always ends the URI in /, sorts the query and hashes the body", () => {
-    const u = new URL("https://h.example/v2/p%20q/a:b/c/?z=%20&y=a%2Fb&y=0");
-    const c = canonicalRequest({ method: "post", url: u, headers: { host: "h.example" }, body: '{"a":1}' }, ["host"]).split("\n");
-    expect(c[0]).toBe("POST");
-    expect(c[1]).toBe("/v2/p%20q/a%3Ab/c/");
-    expect(c[2]).toBe("y=0&y=a%2Fb&z=%20");
-    expect(c.at(-1)).toBe(createHash("sha256").update('{"a":1}').digest("hex"));
+  it("escapes each path segment per RFC 3986 and always ends the URI in exactly one /", () => {
+    const line = (u: string) => canonicalRequest({ method: "GET", url: new URL(u), headers: { host: "h" } }, ["host"]).split("\n")[1];
+    expect(line("https://h/v2/p%20q/a:b/c*d/e~f/g!h/")).toBe("/v2/p%20q/a%3Ab/c%2Ad/e~f/g%21h/");
+    expect(line("https://h/v2/t%C3%BCr/x")).toBe("/v2/t%C3%BCr/x/");
+    expect(line("https://h/v2/a%2Fb")).toBe("/v2/a%2Fb/");
+    expect(line("https://h/")).toBe("/");
+    expect(line("https://h")).toBe("/");
   });
 
-  describe("verification catches tampering", () => {
-    const req: { method: string; url: URL; headers: Record<string, string>; body: string } = { method: "GET", url, headers: baseHeaders, body: "" };
-    const signed = signRequest(req, { accessKey: AK, secretKey: SK }, NOW);
-    const lookup = (ak: string) => (ak === AK ? SK : undefined);
-    const check = (patch: Partial<typeof req> & { headers?: Record<string, string> }, now = NOW) =>
-      verifySignature({ ...req, headers: signed, ...patch }, lookup, now);
+  it("sorts the query by key, then by value, and escapes keys and values", () => {
+    const line = (u: string) => canonicalRequest({ method: "GET", url: new URL(u), headers: { host: "h" } }, ["host"]).split("\n")[2];
+    expect(line("https://h/x?z=%20&y=a%2Fb&y=0&a")).toBe("a=&y=0&y=a%2Fb&z=%20");
+    expect(line("https://h/x?nocatalog=true")).toBe("nocatalog=true");
+    expect(line("https://h/x?k=it's(*)")).toBe("k=it%27s%28%2A%29");
+    expect(line("https://h/x")).toBe("");
+  });
 
-    it("accepts the untouched request", () => expect(check({})).toEqual({ ok: true, accessKey: AK }));
-    it("header", () => expect(check({ headers: { ...signed, "X-Project-Id": "other" } }).ok).toBe(false));
-    it("path", () => expect(check({ url: new URL(url.href.replace("d9ce", "d9cf")) }).ok).toBe(false));
-    it("query", () => expect(check({ url: new URL(url.href.replace("a=1", "a=3")) }).ok).toBe(false));
-    it("body", () => expect(check({ body: "x" }).ok).toBe(false));
-    it("method", () => expect(check({ method: "DELETE" }).ok).toBe(false));
-    it("wrong secret", () => expect(verifySignature({ ...req, headers: signed }, () => "other", NOW).ok).toBe(false));
-    it("skewed date", () => expect(check({}, new Date(NOW.getTime() + 3_600_000)).ok).toBe(false));
+  it("trims header values and lowercases names in the canonical headers", () => {
+    const c = canonicalRequest({ method: "GET", url, headers: { Host: HOST, "X-Project-Id": "  05a8 \t" } }, ["X-Project-Id", "host"]);
+    expect(c.split("\n").slice(3, 6)).toEqual([`host:${HOST}`, "x-project-id:05a8", ""]);
+  });
+
+  it("adds host from the URL when missing and never signs one header twice", () => {
+    const h = signRequest(
+      { method: "GET", url, headers: { "x-project-id": "old", "X-Project-Id": "05a8", Authorization: "stale", "x-sdk-date": "stale" } },
+      { accessKey: AK, secretKey: SK },
+      NOW,
+    );
+    expect(h).toMatchObject({ host: HOST, "X-Project-Id": "05a8", "X-Sdk-Date": "20261128T102030Z" });
+    expect(Object.keys(h).filter((k) => k.toLowerCase() === "x-project-id")).toHaveLength(1);
+    expect(h.Authorization).toContain("SignedHeaders=host;x-project-id;x-sdk-date,");
+  });
+});
+
+describe("verifySignature", () => {
+  const req: SignableRequest & { body: string } = { method: "GET", url, headers: baseHeaders, body: "" };
+  const signed = signRequest(req, { accessKey: AK, secretKey: SK }, NOW);
+  const lookup = (ak: string) => (ak === AK ? SK : undefined);
+  const check = (patch: Partial<SignableRequest>, now = NOW) => verifySignature({ ...req, headers: signed, ...patch }, lookup, now);
+
+  it("accepts the untouched request, with received header names in any case", () => {
+    expect(check({})).toEqual({ ok: true, accessKey: AK });
+    const lower = Object.fromEntries(Object.entries(signed).map(([k, v]) => [k.toLowerCase(), v]));
+    expect(check({ headers: lower })).toEqual({ ok: true, accessKey: AK });
+  });
+  it("accepts a date within the allowed skew", () => expect(check({}, new Date(NOW.getTime() + 14 * 60_000)).ok).toBe(true));
+
+  it.each([
+    ["a signed header", { headers: { ...signed, "X-Project-Id": "other" } }],
+    ["the path", { url: new URL(url.href.replace("d9ce", "d9cf")) }],
+    ["the query", { url: new URL(url.href.replace("a=1", "a=3")) }],
+    ["an added query parameter", { url: new URL(`${url.href}&c=4`) }],
+    ["the body", { body: "x" }],
+    ["the method", { method: "DELETE" }],
+    ["the host", { headers: { ...signed, host: "evil.example" } }],
+  ] satisfies Array<[string, Partial<SignableRequest>]>)("refuses a tampered request: %s", (_, patch) => {
+    expect(check(patch)).toEqual({ ok: false, reason: "signature mismatch" });
+  });
+
+  it("refuses a signature made with another secret", () => {
+    expect(verifySignature({ ...req, headers: signed }, () => "other-secret", NOW)).toEqual({ ok: false, reason: "signature mismatch" });
+  });
+  it("refuses an unknown access key", () => {
+    expect(verifySignature({ ...req, headers: signed }, () => undefined, NOW)).toEqual({ ok: false, reason: "unknown access key" });
+  });
+  it("refuses a skewed date, early or late", () => {
+    expect(check({}, new Date(NOW.getTime() + 16 * 60_000)).ok).toBe(false);
+    expect(check({}, new Date(NOW.getTime() - 16 * 60_000)).ok).toBe(false);
+    expect(verifySignature({ ...req, headers: signed }, lookup, new Date(NOW.getTime() + 2000), 1000).ok).toBe(false);
+  });
+  it("refuses a missing or malformed date and a missing or malformed Authorization", () => {
+    const without = (name: string) => Object.fromEntries(Object.entries(signed).filter(([k]) => k !== name));
+    expect(check({ headers: without("X-Sdk-Date") }).ok).toBe(false);
+    expect(check({ headers: { ...signed, "X-Sdk-Date": "2026-11-28T10:20:30Z" } }).ok).toBe(false);
+    expect(check({ headers: without("Authorization") }).ok).toBe(false);
+    expect(check({ headers: { ...signed, Authorization: `Bearer ${SK}` } }).ok).toBe(false);
+  });
+  it("refuses a signature that leaves host or x-sdk-date unsigned, or signs a header not sent", () => {
+    const date = "20261128T102030Z";
+    const sign = (names: string[], headers: Record<string, string>) => {
+      const canonical = canonicalRequest({ ...req, headers }, names);
+      return `SDK-HMAC-SHA256 Access=${AK}, SignedHeaders=${names.join(";")}, Signature=${hmac(SK, `SDK-HMAC-SHA256\n${date}\n${sha256(canonical)}`)}`;
+    };
+    const h = { host: HOST, "X-Sdk-Date": date };
+    expect(check({ headers: { ...h, Authorization: sign(["x-sdk-date"], h) } }).ok).toBe(false);
+    expect(check({ headers: { ...h, Authorization: sign(["host"], h) } }).ok).toBe(false);
+    expect(check({ headers: { ...h, Authorization: sign(["host", "x-project-id", "x-sdk-date"], h) } })).toEqual({
+      ok: false,
+      reason: "signed header x-project-id not received",
+    });
+    // The minimal valid set passes, so the refusals above are about the header list.
+    expect(check({ headers: { ...h, Authorization: sign(["host", "x-sdk-date"], h) } }).ok).toBe(true);
   });
 });
