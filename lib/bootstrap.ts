@@ -18,7 +18,7 @@ export function lazyDeps(env: NodeJS.ProcessEnv = process.env): () => Promise<Bo
   const load = async (): Promise<Boot> => {
     try {
       const prefix = env.SSM_PREFIX?.trim();
-      const full = prefix ? await withSsmSecrets(env, new SSMClient({}), prefix) : env;
+      const full = prefix ? await secretsFromSsm(env, prefix) : env;
       const config = loadConfig(full);
       return { ok: true, config, deps: buildDeps(config) };
     } catch (err) {
@@ -39,4 +39,14 @@ export function lazyDeps(env: NodeJS.ProcessEnv = process.env): () => Promise<Bo
     }
     return boot;
   };
+}
+
+/** One read of the secrets per cold start; the client is not kept around. */
+async function secretsFromSsm(env: NodeJS.ProcessEnv, prefix: string): Promise<NodeJS.ProcessEnv> {
+  const ssm = new SSMClient({ maxAttempts: 3 });
+  try {
+    return await withSsmSecrets(env, ssm, prefix);
+  } finally {
+    ssm.destroy();
+  }
 }

@@ -1,13 +1,19 @@
 /**
- * Secrets from SSM Parameter Store: every SecureString under one path whose
- * last segment names a secret variable (`/apig-taskwatch/prod/OTC_SECRET_KEY`)
+ * Secrets from SSM Parameter Store: every parameter under one path whose last
+ * segment names a secret variable (`/apig-taskwatch/prod/OTC_SECRET_KEY`)
  * becomes that variable for `loadConfig`. Read once per cold start; never
  * written to `process.env`, never logged.
  */
 import { GetParametersByPathCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import type { Env } from "./config";
 
-/** The variables that may come from SSM; anything else under the path is ignored. */
+/**
+ * The variables that may come from SSM; anything else under the path is
+ * ignored, so a stray `/…/PATH` or `/…/TABLE_NAME` cannot redirect the service.
+ * The non-secret members (`OTC_USERNAME`, `OTC_DOMAIN_NAME`,
+ * `DEFAULT_WEBHOOK_URL`) travel with their secret partner so one place holds
+ * the whole credential set.
+ */
 export const SECRET_VARIABLES = [
   "OTC_ACCESS_KEY",
   "OTC_SECRET_KEY",
@@ -21,27 +27,46 @@ export const SECRET_VARIABLES = [
   "DEFAULT_WEBHOOK_SECRET",
 ] as const;
 
+export type SecretVariable = (typeof SECRET_VARIABLES)[number];
+
 /** The part of the SSM client this needs, so tests can pass a fake. */
 export type SsmLike = Pick<SSMClient, "send">;
 
+/** The parameters under the path are ambiguous; the message names parameters, never values. */
+export class SsmEnvError extends Error {
+  override name = "SsmEnvError";
+}
+
 /**
- * The environment with the secrets under `prefix` laid over it.
+ * The environment with the secrets under `prefix` laid over it. Reads the
+ * whole subtree (recursive, decrypted, every page); a parameter's last path
+ * segment is the variable it sets.
  * @param prefix e.g. `/apig-taskwatch/prod/`
+ * @throws {@link SsmEnvError} when two parameters under the path set the same variable
  */
 export async function withSsmSecrets(env: Env, ssm: SsmLike, prefix: string): Promise<Env> {
-  const path = prefix.replace(/\/+$/, "");
-  const out: Env = { ...env };
+  const path = "/" + prefix.replace(/^\/+|\/+$/g, "");
+  const found = new Map<string, string>();
+  const from = new Map<string, string>();
   const allowed = new Set<string>(SECRET_VARIABLES);
   let token: string | undefined;
   do {
     const page = await ssm.send(
-      new GetParametersByPathCommand({ Path: path, WithDecryption: true, Recursive: false, NextToken: token }),
+      new GetParametersByPathCommand({ Path: path, Recursive: true, WithDecryption: true, NextToken: token }),
     );
     for (const p of page.Parameters ?? []) {
-      const name = p.Name?.slice(path.length + 1);
-      if (name !== undefined && allowed.has(name) && typeof p.Value === "string") out[name] = p.Value;
+      if (p.Name === undefined || typeof p.Value !== "string") continue;
+      const name = p.Name.slice(p.Name.lastIndexOf("/") + 1);
+      if (!allowed.has(name)) continue;
+      // Two parameters for one variable (`/x/OTC_SECRET_KEY` and
+      // `/x/old/OTC_SECRET_KEY`): which one wins would depend on SSM's
+      // ordering, so refuse rather than guess.
+      const earlier = from.get(name);
+      if (earlier !== undefined) throw new SsmEnvError(`${earlier} and ${p.Name} both set ${name}`);
+      from.set(name, p.Name);
+      found.set(name, p.Value);
     }
     token = page.NextToken;
   } while (token);
-  return out;
+  return { ...env, ...Object.fromEntries(found) };
 }

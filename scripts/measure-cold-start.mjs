@@ -1,11 +1,17 @@
 #!/usr/bin/env node
-// Module load time of each packaged function in a fresh `node` process,
-// against a bare `node` start; median of RUNS runs. Also builds a variant with
-// the AWS SDK left external (as if taken from the Lambda runtime) and loads it
-// against this repository's node_modules, to compare.
-// Usage: npm run package && node scripts/measure-cold-start.mjs [runs]
+// Cold-start cost of each packaged function: the time a fresh `node` process
+// needs to import the handler module, minus a bare `node -e 0` start, median
+// of RUNS runs (interleaved, so drift hits every variant alike), with the
+// NODE_OPTIONS the stack sets (--enable-source-maps).
+//
+// Two variants per function:
+//  - "SDK bundled": the zip `npm run package` built, unzipped to a temp dir;
+//  - "SDK external": the same build with @aws-sdk/* and @smithy/* left out,
+//    loaded against this repository's node_modules the way the nodejs24.x
+//    runtime would load its own copy from /var/runtime/node_modules.
+// Usage: npm run bench:cold-start [-- RUNS]   (packages first)
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
@@ -13,58 +19,96 @@ import { build } from "esbuild";
 const RUNS = Number(process.argv[2] ?? 15);
 const root = resolve(import.meta.dirname, "..");
 const functions = ["api", "poller"];
+const nodeFlags = ["--enable-source-maps"];
+// Must match custom.esbuild in serverless.yml.
+const banner = "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const kib = (bytes) => (bytes / 1024).toFixed(0);
+
+function once(args, cwd) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [...nodeFlags, ...args], { cwd, env: { PATH: process.env.PATH } });
+  if (r.status !== 0) throw new Error(`node ${args.join(" ")} failed in ${cwd}: ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t) / 1e6;
 }
 
-function time(args, cwd) {
-  const out = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, args, { cwd, env: { PATH: process.env.PATH } });
-    if (r.status !== 0) throw new Error(`node ${args.join(" ")} failed: ${r.stderr}`);
-    out.push(Number(process.hrtime.bigint() - t) / 1e6);
+function zipSize(dir, files) {
+  const zip = join(dir, "out.zip");
+  const r = spawnSync("python3", ["-m", "zipfile", "-c", zip, ...files], { cwd: dir });
+  if (r.status !== 0) throw new Error(`cannot zip: ${r.stderr}`);
+  return statSync(zip).size;
+}
+
+const work = mkdtempSync(join(tmpdir(), "cold-start-"));
+const variants = [];
+try {
+  for (const fn of functions) {
+    // As deployed: the package osls built.
+    const zip = join(root, ".serverless", `${fn}.zip`);
+    const dir = join(work, `${fn}-bundled`);
+    if (spawnSync("python3", ["-m", "zipfile", "-e", zip, dir]).status !== 0) {
+      throw new Error(`cannot unzip ${zip}: run npm run package first`);
+    }
+    variants.push({
+      fn,
+      variant: "SDK bundled (deployed)",
+      zip: statSync(zip).size,
+      js: statSync(join(dir, "functions", `${fn}.mjs`)).size,
+      cwd: dir,
+      file: `./functions/${fn}.mjs`,
+      times: [],
+    });
+
+    // SDK external: built next to node_modules so the SDK resolves from there.
+    const extDir = join(root, ".esbuild-measure", fn);
+    mkdirSync(extDir, { recursive: true });
+    const outfile = join(extDir, `${fn}.mjs`);
+    await build({
+      entryPoints: [join(root, "functions", `${fn}.ts`)],
+      bundle: true,
+      minify: true,
+      sourcemap: true,
+      sourcesContent: false,
+      platform: "node",
+      format: "esm",
+      target: "node22",
+      mainFields: ["module", "main"],
+      outfile,
+      external: ["@aws-sdk/*", "@smithy/*"],
+      banner: { js: banner },
+      logLevel: "silent",
+    });
+    variants.push({
+      fn,
+      variant: "SDK external (runtime's)",
+      zip: zipSize(extDir, [`${fn}.mjs`, `${fn}.mjs.map`]),
+      js: statSync(outfile).size,
+      cwd: root,
+      file: outfile,
+      times: [],
+    });
   }
-  return median(out);
+
+  const bare = [];
+  for (let i = 0; i < RUNS; i++) {
+    bare.push(once(["-e", "0"], root));
+    for (const v of variants) v.times.push(once(["--input-type=module", "-e", `await import(${JSON.stringify(v.file)})`], v.cwd));
+  }
+  const bareMs = median(bare);
+
+  const lines = [
+    `node ${process.version} ${process.arch}, ${nodeFlags.join(" ")}; bare \`node -e 0\`: ${bareMs.toFixed(1)} ms (median of ${RUNS})`,
+    "",
+    "| function | variant | zip KiB | bundle .mjs KiB | module load ms (median import - bare) |",
+    "|---|---|---:|---:|---:|",
+    ...variants.map(
+      (v) => `| ${v.fn} | ${v.variant} | ${kib(v.zip)} | ${kib(v.js)} | ${(median(v.times) - bareMs).toFixed(1)} |`,
+    ),
+  ];
+  console.log(lines.join("\n"));
+  if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, lines.join("\n") + "\n");
+} finally {
+  rmSync(join(root, ".esbuild-measure"), { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
 }
-
-const bare = time(["-e", "0"], root);
-const rows = [];
-for (const fn of functions) {
-  const zip = join(root, ".serverless", `${fn}.zip`);
-  const dir = mkdtempSync(join(tmpdir(), `cold-${fn}-`));
-  const unzip = spawnSync("python3", ["-m", "zipfile", "-e", zip, dir]);
-  if (unzip.status !== 0) throw new Error(`cannot unzip ${zip}: run npm run package first`);
-  const file = `./functions/${fn}.mjs`;
-  const bundled = time(["--input-type=module", "-e", `await import(${JSON.stringify(file)})`], dir);
-  rows.push({ fn, variant: "SDK bundled (deployed)", zipKiB: statSync(zip).size / 1024, loadMs: bundled - bare });
-  rmSync(dir, { recursive: true, force: true });
-
-  // Same build with @aws-sdk/* external, resolved from node_modules.
-  const ext = join(root, ".esbuild-measure");
-  mkdirSync(ext, { recursive: true });
-  const outfile = join(ext, `${fn}.mjs`);
-  await build({
-    entryPoints: [join(root, "functions", `${fn}.ts`)],
-    bundle: true,
-    minify: true,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    outfile,
-    external: ["@aws-sdk/*", "@smithy/*"],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "silent",
-  });
-  const external = time(["--input-type=module", "-e", `await import(${JSON.stringify(outfile)})`], root);
-  rows.push({ fn, variant: "SDK external (runtime)", zipKiB: statSync(outfile).size / 1024, loadMs: external - bare });
-  rmSync(ext, { recursive: true, force: true });
-}
-
-console.log(`bare node start: ${bare.toFixed(1)} ms (median of ${RUNS}); load = median(import) - bare`);
-console.log("| function | variant | size KiB | module load ms |");
-console.log("|---|---|---|---|");
-for (const r of rows) console.log(`| ${r.fn} | ${r.variant} | ${r.zipKiB.toFixed(0)} | ${r.loadMs.toFixed(1)} |`);
-console.log("(external size is the bundle alone; the SDK it loads comes from node_modules / the runtime)");
