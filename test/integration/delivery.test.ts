@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Sender } from "../../lib/notify";
+import { createGuardedAgent, type LookupAll } from "../../lib/ssrf-guard";
 import { type Harness, registration, startHarness } from "../support/harness";
 import { type Receiver, startReceiver } from "../support/receiver";
 
@@ -161,5 +162,31 @@ describe("delivery: outbox, retries, dead letters", () => {
     const reg = await h.call("POST", "/tasks", { body: { project_id: "proj1", instance_id: "inst1", task_id: "d-default" } });
     expect(reg.json.notify).toEqual([expect.objectContaining({ type: "webhook", state: "delivered", url: r.url })]);
     expect(() => verify(r.received[0]!)).not.toThrow();
+  });
+
+  it("SSRF: private targets are refused at registration, and a name resolving to loopback is refused when connecting", async () => {
+    const r = await startReceiver();
+    open.push(r);
+    const port = new URL(r.url).port;
+    // "evil.test" passes registration as a name, then resolves to 127.0.0.1 (DNS rebinding).
+    const lookup: LookupAll = (_host, _opts, cb) => cb(null, [{ address: "127.0.0.1", family: 4 }]);
+    let now = Date.now();
+    const h = await startHarness({
+      env: { ALLOW_PRIVATE_TARGETS: "false", NOTIFY_RETRY_S: "1" },
+      overrides: { clock: () => new Date(now), notifyDispatcher: createGuardedAgent({ allowPrivate: false, lookup }) },
+    });
+    open.push(h);
+    for (const url of [`http://127.0.0.1:${port}/h`, `https://127.0.0.1:${port}/h`, "https://[::ffff:7f00:1]/h", "https://localhost/h", "https://169.254.169.254/latest"]) {
+      const bad = await h.call("POST", "/tasks", { body: registration("d-ssrf-reg", [{ type: "webhook", url, secret: SECRET }]) });
+      expect(bad.status, url).toBe(400);
+      expect(bad.json.error.issues[0].path).toBe("notify.0.url");
+    }
+    finishedTask(h, "d-ssrf");
+    const reg = await h.call("POST", "/tasks", { body: registration("d-ssrf", [{ type: "webhook", url: `https://evil.test:${port}/h`, secret: SECRET }]) });
+    expect(reg.status).toBe(201);
+    now += 5_000;
+    await h.tick();
+    expect(r.received).toHaveLength(0);
+    expect((await h.call("GET", "/tasks/d-ssrf")).json.notify[0]).toMatchObject({ state: "dead", attempts: 2, last_error: "target address not allowed" });
   });
 });
