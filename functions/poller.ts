@@ -15,7 +15,8 @@ export async function handler(_event: ScheduledEvent, context: Pick<Context, "ge
     // Room for the slowest thing a watch can do: an APIG call and a round of notification tries.
     reserveMs: 20_000,
     concurrency: d.config.pollConcurrency,
-    batchSize: 500,
+    // Per due-index shard; raise DUE_SHARDS past a few thousand open watches.
+    batchSize: 2_000,
   });
   d.deps.log.info("tick", { ...summary });
   if (process.env.AWS_LAMBDA_FUNCTION_NAME) {

@@ -147,8 +147,13 @@ export interface TickSummary {
 export async function runTick(deps: WatchDeps, opts: TickOptions): Promise<TickSummary> {
   const start = deps.clock().getTime();
   const summary: TickSummary = { due: 0, processed: 0, transitioned: 0, conflicts: 0, errors: 0, deferred: 0, oldestDueAgeS: 0 };
-  const queue: StoredWatch[] = [];
-  for (const shard of deps.store.shards()) queue.push(...(await deps.store.due(shard, start, opts.batchSize)));
+  const found: StoredWatch[] = [];
+  for (const shard of deps.store.shards()) found.push(...(await deps.store.due(shard, start, opts.batchSize)));
+  // Owed notifications first. Then the unfinished watches in random order:
+  // their due_at does not move on a poll without news (that would be a
+  // write), so a fixed order would, under overload, starve the same watches
+  // tick after tick.
+  const queue = [...found.filter((w) => isTerminal(w.status)), ...shuffle(found.filter((w) => !isTerminal(w.status)), deps.random)];
   summary.due = queue.length;
 
   let next = 0;
@@ -179,4 +184,13 @@ export async function runTick(deps: WatchDeps, opts: TickOptions): Promise<TickS
     summary.oldestDueAgeS = Math.max(summary.oldestDueAgeS, Math.round((start - since) / 1000));
   });
   return summary;
+}
+
+/** Fisher-Yates, with the injected random source. */
+function shuffle<T>(xs: T[], random: () => number): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
 }

@@ -276,4 +276,25 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
       await g.close();
     }
   });
+
+  it("under overload every unfinished watch still gets its turn", async () => {
+    const g = await startHarness();
+    try {
+      for (let i = 0; i < 8; i++) {
+        g.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: `fair-${i}`, taskType: "import_api", states: [{ status: "processing" }] });
+        await g.call("POST", "/tasks", { body: registration(`fair-${i}`) });
+      }
+      const polled = new Set<string>();
+      const from = g.sim.requests.length;
+      // Time for 2 watches a tick, 8 ticks: a fixed order would poll the same 2 every time.
+      for (let t = 0; t < 8; t++) {
+        let left = 30_000;
+        await runTick(g.deps, { remainingMs: () => (left -= 5_000) + 5_000, reserveMs: 20_000, concurrency: 1, batchSize: 100 });
+      }
+      for (const r of g.sim.requests.slice(from)) polled.add(r.path.split("/").at(-1)!);
+      expect(polled.size).toBe(8);
+    } finally {
+      await g.close();
+    }
+  });
 });
