@@ -18,7 +18,7 @@ export async function handler(_event: ScheduledEvent, context: Pick<Context, "ge
     // Per due-index shard; raise DUE_SHARDS past a few thousand open watches.
     batchSize: 2_000,
   });
-  d.deps.log.info("tick", { ...summary });
+  if (summary.due > 0) d.deps.log.info("tick", { ...summary });
   if (process.env.AWS_LAMBDA_FUNCTION_NAME) {
     process.stdout.write(tickMetricsLine(summary, d.config.serviceName, new Date()) + "\n");
   }

@@ -15,6 +15,13 @@ import { startDynalite } from "./dynalite-server";
 import { createLambdaHttpServer } from "./http-adapter";
 
 const env = process.env;
+
+// The AWS SDK warns on Node 20 about releases after January 2027; the lockfile
+// pins this SDK, so the warning only adds noise to a newcomer's first start.
+process.removeAllListeners("warning");
+process.on("warning", (w) => {
+  if (!`${w.name} ${w.message}`.includes("NodeVersionSupportWarning")) console.error(`${w.name}: ${w.message}`);
+});
 if (existsSync(".env")) process.loadEnvFile(".env");
 
 async function main(): Promise<void> {
