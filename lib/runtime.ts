@@ -56,6 +56,7 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Api
   const notifyDispatcher =
     overrides.notifyDispatcher ?? createGuardedAgent({ allowPrivate: config.allowPrivateTargets });
   const auth = overrides.auth ?? authFor(config, apigDispatcher);
+  const log = overrides.log ?? jsonLogger(undefined, { service: config.serviceName });
   const defaultTargets: ApiDeps["defaultTargets"] = [];
   if (config.slackWebhookUrl) defaultTargets.push({ type: "slack", url: config.slackWebhookUrl });
   if (config.defaultWebhook) defaultTargets.push({ type: "webhook", ...config.defaultWebhook });
@@ -64,12 +65,13 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Api
       tableName: config.tableName,
       dueShards: config.dueShards,
       retentionDays: config.retentionDays,
+      onMalformed: (key, problem) => log.error("watch_malformed", { key: key.slice(0, 200), problem: problem.slice(0, 300) }),
     }),
     apig: apigFor(config, auth, apigDispatcher),
     sender: httpSender({ dispatcher: notifyDispatcher }),
     clock: overrides.clock ?? (() => new Date()),
     random: overrides.random ?? Math.random,
-    log: overrides.log ?? jsonLogger(undefined, { service: config.serviceName }),
+    log,
     rules: { notFoundGraceMs: config.notFoundGraceS * 1000 },
     backoff: { tickMs: config.pollIntervalS * 1000, capMs: config.backoffCapS * 1000 },
     retryScheduleS: config.notifyRetryS,

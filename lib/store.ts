@@ -103,6 +103,8 @@ export interface StoreOptions {
   dueShards: number;
   /** Days a finished watch is kept (DynamoDB TTL). */
   retentionDays: number;
+  /** Told about stored items that do not parse, which the tick skips. */
+  onMalformed?: (key: string, problem: string) => void;
 }
 
 /** Owed deliveries of a terminal watch, or null when nothing is owed. */
@@ -278,8 +280,9 @@ export class WatchStore {
       for (const it of page.Items ?? []) {
         try {
           out.push(this.fromItem(it));
-        } catch {
+        } catch (err) {
           // One corrupt item must not stop every other watch from being polled.
+          this.opts.onMalformed?.(`${String(it.pk)}/${String(it.sk)}`, err instanceof Error ? err.message : "unparsable");
         }
       }
       startKey = page.LastEvaluatedKey;

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTick, type TaskQuery } from "../../lib/tick";
@@ -293,6 +294,23 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
       }
       for (const r of g.sim.requests.slice(from)) polled.add(r.path.split("/").at(-1)!);
       expect(polled.size).toBe(8);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it("a malformed stored item is logged and skipped; the other watches are still polled", async () => {
+    const g = await startHarness();
+    try {
+      await g.db.send(
+        new PutCommand({ TableName: g.tableName, Item: { pk: "T#acme", sk: "W#broken", due_shard: "S#0", due_at: 0, status: "bogus", version: 1 } }),
+      );
+      g.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "ok-next-to-broken", taskType: "import_api", states: [{ status: "processing" }, { status: "succeed", result: "{}" }] });
+      await g.call("POST", "/tasks", { body: registration("ok-next-to-broken") });
+      const s = await g.tick();
+      expect(s).toMatchObject({ errors: 0, transitioned: 1 });
+      const bad = g.logs.map((l) => JSON.parse(l)).filter((l) => l.event === "watch_malformed");
+      expect(bad).toEqual([expect.objectContaining({ level: "error", key: "T#acme/W#broken" })]);
     } finally {
       await g.close();
     }

@@ -24,6 +24,9 @@ const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
 export interface Harness {
   deps: ApiDeps;
+  /** The document client the service uses, for tests that plant items. */
+  db: DynamoDBDocumentClient;
+  tableName: string;
   sim: ApigSimulator;
   apiUrl: string;
   logs: string[];
@@ -79,6 +82,8 @@ export async function startHarness(
 
   return {
     deps,
+    db,
+    tableName,
     sim,
     apiUrl,
     logs,
