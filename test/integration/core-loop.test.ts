@@ -287,8 +287,11 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
       }
       const polled = new Set<string>();
       const from = g.sim.requests.length;
-      // Time for 2 watches a tick, 8 ticks: a fixed order would poll the same 2 every time.
-      for (let t = 0; t < 8; t++) {
+      // A seeded random source: the outcome is the same on every run.
+      let seed = 42;
+      g.deps.random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      // Time for 2 watches a tick, 16 ticks: a fixed order would poll the same 2 every time.
+      for (let t = 0; t < 16; t++) {
         let left = 30_000;
         await runTick(g.deps, { remainingMs: () => (left -= 5_000) + 5_000, reserveMs: 20_000, concurrency: 1, batchSize: 100 });
       }
