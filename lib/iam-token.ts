@@ -5,6 +5,7 @@
  */
 import { type Dispatcher, request } from "undici";
 import { z } from "zod";
+import { parseRetryAfter } from "./retry-after";
 
 /** Stable codes of {@link IamAuthError}. */
 export type IamErrorCode = "iam_unauthorized" | "iam_throttled" | "iam_unavailable" | "iam_bad_response";
@@ -71,15 +72,6 @@ export interface IamTokenProvider {
 
 const tokenBody = z.object({ token: z.object({ expires_at: z.string().min(1) }) });
 
-/** Seconds or an HTTP date, as RFC 9110 allows; null when absent or unreadable. */
-function retryAfterMs(header: string | string[] | undefined, nowMs: number): number | null {
-  const v = Array.isArray(header) ? header[0] : header;
-  if (v === undefined || v.trim() === "") return null;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
-}
-
 function errorCode(err: unknown): string {
   if (typeof err === "object" && err !== null) {
     if ("code" in err && typeof err.code === "string") return err.code;
@@ -132,7 +124,7 @@ export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider 
       }
       const status = res.statusCode;
       if (status === 429) {
-        const wait = retryAfterMs(res.headers["retry-after"], now());
+        const wait = parseRetryAfter(res.headers["retry-after"], new Date(now())) ?? null;
         if (attempt >= maxRetries429 || (wait !== null && wait > maxRetryAfterMs)) {
           throw new IamAuthError("iam_throttled", `IAM answered 429 ${attempt + 1} time(s)`, {
             httpStatus: 429,

@@ -3,6 +3,7 @@
  * what that try means for the target's delivery state (retry, dead, done).
  */
 import { type Dispatcher, request } from "undici";
+import { parseRetryAfter } from "./retry-after";
 import { buildSlackMessage } from "./slack-message";
 import type { NotifyTarget } from "./task";
 import type { WatchView } from "./watch-view";
@@ -79,20 +80,6 @@ async function readSome(body: Dispatcher.ResponseData["body"]): Promise<string> 
   } catch {
     return "";
   }
-}
-
-/** `Retry-After` as seconds or an HTTP date, capped at a day. */
-export function parseRetryAfter(v: string | string[] | undefined, now: Date): number | undefined {
-  const s = Array.isArray(v) ? v[0] : v;
-  if (s === undefined || s.trim() === "") return undefined;
-  let ms: number;
-  if (/^\d+$/.test(s.trim())) ms = Number(s.trim()) * 1000;
-  else {
-    const t = Date.parse(s);
-    if (Number.isNaN(t)) return undefined;
-    ms = t - now.getTime();
-  }
-  return Math.min(Math.max(ms, 0), 86_400_000);
 }
 
 function describeError(err: unknown, timeoutMs: number): string {
