@@ -1,8 +1,8 @@
 /** Lambda handler of the HTTP API: API Gateway v2 event in, JSON answer out. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { fromApiGatewayEvent, toApiGatewayResult } from "../lib/apigw-event";
-import { handleHttp } from "../lib/http-api";
-import { lazyDeps } from "../lib/bootstrap";
+import { fromApiGatewayEvent, toApiGatewayResult } from "../lib/http/apigw-event";
+import { handleHttp } from "../lib/http/router";
+import { lazyDeps } from "../lib/platform/bootstrap";
 
 const deps = lazyDeps();
 

@@ -1,8 +1,8 @@
 /** Lambda handler of one scheduled poller tick. */
 import type { Context, ScheduledEvent } from "aws-lambda";
-import { lazyDeps } from "../lib/bootstrap";
-import { tickMetricsLine } from "../lib/metrics";
-import { runTick, type TickSummary } from "../lib/tick";
+import { lazyDeps } from "../lib/platform/bootstrap";
+import { tickMetricsLine } from "../lib/platform/metrics";
+import { runTick, type TickSummary } from "../lib/app/tick";
 
 const deps = lazyDeps();
 

@@ -13,10 +13,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDynalite } from "../../infra/local/dynalite-server";
+import { startDynalite } from "../../infra/dev/local/dynalite-server";
 import { ensureTable } from "../../infra/table";
 import table from "../../infra/table.json";
-import { SECRET_VARIABLES } from "../../lib/ssm-env";
+import { SECRET_VARIABLES } from "../../lib/platform/ssm-env";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

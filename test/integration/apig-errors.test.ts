@@ -3,7 +3,7 @@
  * dynalite and the simulator on 127.0.0.1.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ScriptedAnswer } from "../../infra/apig-simulator";
+import type { ScriptedAnswer } from "../../infra/dev/apig-simulator";
 import { type Harness, registration, startHarness } from "../support/harness";
 import { type Receiver, startReceiver } from "../support/receiver";
 

@@ -4,8 +4,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Agent, request } from "undici";
-import { type ApigSimulator, type SimulatorOptions, startApigSimulator } from "../../infra/apig-simulator";
-import { signRequest } from "../../lib/otc-signer";
+import { type ApigSimulator, type SimulatorOptions, startApigSimulator } from "../../infra/dev/apig-simulator";
+import { signRequest } from "../../lib/otc/signer";
 
 const TOKEN = "static-token-for-tests";
 const AK = "SIMAKEXAMPLE000000001";

@@ -6,8 +6,8 @@
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { request } from "undici";
-import { type ApigSimulator, type SimulatorOptions, startApigSimulator } from "../../infra/apig-simulator";
-import { createIamTokenProvider, IamAuthError, type IamTokenOptions } from "../../lib/iam-token";
+import { type ApigSimulator, type SimulatorOptions, startApigSimulator } from "../../infra/dev/apig-simulator";
+import { createIamTokenProvider, IamAuthError, type IamTokenOptions } from "../../lib/otc/iam-token";
 
 const USER = { domain: "acme-domain", name: "ci-bot", password: "S3cret-Pa55word!-never-shown" };
 const T0 = Date.parse("2030-01-01T00:00:00Z");

@@ -4,9 +4,9 @@
  */
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { startApigSimulator } from "../../infra/apig-simulator";
-import { createIamTokenProvider, IamAuthError } from "../../lib/iam-token";
-import { signRequest } from "../../lib/otc-signer";
+import { startApigSimulator } from "../../infra/dev/apig-simulator";
+import { createIamTokenProvider, IamAuthError } from "../../lib/otc/iam-token";
+import { signRequest } from "../../lib/otc/signer";
 import { type Harness, registration, startHarness } from "../support/harness";
 
 const AK = "QTWAOYTTINDUT2QVKYUC";

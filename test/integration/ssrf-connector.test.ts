@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { request } from "undici";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createGuardedAgent, type LookupAll } from "../../lib/ssrf-guard";
+import { createGuardedAgent, type LookupAll } from "../../lib/notify/ssrf-guard";
 
 let server: Server;
 let port: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classify } from "../../lib/apig-client";
-import { MAX_LISTED, MAX_TEXT_CHARS, parseTaskResult } from "../../lib/task-result";
+import { classify } from "../../lib/otc/apig-client";
+import { MAX_LISTED, MAX_TEXT_CHARS, parseTaskResult } from "../../lib/domain/task-result";
 import { DOC_ERROR_EXAMPLES, DOC_STATUS_EXAMPLES } from "../fixtures/apig-doc-examples";
 
 describe("classify: every example answer of the query API", () => {

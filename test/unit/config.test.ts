@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../lib/config";
+import { ConfigError, loadConfig } from "../../lib/platform/config";
 
 const HASH = "a".repeat(64);
 

@@ -1,6 +1,6 @@
 import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { canonicalRequest, formatSdkDate, signRequest, type SignableRequest, stringToSign, verifySignature } from "../../lib/otc-signer";
+import { canonicalRequest, formatSdkDate, signRequest, type SignableRequest, stringToSign, verifySignature } from "../../lib/otc/signer";
 
 const AK = "QTWAOYTTINDUT2QVKYUC";
 const SK = "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc";

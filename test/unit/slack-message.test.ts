@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { buildSlackMessage, mrkdwnCut, type SlackBlock, type SlackText } from "../../lib/slack-message";
-import { parseTaskResult } from "../../lib/task-result";
-import type { WatchView } from "../../lib/watch-view";
+import { buildSlackMessage, mrkdwnCut, type SlackBlock, type SlackText } from "../../lib/notify/slack-message";
+import { parseTaskResult } from "../../lib/domain/task-result";
+import type { WatchView } from "../../lib/domain/watch-view";
 import { DOC_STATUS_EXAMPLES } from "../fixtures/apig-doc-examples";
 
 const CREATED = "2026-11-28T10:00:00.000Z";

@@ -1,7 +1,7 @@
 import type { GetParametersByPathCommand } from "@aws-sdk/client-ssm";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../lib/config";
-import { type SsmLike, SsmEnvError, withSsmSecrets } from "../../lib/ssm-env";
+import { loadConfig } from "../../lib/platform/config";
+import { type SsmLike, SsmEnvError, withSsmSecrets } from "../../lib/platform/ssm-env";
 
 type Param = { Name: string; Value: string };
 

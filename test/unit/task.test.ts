@@ -7,7 +7,7 @@ import {
   transition,
   type Watch,
   type WatchStatus,
-} from "../../lib/task";
+} from "../../lib/domain/watch";
 
 const T0 = new Date("2026-11-28T10:00:00.000Z");
 const at = (s: number) => new Date(T0.getTime() + s * 1000);

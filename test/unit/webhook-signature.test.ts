@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import type { WatchStatus } from "../../lib/task";
-import type { WatchView } from "../../lib/watch-view";
-import { buildWebhookBody, parseWebhookSecret, signWebhook, webhookHeaders } from "../../lib/webhook-signature";
+import type { WatchStatus } from "../../lib/domain/watch";
+import type { WatchView } from "../../lib/domain/watch-view";
+import { buildWebhookBody, parseWebhookSecret, signWebhook, webhookHeaders } from "../../lib/notify/webhook-signature";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 

@@ -3,10 +3,10 @@
  * what that try means for the target's delivery state (retry, dead, done).
  */
 import { type Dispatcher, request } from "undici";
-import { parseRetryAfter } from "./retry-after";
+import { parseRetryAfter } from "../platform/retry-after";
 import { buildSlackMessage } from "./slack-message";
-import type { NotifyTarget } from "./task";
-import type { WatchView } from "./watch-view";
+import type { NotifyTarget } from "../domain/watch";
+import type { WatchView } from "../domain/watch-view";
 import { buildWebhookBody, webhookHeaders } from "./webhook-signature";
 
 /** The result of one try. */

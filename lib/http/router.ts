@@ -5,13 +5,13 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import type { ApiKeyHash } from "./config";
-import { checkTargetUrl } from "./ssrf-guard";
-import { InvalidCursorError } from "./store";
-import { type NotifyTarget, transition, WATCH_STATUSES, type Watch } from "./task";
-import { processWatch, type WatchDeps } from "./tick";
-import { toView } from "./watch-view";
-import { parseWebhookSecret } from "./webhook-signature";
+import type { ApiKeyHash } from "../platform/config";
+import { checkTargetUrl } from "../notify/ssrf-guard";
+import { InvalidCursorError } from "../store/watch-repository";
+import { type NotifyTarget, transition, WATCH_STATUSES, type Watch } from "../domain/watch";
+import { processWatch, type WatchDeps } from "../app/tick";
+import { toView } from "../domain/watch-view";
+import { parseWebhookSecret } from "../notify/webhook-signature";
 
 export const MAX_BODY_BYTES = 64 * 1024;
 

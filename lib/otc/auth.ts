@@ -4,9 +4,9 @@
  */
 import type { Dispatcher } from "undici";
 import { type AuthProvider, staticTokenAuth } from "./apig-client";
-import type { Config } from "./config";
+import type { Config } from "../platform/config";
 import { createIamTokenProvider } from "./iam-token";
-import { signRequest } from "./otc-signer";
+import { signRequest } from "./signer";
 
 /** AK/SK: every request signed afresh; a 401 cannot be cured by retrying. */
 export function akskAuth(accessKey: string, secretKey: string, now: () => Date = () => new Date()): AuthProvider {

@@ -5,7 +5,7 @@
  */
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { type Config, loadConfig } from "./config";
-import type { ApiDeps } from "./http-api";
+import type { ApiDeps } from "../http/router";
 import { jsonLogger } from "./log";
 import { buildDeps } from "./runtime";
 import { withSsmSecrets } from "./ssm-env";

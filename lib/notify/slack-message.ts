@@ -3,9 +3,9 @@
  * blocks plus a plain `text` fallback, always inside Slack's limits whatever
  * APIG or the user put into the watch.
  */
-import type { TaskResult } from "./task-result";
-import type { WatchStatus } from "./task";
-import type { WatchView } from "./watch-view";
+import type { TaskResult } from "../domain/task-result";
+import type { WatchStatus } from "../domain/watch";
+import type { WatchView } from "../domain/watch-view";
 
 /** A Block Kit text object. */
 export type SlackText = { type: "plain_text"; text: string; emoji?: boolean } | { type: "mrkdwn"; text: string };

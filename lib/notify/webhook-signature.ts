@@ -3,8 +3,8 @@
  * headers of a signed delivery, and the event body a webhook target receives.
  */
 import { createHmac } from "node:crypto";
-import type { WatchStatus } from "./task";
-import type { WatchView } from "./watch-view";
+import type { WatchStatus } from "../domain/watch";
+import type { WatchView } from "../domain/watch-view";
 
 const PREFIX = "whsec_";
 /** Standard Webhooks asks for 24 to 64 random bytes. */

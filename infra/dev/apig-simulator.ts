@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import { z } from "zod";
-import { verifySignature } from "../lib/otc-signer";
+import { verifySignature } from "../../lib/otc/signer";
 
 /** One scripted answer: raw HTTP, a delay before the normal answer, or a dropped connection. */
 export type ScriptedAnswer =

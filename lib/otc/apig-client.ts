@@ -5,7 +5,7 @@
  */
 import { type Dispatcher, request } from "undici";
 import { z } from "zod";
-import type { ApigObservation } from "./task";
+import type { ApigObservation } from "../domain/watch";
 
 /** Which task to ask about. */
 export interface TaskRef {

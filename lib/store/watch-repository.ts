@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { z } from "zod";
-import { isTerminal, WATCH_STATUSES, type Watch } from "./task";
+import { isTerminal, WATCH_STATUSES, type Watch } from "../domain/watch";
 
 export const INDEX_BY_CREATED = "by_created";
 export const INDEX_DUE = "due";

@@ -5,15 +5,15 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Agent, type Dispatcher } from "undici";
-import { ApigClient, type AuthProvider } from "./apig-client";
-import { authFor } from "./otc-auth";
+import { ApigClient, type AuthProvider } from "../otc/apig-client";
+import { authFor } from "../otc/auth";
 import type { Config } from "./config";
-import type { ApiDeps } from "./http-api";
+import type { ApiDeps } from "../http/router";
 import { jsonLogger, type Logger } from "./log";
-import { httpSender } from "./notify";
-import { createGuardedAgent } from "./ssrf-guard";
-import { WatchStore } from "./store";
-import type { TaskQuery } from "./tick";
+import { httpSender } from "../notify/sender";
+import { createGuardedAgent } from "../notify/ssrf-guard";
+import { WatchStore } from "../store/watch-repository";
+import type { TaskQuery } from "../app/tick";
 
 export interface RuntimeOverrides {
   log?: Logger;

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { startApigSimulator } from "../apig-simulator";
-import { ensureTable } from "../table";
+import { ensureTable } from "../../table";
 import { startDynalite } from "./dynalite-server";
 import { createLambdaHttpServer } from "./http-adapter";
 
@@ -66,10 +66,10 @@ async function main(): Promise<void> {
 
   // Imported only now: the handlers read their configuration from the
   // environment this function has just completed, as Lambda's would.
-  const { loadConfig } = await import("../../lib/config");
+  const { loadConfig } = await import("../../../lib/platform/config");
   const config = loadConfig(env);
-  const api = await import("../../functions/api");
-  const poller = await import("../../functions/poller");
+  const api = await import("../../../functions/api");
+  const poller = await import("../../../functions/poller");
 
   const server = createLambdaHttpServer(api.handler);
   await new Promise<void>((ok, fail) => {

@@ -5,7 +5,7 @@
  */
 import { type Dispatcher, request } from "undici";
 import { z } from "zod";
-import { parseRetryAfter } from "./retry-after";
+import { parseRetryAfter } from "../platform/retry-after";
 
 /** Stable codes of {@link IamAuthError}. */
 export type IamErrorCode = "iam_unauthorized" | "iam_throttled" | "iam_unavailable" | "iam_bad_response";

@@ -2,7 +2,7 @@
  * CloudWatch Embedded Metric Format: one JSON log line per tick that
  * CloudWatch turns into metrics, with no API call and no extra permission.
  */
-import type { TickSummary } from "./tick";
+import type { TickSummary } from "../app/tick";
 
 export const METRIC_NAMESPACE = "ApigTaskwatch";
 

@@ -3,7 +3,7 @@
  * webhook's `data` carries. Secrets (webhook secrets, full target URLs, which
  * for Slack are credentials) never leave through here.
  */
-import type { DeliveryState, Watch } from "./task";
+import type { DeliveryState, Watch } from "./watch";
 
 export interface TargetView {
   id: string;

@@ -2,7 +2,7 @@
  * API Gateway HTTP API (payload v2) events <-> transport-neutral requests.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import type { HttpRequest, HttpResponse } from "./http-api";
+import type { HttpRequest, HttpResponse } from "./router";
 
 /** Translate an HTTP API v2 event; header names come out lower-case. */
 export function fromApiGatewayEvent(event: APIGatewayProxyEventV2): HttpRequest {

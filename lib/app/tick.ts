@@ -3,10 +3,10 @@
  * registration use: query APIG, apply the transition, persist it
  * conditionally, then deliver what the outbox owes.
  */
-import type { TaskRef } from "./apig-client";
-import type { Logger } from "./log";
-import { afterTry, type Sender } from "./notify";
-import { nextDeliveryAt, type StoredWatch, type WatchStore } from "./store";
+import type { TaskRef } from "../otc/apig-client";
+import type { Logger } from "../platform/log";
+import { afterTry, type Sender } from "../notify/sender";
+import { nextDeliveryAt, type StoredWatch, type WatchStore } from "../store/watch-repository";
 import {
   type ApigObservation,
   type BackoffRules,
@@ -15,8 +15,8 @@ import {
   transition,
   type TransitionRules,
   type Watch,
-} from "./task";
-import { toView } from "./watch-view";
+} from "../domain/watch";
+import { toView } from "../domain/watch-view";
 
 /** Anything that can answer an APIG task query (the real client or a test double). */
 export interface TaskQuery {
