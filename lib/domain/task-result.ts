@@ -7,66 +7,61 @@
  * raw. Lists and file contents are capped so a watch item stays far below
  * DynamoDB's 400 KB item limit whatever APIG sends.
  */
-import { z } from "zod";
+import { z } from "./zod";
 
 /** How many entries of each import list are kept; counts always cover all. */
 export const MAX_LISTED = 100;
 /** How many characters of an exported file, error text or raw result are kept. */
 export const MAX_TEXT_CHARS = 64 * 1024;
 
-export interface ImportedApi {
-  id?: string;
-  method?: string;
-  path?: string;
-  action?: string;
-}
-export interface ImportFailure {
-  method?: string;
-  path?: string;
-  error_code?: string;
-  error_msg?: string;
-}
+const str = z.optional(z.string());
+export const ImportedApi = z.object({ id: str, method: str, path: str, action: str });
+export type ImportedApi = z.infer<typeof ImportedApi>;
+export const ImportFailure = z.object({ method: str, path: str, error_code: str, error_msg: str });
+export type ImportFailure = z.infer<typeof ImportFailure>;
 
-/** A parsed `task_result`. `kind` tells which documented shape it matched. */
-export type TaskResult =
-  | {
-      kind: "import";
-      group_id?: string;
-      swagger?: { id?: string; result?: string };
-      success_count: number;
-      failure_count: number;
-      ignore_count: number;
-      success: ImportedApi[];
-      failure: ImportFailure[];
-      ignore: Array<{ method?: string; path?: string }>;
-      truncated: boolean;
-    }
-  | {
-      kind: "export";
-      file_name?: string;
-      file_type?: string;
-      content?: string;
-      content_chars: number;
-      truncated: boolean;
-    }
-  | { kind: "failure"; error_code?: string; error_msg?: string }
-  | { kind: "raw"; raw: string; truncated: boolean };
+/** A parsed `task_result`, as stored and shown. `kind` tells which documented shape it matched. */
+export const TaskResult = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("import"),
+    group_id: str,
+    swagger: z.optional(z.object({ id: str, result: str })),
+    success_count: z.number(),
+    failure_count: z.number(),
+    ignore_count: z.number(),
+    success: z.array(ImportedApi),
+    failure: z.array(ImportFailure),
+    ignore: z.array(z.object({ method: str, path: str })),
+    truncated: z.boolean(),
+  }),
+  z.object({
+    kind: z.literal("export"),
+    file_name: str,
+    file_type: str,
+    content: str,
+    content_chars: z.number(),
+    truncated: z.boolean(),
+  }),
+  z.object({ kind: z.literal("failure"), error_code: str, error_msg: str }),
+  z.object({ kind: z.literal("raw"), raw: z.string(), truncated: z.boolean() }),
+]);
+export type TaskResult = z.infer<typeof TaskResult>;
 
-// Lenient field types: APIG is the outside world, a number where a string was
-// documented must not turn a finished import into an unreadable one.
-const text = z
-  .union([z.string(), z.number(), z.boolean()])
-  .transform((v) => cut(String(v)))
-  .optional()
-  .catch(undefined);
-const entry = z.object({}).passthrough();
+// Lenient field types for what APIG sends: APIG is the outside world, a number
+// where a string was documented must not turn a finished import into an
+// unreadable one.
+const text = z.catch(
+  z.optional(z.pipe(z.union([z.string(), z.number(), z.boolean()]), z.transform((v) => cut(String(v))))),
+  undefined,
+);
+const entry = z.looseObject({});
 
 const importShape = z.object({
   group_id: text,
-  success: z.array(entry).optional().catch(undefined),
-  failure: z.array(entry).optional().catch(undefined),
-  ignore: z.array(entry).optional().catch(undefined),
-  swagger: z.object({ id: text, result: text }).optional().catch(undefined),
+  success: z.catch(z.optional(z.array(entry)), undefined),
+  failure: z.catch(z.optional(z.array(entry)), undefined),
+  ignore: z.catch(z.optional(z.array(entry)), undefined),
+  swagger: z.catch(z.optional(z.object({ id: text, result: text })), undefined),
 });
 
 const failureShape = z.object({ error_code: z.string(), error_msg: text });

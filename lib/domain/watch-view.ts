@@ -1,26 +1,27 @@
 /**
  * The public face of a watch: what `GET /tasks/{task_id}` answers and what a
- * webhook's `data` carries. Secrets (webhook secrets, full target URLs, which
- * for Slack are credentials) never leave through here.
+ * webhook's `data` carries, derived from the watch schema. Secrets (webhook
+ * secrets, full target URLs, which for Slack are credentials) never leave
+ * through here.
  */
-import type { DeliveryState, Watch } from "./watch";
+import { z } from "./zod";
+import { NotifyTarget } from "./target";
+import { Watch } from "./watch";
 
-export interface TargetView {
-  id: string;
-  type: "slack" | "webhook";
+/** A target as shown: the URL cut to scheme and host, no secret, times as ISO strings. */
+export const TargetView = z.extend(z.pick(NotifyTarget, { id: true, type: true, state: true, attempts: true, last_error: true, delivered_at: true }), {
   /** Scheme and host only, e.g. `https://hooks.slack.com`. */
-  url: string;
-  state: DeliveryState;
-  attempts: number;
-  last_error: string | null;
-  next_attempt_at: string | null;
-  delivered_at: string | null;
-}
+  url: z.string(),
+  next_attempt_at: z.nullable(z.string()),
+});
+export type TargetView = z.infer<typeof TargetView>;
 
 /** The stored watch minus tenant, secrets and bookkeeping, plus redacted targets. */
-export type WatchView = Omit<Watch, "tenant" | "targets" | "not_found_since" | "event_id" | "version"> & {
-  notify: TargetView[];
-};
+export const WatchView = z.extend(
+  z.omit(Watch, { tenant: true, targets: true, not_found_since: true, event_id: true, version: true, lease_until: true }),
+  { notify: z.array(TargetView) },
+);
+export type WatchView = z.infer<typeof WatchView>;
 
 /** Scheme and host (with a non-default port) of a URL; `invalid` if it does not parse. */
 export function redactUrl(url: string): string {

@@ -1,23 +1,13 @@
 /**
- * Sending one notification try to one target, and the pure bookkeeping of
- * what that try means for the target's delivery state (retry, dead, done).
+ * The {@link Sender} over undici: one notification try to a Slack incoming
+ * webhook or a Standard Webhooks receiver. What a try means for the target's
+ * delivery state is `domain/delivery.ts`.
  */
 import { type Dispatcher, request } from "undici";
 import { parseRetryAfter } from "../platform/retry-after";
 import { buildSlackMessage } from "./slack-message";
-import type { NotifyTarget } from "../domain/watch";
-import type { WatchView } from "../domain/watch-view";
+import type { Sender } from "../app/ports";
 import { buildWebhookBody, webhookHeaders } from "./webhook-signature";
-
-/** The result of one try. */
-export type SendOutcome =
-  | { ok: true; status: number }
-  | { ok: false; final: boolean; error: string; retryAfterMs?: number };
-
-/** Sends a notification try; the seam tests and the tick use. */
-export interface Sender {
-  send(target: NotifyTarget, view: WatchView, eventId: string, now: Date): Promise<SendOutcome>;
-}
 
 export interface HttpSenderOptions {
   /** Connections go through it; in production the SSRF-guarded agent. */
@@ -88,30 +78,4 @@ function describeError(err: unknown, timeoutMs: number): string {
   const code = typeof err === "object" && err !== null && "code" in err ? String(err.code) : "";
   if (code === "ERR_SSRF_BLOCKED") return "target address not allowed";
   return `connection failed${code ? ` (${code})` : ""}`;
-}
-
-/**
- * What one try means for a target: delivered, another try later (with the
- * schedule's delay, jittered, never sooner than `Retry-After`), or dead.
- * Pure; `random` in [0, 1).
- */
-export function afterTry(
-  target: NotifyTarget,
-  outcome: SendOutcome,
-  now: Date,
-  retryScheduleS: readonly number[],
-  random: () => number,
-): NotifyTarget {
-  const attempts = target.attempts + 1;
-  if (outcome.ok) {
-    return { ...target, attempts, state: "delivered", last_error: null, next_attempt_at: null, delivered_at: now.toISOString() };
-  }
-  const delayS = retryScheduleS[attempts - 1];
-  if (outcome.final || delayS === undefined) {
-    return { ...target, attempts, state: "dead", last_error: outcome.error, next_attempt_at: null };
-  }
-  // +-20 % jitter keeps many watches that finished together from retrying in lockstep.
-  const jittered = delayS * 1000 * (0.8 + 0.4 * random());
-  const delayMs = Math.max(jittered, outcome.retryAfterMs ?? 0);
-  return { ...target, attempts, state: "pending", last_error: outcome.error, next_attempt_at: now.getTime() + Math.round(delayMs) };
 }

@@ -1,15 +1,11 @@
 /**
- * Standard Webhooks (v1): secret parsing, the HMAC-SHA256 signature, the
+ * Standard Webhooks (v1): the HMAC-SHA256 signature (secrets parse in `domain/target.ts`), the
  * headers of a signed delivery, and the event body a webhook target receives.
  */
 import { createHmac } from "node:crypto";
+import { parseWebhookSecret } from "../domain/target";
 import type { WatchStatus } from "../domain/watch";
 import type { WatchView } from "../domain/watch-view";
-
-const PREFIX = "whsec_";
-/** Standard Webhooks asks for 24 to 64 random bytes. */
-const MIN_KEY_BYTES = 24;
-const MAX_KEY_BYTES = 64;
 
 /** A secret or status this module cannot work with; a programming error once registration validated. */
 export class WebhookSignatureError extends Error {
@@ -17,25 +13,6 @@ export class WebhookSignatureError extends Error {
     super(message, options);
     this.name = "WebhookSignatureError";
   }
-}
-
-/**
- * Parse a `whsec_<base64>` secret into its key bytes. Messages never echo the
- * secret, they end up in API error answers.
- */
-export function parseWebhookSecret(s: string): { ok: true; key: Buffer } | { ok: false; message: string } {
-  if (!s.startsWith(PREFIX)) return { ok: false, message: `must start with ${PREFIX}` };
-  const b64 = s.slice(PREFIX.length);
-  // Buffer.from(..., "base64") skips junk silently; insist on the alphabet so
-  // a mangled secret is refused now instead of failing every signature later.
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || (b64.includes("=") && b64.length % 4 !== 0) || b64.length % 4 === 1) {
-    return { ok: false, message: `must be ${PREFIX} followed by standard base64` };
-  }
-  const key = Buffer.from(b64, "base64");
-  if (key.length < MIN_KEY_BYTES || key.length > MAX_KEY_BYTES) {
-    return { ok: false, message: `must encode ${MIN_KEY_BYTES} to ${MAX_KEY_BYTES} bytes, got ${key.length}` };
-  }
-  return { ok: true, key };
 }
 
 /** What is signed: the event id, Unix seconds and the exact body sent. */

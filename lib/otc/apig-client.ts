@@ -4,15 +4,9 @@
  * understands. Never throws for anything the network or APIG can do.
  */
 import { type Dispatcher, request } from "undici";
-import { z } from "zod";
-import type { ApigObservation } from "../domain/watch";
-
-/** Which task to ask about. */
-export interface TaskRef {
-  projectId: string;
-  instanceId: string;
-  taskId: string;
-}
+import { z } from "../domain/zod";
+import type { TaskRef } from "../app/ports";
+import type { ApigObservation } from "../domain/lifecycle";
 
 /** Request about to be sent, for an auth provider to sign or decorate. */
 export interface OutgoingRequest {
@@ -51,13 +45,13 @@ export interface ApigClientOptions {
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 const statusBody = z.object({
-  task_id: z.string().optional(),
+  task_id: z.optional(z.string()),
   task_status: z.string(),
-  task_type: z.string().nullish(),
+  task_type: z.nullish(z.string()),
   // Documented as a JSON *string*; tolerate an inlined object or null.
-  task_result: z.unknown().optional(),
+  task_result: z.optional(z.unknown()),
 });
-const errorBody = z.object({ error_code: z.string().optional(), error_msg: z.string().optional() });
+const errorBody = z.object({ error_code: z.optional(z.string()), error_msg: z.optional(z.string()) });
 
 /** Client for one APIG endpoint. */
 export class ApigClient {

@@ -4,7 +4,7 @@
  * invocations of a warm container — and renewed well before they expire.
  */
 import { type Dispatcher, request } from "undici";
-import { z } from "zod";
+import { z } from "../domain/zod";
 import { parseRetryAfter } from "../platform/retry-after";
 
 /** Stable codes of {@link IamAuthError}. */
@@ -70,7 +70,7 @@ export interface IamTokenProvider {
   invalidate(projectId: string, token: string): void;
 }
 
-const tokenBody = z.object({ token: z.object({ expires_at: z.string().min(1) }) });
+const tokenBody = z.object({ token: z.object({ expires_at: z.string().check(z.minLength(1)) }) });
 
 function errorCode(err: unknown): string {
   if (typeof err === "object" && err !== null) {

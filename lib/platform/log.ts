@@ -3,13 +3,9 @@
  * count them (`{ $.event = "delivery_dead" }`). Callers pass facts, never
  * secrets: nothing here knows tokens, keys or URLs with credentials.
  */
-export type LogFields = Record<string, string | number | boolean | null | undefined>;
+import type { LogFields, Logger } from "../app/ports";
 
-export interface Logger {
-  info(event: string, fields?: LogFields): void;
-  warn(event: string, fields?: LogFields): void;
-  error(event: string, fields?: LogFields): void;
-}
+export type { LogFields, Logger };
 
 /** Logger writing one JSON object per line to `write` (default stdout). */
 export function jsonLogger(

@@ -9,11 +9,11 @@ import { ApigClient, type AuthProvider } from "../otc/apig-client";
 import { authFor } from "../otc/auth";
 import type { Config } from "./config";
 import type { ApiDeps } from "../http/router";
-import { jsonLogger, type Logger } from "./log";
+import { jsonLogger } from "./log";
 import { httpSender } from "../notify/sender";
 import { createGuardedAgent } from "../notify/ssrf-guard";
-import { WatchStore } from "../store/watch-repository";
-import type { TaskQuery } from "../app/tick";
+import { DynamoWatchRepository } from "../store/watch-repository";
+import type { Logger, TaskQuery } from "../app/ports";
 
 export interface RuntimeOverrides {
   log?: Logger;
@@ -61,11 +61,11 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Api
   if (config.slackWebhookUrl) defaultTargets.push({ type: "slack", url: config.slackWebhookUrl });
   if (config.defaultWebhook) defaultTargets.push({ type: "webhook", ...config.defaultWebhook });
   return {
-    store: new WatchStore(overrides.db ?? dynamoClient(config), {
+    store: new DynamoWatchRepository(overrides.db ?? dynamoClient(config), {
       tableName: config.tableName,
       dueShards: config.dueShards,
       retentionDays: config.retentionDays,
-      onMalformed: (key, problem) => log.error("watch_malformed", { key: key.slice(0, 200), problem: problem.slice(0, 300) }),
+      onMalformed: (key: string, problem: string) => log.error("watch_malformed", { key: key.slice(0, 200), problem: problem.slice(0, 300) }),
     }),
     apig: apigFor(config, auth, apigDispatcher),
     sender: httpSender({ dispatcher: notifyDispatcher }),

@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runTick, type TaskQuery } from "../../lib/app/tick";
+import type { TaskQuery } from "../../lib/app/ports";
+import { runTick } from "../../lib/app/tick";
 import { type Harness, registration, startHarness } from "../support/harness";
 import { type Receiver, startReceiver } from "../support/receiver";
 

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Sender } from "../../lib/notify/sender";
+import type { Sender } from "../../lib/app/ports";
 import { createGuardedAgent, type LookupAll } from "../../lib/notify/ssrf-guard";
 import { type Harness, registration, startHarness } from "../support/harness";
 import { type Receiver, startReceiver } from "../support/receiver";

@@ -1,13 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  type ApigObservation,
-  eventIdFor,
-  normalizeApigStatus,
-  shouldPoll,
-  transition,
-  type Watch,
-  type WatchStatus,
-} from "../../lib/domain/watch";
+import { shouldPoll } from "../../lib/domain/backoff";
+import { type ApigObservation, eventIdFor, normalizeApigStatus, transition } from "../../lib/domain/lifecycle";
+import type { Watch, WatchStatus } from "../../lib/domain/watch";
 
 const T0 = new Date("2026-11-28T10:00:00.000Z");
 const at = (s: number) => new Date(T0.getTime() + s * 1000);

@@ -3,7 +3,8 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import type { WatchStatus } from "../../lib/domain/watch";
 import type { WatchView } from "../../lib/domain/watch-view";
-import { buildWebhookBody, parseWebhookSecret, signWebhook, webhookHeaders } from "../../lib/notify/webhook-signature";
+import { parseWebhookSecret } from "../../lib/domain/target";
+import { buildWebhookBody, signWebhook, webhookHeaders } from "../../lib/notify/webhook-signature";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 

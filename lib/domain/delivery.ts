@@ -1,0 +1,48 @@
+/**
+ * Delivery bookkeeping of the outbox on a watch, pure: what one try means for
+ * a target (delivered, another try later, dead) and when a finished watch next
+ * owes a delivery.
+ */
+import type { NotifyTarget } from "./target";
+import { isTerminal, type Watch } from "./watch";
+
+/** The result of one notification try. */
+export type SendOutcome =
+  | { ok: true; status: number }
+  | { ok: false; final: boolean; error: string; retryAfterMs?: number };
+
+/** Epoch ms of the earliest owed delivery of a terminal watch, or null when nothing is owed. */
+export function nextDeliveryAt(w: Watch): number | null {
+  if (!isTerminal(w.status) || w.status === "cancelled") return null;
+  let min: number | null = null;
+  for (const t of w.targets) {
+    if (t.state === "pending" && t.next_attempt_at !== null) min = min === null ? t.next_attempt_at : Math.min(min, t.next_attempt_at);
+  }
+  return min;
+}
+
+/**
+ * What one try means for a target: delivered, another try later (with the
+ * schedule's delay, jittered, never sooner than `Retry-After`), or dead.
+ * Pure; `random` in [0, 1).
+ */
+export function afterTry(
+  target: NotifyTarget,
+  outcome: SendOutcome,
+  now: Date,
+  retryScheduleS: readonly number[],
+  random: () => number,
+): NotifyTarget {
+  const attempts = target.attempts + 1;
+  if (outcome.ok) {
+    return { ...target, attempts, state: "delivered", last_error: null, next_attempt_at: null, delivered_at: now.toISOString() };
+  }
+  const delayS = retryScheduleS[attempts - 1];
+  if (outcome.final || delayS === undefined) {
+    return { ...target, attempts, state: "dead", last_error: outcome.error, next_attempt_at: null };
+  }
+  // +-20 % jitter keeps many watches that finished together from retrying in lockstep.
+  const jittered = delayS * 1000 * (0.8 + 0.4 * random());
+  const delayMs = Math.max(jittered, outcome.retryAfterMs ?? 0);
+  return { ...target, attempts, state: "pending", last_error: outcome.error, next_attempt_at: now.getTime() + Math.round(delayMs) };
+}

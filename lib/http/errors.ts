@@ -1,0 +1,38 @@
+/**
+ * HTTP errors in the documented shape `{"error": {code, message, issues?}}`.
+ * Only errors marked `expose` show their message; anything else becomes a
+ * bare 500 with no internals.
+ */
+import { type HttpResponse, json } from "./message";
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** An error meant for the client. */
+export class HttpError extends Error {
+  override name = "HttpError";
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly issues?: FieldIssue[],
+    readonly expose = true,
+  ) {
+    super(message);
+  }
+}
+
+export function errorResponse(err: HttpError): HttpResponse {
+  return json(err.statusCode, {
+    error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) },
+  });
+}
+
+export const validationError = (issues: FieldIssue[]) =>
+  new HttpError(400, "validation_failed", "request has invalid fields", issues);
+
+export const methodNotAllowed = () => new HttpError(405, "method_not_allowed", "method not allowed on this route");
+
+export const notFound = (what = "no such watch") => new HttpError(404, "not_found", what);

@@ -1,0 +1,88 @@
+/**
+ * Request schemas of the HTTP API and the reading of bodies and query strings
+ * into them; every failure is a 4xx in the documented error shape.
+ */
+import { z } from "../domain/zod";
+import { WebhookSecret } from "../domain/target";
+import { checkTargetUrl } from "../notify/ssrf-guard";
+import { RegionId, WatchStatus } from "../domain/watch";
+import { HttpError, validationError, type FieldIssue } from "./errors";
+import type { HttpRequest } from "./message";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Project, instance and task ids as APIG issues them. */
+export const Id = z.string().check(
+  z.minLength(1),
+  z.maxLength(64),
+  z.regex(/^[A-Za-z0-9_-]+$/, "must be 1-64 letters, digits, '-' or '_'"),
+);
+
+/** A receiver URL: https, and no private address unless the deployment allows them (see `notify/ssrf-guard.ts`). */
+const targetUrl = (allowPrivate: boolean) =>
+  z.string().check(
+    z.maxLength(2048),
+    z.superRefine((s, ctx) => {
+      const check = checkTargetUrl(s, { allowPrivate });
+      if (!check.ok) ctx.addIssue({ code: "custom", message: check.message, input: s });
+    }),
+  );
+
+const notifyRequest = (allowPrivate: boolean) =>
+  z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("slack"), webhook_url: targetUrl(allowPrivate) }),
+    z.strictObject({ type: z.literal("webhook"), url: targetUrl(allowPrivate), secret: WebhookSecret }),
+  ]);
+
+export const Labels = z.record(
+  z.string().check(z.regex(/^[A-Za-z0-9_.:/-]{1,64}$/, "label names are 1-64 of [A-Za-z0-9_.:/-]")),
+  z.string().check(z.maxLength(256)),
+).check(z.refine((l) => Object.keys(l).length <= 20, "at most 20 labels"));
+
+const registrationRequest = (allowPrivate: boolean) =>
+  z.strictObject({
+    project_id: Id,
+    instance_id: Id,
+    task_id: Id,
+    region: z.optional(RegionId),
+    notify: z.optional(z.array(notifyRequest(allowPrivate)).check(z.maxLength(10))),
+    labels: z.optional(Labels),
+    timeout_s: z.optional(z.int().check(z.minimum(60), z.maximum(30 * 86400))),
+  });
+
+/** `POST /tasks`, for a deployment that allows private targets or not. */
+export const RegistrationRequest = { public: registrationRequest(false), private: registrationRequest(true) } as const;
+export type RegistrationRequest = z.infer<(typeof RegistrationRequest)["public"]>;
+
+/** `GET /tasks` query string. */
+export const ListQuery = z.object({
+  status: z.optional(WatchStatus),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 20),
+  cursor: z.optional(z.string().check(z.maxLength(2048))),
+});
+
+/** Parse `input` with `schema`, or throw a 400 naming each bad field. */
+export function parseOr400<S extends z.ZodMiniType>(schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issues: FieldIssue[] = r.error.issues.map((i) => ({
+    path: i.path.map(String).join(".") || (i.code === "unrecognized_keys" ? i.keys.join(",") : ""),
+    message: i.message,
+  }));
+  throw validationError(issues);
+}
+
+/** The JSON body, or a 413 / 415 / 400 in the documented shape. */
+export function parseJsonBody(req: HttpRequest, maxBytes = MAX_BODY_BYTES): unknown {
+  const body = req.body ?? Buffer.alloc(0);
+  if (body.length > maxBytes) throw new HttpError(413, "payload_too_large", `body over ${maxBytes} bytes`);
+  const type = req.headers["content-type"];
+  if (type !== undefined && !/^application\/(.+\+)?json\b/i.test(type.trim())) {
+    throw new HttpError(415, "unsupported_media_type", "send the body as application/json");
+  }
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new HttpError(400, "invalid_json", "body is not valid JSON");
+  }
+}
