@@ -1,0 +1,169 @@
+// The simulator's task table: tasks and how they progress, scripted answers, demo auto-tasks and recorded requests; no HTTP here.
+import { randomBytes } from "node:crypto";
+import type { ApigSimulator, RecordedRequest, ScriptedAnswer, SimulatorOptions, TaskState } from "./index";
+
+interface Task {
+  projectId: string;
+  instanceId: string;
+  taskType: string;
+  states: TaskState[];
+  served: number;
+}
+
+/** An APIG/IAM error body. */
+export const errorBody = (code: string, msg: string) => JSON.stringify({ error_code: code, error_msg: msg });
+
+/** `JSON.parse`, with undefined instead of an exception. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Shaped like the doc's import example, plus one failure so a demo shows both lists. */
+function importResult(groupId: string): string {
+  return JSON.stringify({
+    success: [
+      { id: "ee93ce6815f04896b301452982b92222", action: "create", method: "GET", path: "/test1" },
+      { id: "0a8d4c7a1d0f4b2e9c3b5f6a7e8d9c0b", action: "update", method: "POST", path: "/test2" },
+    ],
+    failure: [{ method: "DELETE", path: "/legacy", error_code: "APIG.3301", error_msg: "The API already exists" }],
+    swagger: { id: "de1852ab6c5e4090b0bd88a02058e650", result: "Success" },
+    group_id: groupId,
+  });
+}
+const DEMO_GROUP = "9100ae30705947cc9543d37cd7fb388c";
+const FAILED_RESULT = errorBody("APIG.3201", "The API group name already exists");
+
+const hex32 = () => randomBytes(16).toString("hex");
+
+/** What a task query finds: the task's type and the state it serves now. */
+export interface QueryResult {
+  taskType: string;
+  state: TaskState;
+}
+
+/** Tasks by id, the answers scripted for them and for IAM, and every request received. */
+export class TaskTable {
+  /** Every request received, in order (handed out as is by `ApigSimulator.requests`). */
+  readonly requests: RecordedRequest[] = [];
+  private readonly tasks = new Map<string, Task>();
+  private readonly scripts = new Map<string, ScriptedAnswer[]>();
+  private readonly iamScript: ScriptedAnswer[] = [];
+  private readonly steps: number;
+
+  constructor(private readonly opts: Pick<SimulatorOptions, "autoTasks" | "stepsPerState">) {
+    this.steps = Math.max(1, opts.stepsPerState ?? 1);
+  }
+
+  /** waiting and processing for `stepsPerState` queries each, then `last`. */
+  private walk(last: TaskState): TaskState[] {
+    return [
+      ...Array.from({ length: this.steps }, () => ({ status: "waiting" })),
+      ...Array.from({ length: this.steps }, () => ({ status: "processing" })),
+      last,
+    ];
+  }
+
+  /** A demo import that fails when the id contains "fail" and succeeds otherwise. */
+  private demoStates(taskId: string): TaskState[] {
+    return this.walk(
+      /fail/i.test(taskId) ? { status: "failed", result: FAILED_RESULT } : { status: "succeed", result: importResult(DEMO_GROUP) },
+    );
+  }
+
+  record(r: RecordedRequest): void {
+    this.requests.push(r);
+  }
+
+  /** See `ApigSimulator.addTask`. */
+  add(t: Parameters<ApigSimulator["addTask"]>[0]): void {
+    this.tasks.set(t.taskId, {
+      projectId: t.projectId,
+      instanceId: t.instanceId,
+      taskType: t.taskType ?? "import_api",
+      states: t.states && t.states.length > 0 ? [...t.states] : this.demoStates(t.taskId),
+      served: 0,
+    });
+  }
+
+  /**
+   * A new import task; it fails when the swagger title or file name contains
+   * "fail". The result names a new group, or `groupId` when none is created.
+   */
+  createImport(i: { projectId: string; instanceId: string; title: string; fileName: string; createGroup: boolean; groupId?: string }): string {
+    const taskId = hex32();
+    const fails = /fail/i.test(i.title) || /fail/i.test(i.fileName);
+    this.tasks.set(taskId, {
+      projectId: i.projectId,
+      instanceId: i.instanceId,
+      taskType: "import_api",
+      states: this.walk(
+        fails
+          ? { status: "failed", result: FAILED_RESULT }
+          : { status: "succeed", result: importResult(i.createGroup ? hex32() : (i.groupId ?? DEMO_GROUP)) },
+      ),
+      served: 0,
+    });
+    return taskId;
+  }
+
+  /** A new export task whose result is an empty swagger document of the group. */
+  createExport(e: { projectId: string; instanceId: string; groupId: string; define?: string; yaml: boolean; version: string }): string {
+    const taskId = hex32();
+    const swagger = { swagger: "2.0", info: { title: e.groupId, version: e.version }, paths: {} };
+    this.tasks.set(taskId, {
+      projectId: e.projectId,
+      instanceId: e.instanceId,
+      taskType: "export_api",
+      states: this.walk({
+        status: "succeed",
+        result: JSON.stringify({
+          FileName: `${e.groupId}-RELEASE-${e.define ?? "spec"}-${e.version}`,
+          FileType: e.yaml ? ".yaml" : ".json",
+          Comment: JSON.stringify(swagger, null, "\t"),
+        }),
+      }),
+      served: 0,
+    });
+    return taskId;
+  }
+
+  /**
+   * The next state of a task, or undefined when there is no such task in this
+   * project and gateway. With `autoTasks`, an unknown id becomes a demo import.
+   */
+  query(projectId: string, instanceId: string, taskId: string): QueryResult | undefined {
+    let t = this.tasks.get(taskId);
+    if (!t && this.opts.autoTasks) {
+      t = { projectId, instanceId, taskType: "import_api", states: this.demoStates(taskId), served: 0 };
+      this.tasks.set(taskId, t);
+    }
+    // Another project's or gateway's task is as unknown as a missing one, like APIG.
+    if (!t || t.projectId !== projectId || t.instanceId !== instanceId) return undefined;
+    const state = t.states[Math.min(t.served++, t.states.length - 1)] ?? { status: "waiting" };
+    return { taskType: t.taskType, state };
+  }
+
+  /** See `ApigSimulator.script`. */
+  script(taskId: string, answers: ScriptedAnswer[]): void {
+    this.scripts.set(taskId, [...(this.scripts.get(taskId) ?? []), ...answers]);
+  }
+
+  /** See `ApigSimulator.scriptIam`. */
+  scriptIam(answers: ScriptedAnswer[]): void {
+    this.iamScript.push(...answers);
+  }
+
+  /** Take the next answer scripted for a query of this task, if any. */
+  nextScripted(taskId: string): ScriptedAnswer | undefined {
+    return this.scripts.get(taskId)?.shift();
+  }
+
+  /** Take the next answer scripted for an IAM token request, if any. */
+  nextIamScripted(): ScriptedAnswer | undefined {
+    return this.iamScript.shift();
+  }
+}
