@@ -3,6 +3,7 @@
  * make the first APIG query at once so a task that is already done is
  * reported without waiting for the poller.
  */
+import { errorText } from "../domain/error-text";
 import type { NotifyTarget } from "../domain/target";
 import type { Watch } from "../domain/watch";
 import { processWatch, type WatchDeps } from "./process-watch";
@@ -95,7 +96,7 @@ export async function registerWatch(
     deps.log.warn("first_poll_failed", {
       task_id: watch.task_id,
       tenant,
-      error: err instanceof Error ? err.message.slice(0, 300) : "unknown",
+      error: errorText(err),
     });
     return { created: true, watch: created.watch };
   }

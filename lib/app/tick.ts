@@ -1,4 +1,5 @@
 /** One scheduled poller tick: every shard's due watches, with bounded concurrency. */
+import { errorText } from "../domain/error-text";
 import { nextDeliveryAt } from "../domain/delivery";
 import { isTerminal, type Watch } from "../domain/watch";
 import { processWatch, type WatchDeps } from "./process-watch";
@@ -56,7 +57,7 @@ export async function runTick(deps: WatchDeps, opts: TickOptions): Promise<TickS
         summary.errors++;
         deps.log.error("watch_failed", {
           task_id: w.task_id,
-          error: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : "unknown",
+          error: errorText(err),
         });
       }
     }

@@ -4,6 +4,7 @@
  * handler (and through it the local stack) translates API Gateway events to
  * {@link HttpRequest}.
  */
+import { errorText } from "../domain/error-text";
 import { InvalidCursorError } from "../app/ports";
 import { cancelWatch } from "../app/cancel";
 import type { WatchDeps } from "../app/process-watch";
@@ -37,7 +38,7 @@ export async function handleHttp(deps: ApiDeps, req: HttpRequest): Promise<HttpR
     deps.log.error("api_error", {
       method: req.method,
       path: req.path.slice(0, 200),
-      error: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : "unknown",
+      error: errorText(err),
     });
     return errorResponse(new HttpError(500, "internal_error", "internal error"));
   }

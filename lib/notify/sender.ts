@@ -3,7 +3,9 @@
  * webhook or a Standard Webhooks receiver. What a try means for the target's
  * delivery state is `domain/delivery.ts`.
  */
-import { type Dispatcher, request } from "undici";
+import type { Dispatcher } from "undici";
+import { errorCode, isTimeout } from "../domain/error-text";
+import { requestCapped } from "../platform/http-request";
 import { parseRetryAfter } from "../platform/retry-after";
 import { buildSlackMessage } from "./slack-message";
 import type { Sender } from "../app/ports";
@@ -37,23 +39,24 @@ export function httpSender(opts: HttpSenderOptions): Sender {
         return { ok: false, final: true, error: `cannot build the notification: ${err instanceof Error ? err.name : "error"}` };
       }
       try {
-        const res = await request(target.url, {
+        const res = await requestCapped(target.url, {
           method: "POST",
           headers: { ...headers, "user-agent": "apig-taskwatch/0.1" },
           body,
           dispatcher: opts.dispatcher,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-          signal: AbortSignal.timeout(timeoutMs),
+          timeoutMs,
+          // Enough of an error page to show in `last_error`; the rest is not read.
+          maxBodyBytes: 2048,
+          overflow: "truncate",
         });
-        const text = await readSome(res.body);
-        if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode };
+        if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
         const retryAfterMs = parseRetryAfter(res.headers["retry-after"], now);
-        const error = `HTTP ${res.statusCode}${text ? `: ${text.replace(/\s+/g, " ").slice(0, 200)}` : ""}`;
+        const text = res.body.replace(/\s+/g, " ").trim();
+        const error = `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
         // 410 Gone: the receiver says this endpoint will never accept again.
-        if (res.statusCode === 410) return { ok: false, final: true, error };
-        if (res.statusCode >= 300 && res.statusCode < 400) {
-          return { ok: false, final: false, error: `HTTP ${res.statusCode} redirect (not followed)` };
+        if (res.status === 410) return { ok: false, final: true, error };
+        if (res.status >= 300 && res.status < 400) {
+          return { ok: false, final: false, error: `HTTP ${res.status} redirect (not followed)` };
         }
         return { ok: false, final: false, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
       } catch (err) {
@@ -63,19 +66,9 @@ export function httpSender(opts: HttpSenderOptions): Sender {
   };
 }
 
-async function readSome(body: Dispatcher.ResponseData["body"]): Promise<string> {
-  try {
-    const text = await body.text();
-    return text.slice(0, 500);
-  } catch {
-    return "";
-  }
-}
-
 function describeError(err: unknown, timeoutMs: number): string {
-  if (err instanceof Error && (err.name === "TimeoutError" || /timeout/i.test(err.name + String((err as { code?: unknown }).code))))
-    return `no answer within ${timeoutMs} ms`;
-  const code = typeof err === "object" && err !== null && "code" in err ? String(err.code) : "";
+  if (isTimeout(err)) return `no answer within ${timeoutMs} ms`;
+  const code = errorCode(err, "");
   if (code === "ERR_SSRF_BLOCKED") return "target address not allowed";
   return `connection failed${code ? ` (${code})` : ""}`;
 }

@@ -3,8 +3,10 @@
  * every answer classified into an {@link ApigObservation} the state machine
  * understands. Never throws for anything the network or APIG can do.
  */
-import { type Dispatcher, request } from "undici";
+import type { Dispatcher } from "undici";
 import { z } from "../domain/zod";
+import { errorCode, errorMessage, isTimeout } from "../domain/error-text";
+import { requestCapped, ResponseTooLargeError } from "../platform/http-request";
 import type { TaskRef } from "../app/ports";
 import type { ApigObservation } from "../domain/lifecycle";
 
@@ -75,7 +77,7 @@ export class ApigClient {
       try {
         headers = await this.opts.auth.authorize(req);
       } catch (err) {
-        return transient(errorCode(err, "auth_failed"), `authentication failed: ${safeMessage(err)}`, null);
+        return transient(errorCode(err, "auth_failed"), `authentication failed: ${errorMessage(err)}`, null);
       }
       const answer = await this.send(url, headers);
       if ("network" in answer) return answer.network;
@@ -84,7 +86,7 @@ export class ApigClient {
         try {
           retry = await this.opts.auth.rejected(req, headers);
         } catch (err) {
-          return transient(errorCode(err, "auth_failed"), `authentication failed: ${safeMessage(err)}`, 401);
+          return transient(errorCode(err, "auth_failed"), `authentication failed: ${errorMessage(err)}`, 401);
         }
         if (retry) continue;
       }
@@ -97,32 +99,24 @@ export class ApigClient {
     headers: Record<string, string>,
   ): Promise<{ status: number; body: string } | { network: ApigObservation }> {
     try {
-      const res = await request(url, {
+      const res = await requestCapped(url, {
         method: "GET",
         headers,
         dispatcher: this.opts.dispatcher,
-        headersTimeout: this.opts.timeoutMs,
-        bodyTimeout: this.opts.timeoutMs,
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
+        timeoutMs: this.opts.timeoutMs,
+        maxBodyBytes: MAX_BODY_BYTES,
+        overflow: "fail",
       });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_BODY_BYTES) {
-          res.body.destroy();
-          return { network: transient("response_too_large", `APIG answer over ${MAX_BODY_BYTES} bytes`, res.statusCode) };
-        }
-        chunks.push(chunk as Buffer);
-      }
-      return { status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") };
+      return { status: res.status, body: res.body };
     } catch (err) {
-      const code = errorCode(err, "connection_error");
-      const timedOut = /timeout|abort/i.test(code) || (err instanceof Error && err.name === "TimeoutError");
+      if (err instanceof ResponseTooLargeError) {
+        return { network: transient("response_too_large", `APIG answer over ${MAX_BODY_BYTES} bytes`, err.status) };
+      }
+      const timedOut = isTimeout(err);
       return {
         network: transient(
-          timedOut ? "timeout" : code,
-          timedOut ? `APIG did not answer within ${this.opts.timeoutMs} ms` : `APIG unreachable: ${safeMessage(err)}`,
+          timedOut ? "timeout" : errorCode(err, "connection_error"),
+          timedOut ? `APIG did not answer within ${this.opts.timeoutMs} ms` : `APIG unreachable: ${errorMessage(err)}`,
           null,
         ),
       };
@@ -167,15 +161,4 @@ function describeBody(status: number, body: string): string {
   if (body.trim() === "") return `APIG answered ${status} with an empty body`;
   if (/^\s*</.test(body)) return `APIG answered ${status} with an HTML page`;
   return `APIG answered ${status}: ${body.replace(/\s+/g, " ").slice(0, 200)}`;
-}
-
-function errorCode(err: unknown, fallback: string): string {
-  if (typeof err === "object" && err !== null && "code" in err && typeof err.code === "string") return err.code;
-  return fallback;
-}
-
-/** Error text without anything that could carry a credential. */
-function safeMessage(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/(token|password|secret|signature)[^\s,;]*[=:]\s*\S+/gi, "$1=[redacted]").slice(0, 300);
 }

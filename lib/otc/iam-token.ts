@@ -3,8 +3,10 @@
  * cached per project for the life of the process — in Lambda, across the
  * invocations of a warm container — and renewed well before they expire.
  */
-import { type Dispatcher, request } from "undici";
+import { type Dispatcher, getGlobalDispatcher } from "undici";
 import { z } from "../domain/zod";
+import { errorCode } from "../domain/error-text";
+import { type CappedResponse, requestCapped } from "../platform/http-request";
 import { parseRetryAfter } from "../platform/retry-after";
 
 /** Stable codes of {@link IamAuthError}. */
@@ -72,14 +74,6 @@ export interface IamTokenProvider {
 
 const tokenBody = z.object({ token: z.object({ expires_at: z.string().check(z.minLength(1)) }) });
 
-function errorCode(err: unknown): string {
-  if (typeof err === "object" && err !== null) {
-    if ("code" in err && typeof err.code === "string") return err.code;
-    if ("name" in err && typeof err.name === "string") return err.name;
-  }
-  return "error";
-}
-
 /** Create a token provider; keep one per process so the cache is shared. */
 export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider {
   const now = opts.now ?? Date.now;
@@ -103,26 +97,24 @@ export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider 
       },
     });
     for (let attempt = 0; ; attempt++) {
-      let res: Dispatcher.ResponseData;
-      let text: string;
+      let res: CappedResponse;
       try {
-        res = await request(url, {
+        res = await requestCapped(url, {
           method: "POST",
           headers: { "content-type": "application/json;charset=utf8" },
           body,
-          ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}),
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-          // Covers connect and a slow trickle too, which the two timeouts above do not.
-          signal: AbortSignal.timeout(timeoutMs),
+          dispatcher: opts.dispatcher ?? getGlobalDispatcher(),
+          timeoutMs,
+          // A token answer carries the catalog at most; anything bigger is not IAM.
+          maxBodyBytes: 1024 * 1024,
+          overflow: "truncate",
         });
-        // Read every body, even of errors, so the connection goes back to the pool.
-        text = await res.body.text();
       } catch (err) {
         // Only the error code: undici errors can carry request details.
-        throw new IamAuthError("iam_unavailable", `IAM unreachable (${errorCode(err)})`);
+        throw new IamAuthError("iam_unavailable", `IAM unreachable (${errorCode(err, err instanceof Error ? err.name : "error")})`);
       }
-      const status = res.statusCode;
+      const text = res.body;
+      const status = res.status;
       if (status === 429) {
         const wait = parseRetryAfter(res.headers["retry-after"], new Date(now())) ?? null;
         if (attempt >= maxRetries429 || (wait !== null && wait > maxRetryAfterMs)) {
