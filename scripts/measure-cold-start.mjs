@@ -9,14 +9,20 @@
 //  - "SDK external": the same build with @aws-sdk/* and @smithy/* left out,
 //    loaded against this repository's node_modules the way the nodejs24.x
 //    runtime would load its own copy from /var/runtime/node_modules.
-// Usage: npm run bench:cold-start [-- RUNS]   (packages first)
+//  - with `--baseline REF`: the same deployed build of git REF (checked out in
+//    a temporary worktree, bundled with the serverless.yml esbuild options),
+//    timed in the same interleaved runs, so before/after compare side by side.
+// Usage: npm run bench:cold-start [-- [RUNS] [--baseline REF]]   (packages first)
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 
-const RUNS = Number(process.argv[2] ?? 15);
+const args = process.argv.slice(2);
+const baseIdx = args.indexOf("--baseline");
+const BASELINE = baseIdx >= 0 ? args.splice(baseIdx, 2)[1] : undefined;
+const RUNS = Number(args[0] ?? 15);
 const root = resolve(import.meta.dirname, "..");
 const functions = ["api", "poller"];
 const nodeFlags = ["--enable-source-maps"];
@@ -42,7 +48,15 @@ function zipSize(dir, files) {
 
 const work = mkdtempSync(join(tmpdir(), "cold-start-"));
 const variants = [];
+let baseTree;
 try {
+  if (BASELINE) {
+    // A worktree of REF sharing this checkout's node_modules (same lockfile era).
+    baseTree = join(work, "baseline");
+    const r = spawnSync("git", ["worktree", "add", "--detach", baseTree, BASELINE], { cwd: root });
+    if (r.status !== 0) throw new Error(`cannot check out ${BASELINE}: ${r.stderr}`);
+    symlinkSync(join(root, "node_modules"), join(baseTree, "node_modules"));
+  }
   for (const fn of functions) {
     // As deployed: the package osls built.
     const zip = join(root, ".serverless", `${fn}.zip`);
@@ -90,6 +104,37 @@ try {
     });
   }
 
+  if (baseTree) {
+    for (const fn of functions) {
+      const dir = join(baseTree, ".bench-out");
+      const outfile = join(dir, `${fn}.mjs`);
+      await build({
+        entryPoints: [join(baseTree, "functions", `${fn}.ts`)],
+        bundle: true,
+        minify: true,
+        sourcemap: true,
+        sourcesContent: false,
+        platform: "node",
+        format: "esm",
+        target: "node22",
+        mainFields: ["module", "main"],
+        outfile,
+        banner: { js: banner },
+        logLevel: "silent",
+      });
+      variants.push({
+        fn,
+        variant: `baseline ${BASELINE}, SDK bundled`,
+        zip: zipSize(dir, [`${fn}.mjs`, `${fn}.mjs.map`]),
+        js: statSync(outfile).size,
+        cwd: dir,
+        file: outfile,
+        times: [],
+      });
+    }
+    variants.sort((a, b) => functions.indexOf(a.fn) - functions.indexOf(b.fn));
+  }
+
   const bare = [];
   for (let i = 0; i < RUNS; i++) {
     bare.push(once(["-e", "0"], root));
@@ -109,6 +154,7 @@ try {
   console.log(lines.join("\n"));
   if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, lines.join("\n") + "\n");
 } finally {
+  if (baseTree) spawnSync("git", ["worktree", "remove", "--force", baseTree], { cwd: root });
   rmSync(join(root, ".esbuild-measure"), { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 }

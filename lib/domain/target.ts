@@ -3,7 +3,7 @@
  * layer derives its types from, and the one parser of webhook secrets that
  * configuration and registration share.
  */
-import { z } from "./zod";
+import * as z from "./zod";
 
 /**
  * Delivery state of one target:

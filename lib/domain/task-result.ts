@@ -7,7 +7,7 @@
  * raw. Lists and file contents are capped so a watch item stays far below
  * DynamoDB's 400 KB item limit whatever APIG sends.
  */
-import { z } from "./zod";
+import * as z from "./zod";
 
 /** How many entries of each import list are kept; counts always cover all. */
 export const MAX_LISTED = 100;

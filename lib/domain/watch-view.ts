@@ -4,7 +4,7 @@
  * secrets, full target URLs, which for Slack are credentials) never leave
  * through here.
  */
-import { z } from "./zod";
+import * as z from "./zod";
 import { NotifyTarget } from "./target";
 import { Watch } from "./watch";
 

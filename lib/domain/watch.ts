@@ -16,7 +16,7 @@
  * A terminal watch never moves again. Every terminal state but `cancelled`
  * owes one delivery per notification target (the outbox, see `delivery.ts`).
  */
-import { z } from "./zod";
+import * as z from "./zod";
 import { NotifyTarget } from "./target";
 import { TaskResult } from "./task-result";
 

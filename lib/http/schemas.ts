@@ -2,7 +2,7 @@
  * Request schemas of the HTTP API and the reading of bodies and query strings
  * into them; every failure is a 4xx in the documented error shape.
  */
-import { z } from "../domain/zod";
+import * as z from "../domain/zod";
 import { WebhookSecret } from "../domain/target";
 import { checkTargetUrl } from "../notify/ssrf-guard";
 import { RegionId, WatchStatus } from "../domain/watch";

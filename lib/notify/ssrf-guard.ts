@@ -6,7 +6,8 @@
  */
 import dns, { type LookupAddress } from "node:dns";
 import net from "node:net";
-import { Agent, buildConnector } from "undici";
+import type * as Undici from "undici";
+import { Agent, buildConnector } from "../platform/undici";
 
 /** Verdict on one IP address. */
 export type AddressVerdict = { allowed: true } | { allowed: false; reason: string };
@@ -240,7 +241,7 @@ export interface GuardOptions {
  * DNS answer (rebinding) has no chance to be used. TLS still verifies the
  * certificate against the original host name (SNI / servername).
  */
-export function guardedConnector(opts: GuardOptions): buildConnector.connector {
+export function guardedConnector(opts: GuardOptions): Undici.buildConnector.connector {
   const timeoutMs = opts.connectTimeoutMs ?? 10_000;
   const base = buildConnector({ timeout: timeoutMs, ...(opts.ca !== undefined ? { ca: opts.ca } : {}) });
   const lookup: LookupAll = opts.lookup ?? dns.lookup;
@@ -309,7 +310,7 @@ function resolve(
  * connection goes through `guardedConnector`, with keep-alive. Redirects are
  * not followed (undici follows none unless a redirect interceptor is added).
  */
-export function createGuardedAgent(opts: GuardOptions): Agent {
+export function createGuardedAgent(opts: GuardOptions): Undici.Agent {
   return new Agent({
     connect: guardedConnector(opts),
     keepAliveTimeout: 30_000,

@@ -4,7 +4,7 @@
  * understands. Never throws for anything the network or APIG can do.
  */
 import type { Dispatcher } from "undici";
-import { z } from "../domain/zod";
+import * as z from "../domain/zod";
 import { errorCode, errorMessage, isTimeout } from "../domain/error-text";
 import { requestCapped, ResponseTooLargeError } from "../platform/http-request";
 import type { TaskRef } from "../app/ports";

@@ -3,8 +3,8 @@
  * cached per project for the life of the process — in Lambda, across the
  * invocations of a warm container — and renewed well before they expire.
  */
-import { type Dispatcher, getGlobalDispatcher } from "undici";
-import { z } from "../domain/zod";
+import { Agent, type Dispatcher } from "../platform/undici";
+import * as z from "../domain/zod";
 import { errorCode } from "../domain/error-text";
 import { type CappedResponse, requestCapped } from "../platform/http-request";
 import { parseRetryAfter } from "../platform/retry-after";
@@ -83,6 +83,7 @@ export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider 
   const maxRetries429 = opts.maxRetries429 ?? 3;
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
   const url = `${opts.iamEndpoint.replace(/\/+$/, "")}/v3/auth/tokens?nocatalog=true`;
+  const dispatcher = opts.dispatcher ?? new Agent({ connections: 4 });
   const cache = new Map<string, { token: string; expiresAt: number }>();
   const inflight = new Map<string, Promise<string>>();
 
@@ -103,7 +104,7 @@ export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider 
           method: "POST",
           headers: { "content-type": "application/json;charset=utf8" },
           body,
-          dispatcher: opts.dispatcher ?? getGlobalDispatcher(),
+          dispatcher,
           timeoutMs,
           // A token answer carries the catalog at most; anything bigger is not IAM.
           maxBodyBytes: 1024 * 1024,

@@ -5,7 +5,7 @@
  */
 import { WebhookSecret } from "../domain/target";
 import { RegionId } from "../domain/watch";
-import { z } from "../domain/zod";
+import * as z from "../domain/zod";
 
 export type OtcAuth =
   | { method: "aksk"; accessKey: string; secretKey: string }

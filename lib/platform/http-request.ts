@@ -4,7 +4,7 @@
  * covering connect, headers and body, and a cap on how much of the answer is
  * read, so no peer can make us buffer without end.
  */
-import { type Dispatcher, request } from "undici";
+import { type Dispatcher, request } from "./undici";
 
 export interface CappedRequest {
   method: "GET" | "POST";

@@ -4,7 +4,7 @@
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { Agent, type Dispatcher } from "undici";
+import { Agent, type Dispatcher } from "./undici";
 import { ApigClient, type AuthProvider } from "../otc/apig-client";
 import { authFor } from "../otc/auth";
 import type { Config } from "./config";

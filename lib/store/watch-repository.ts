@@ -4,7 +4,7 @@
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { z } from "../domain/zod";
+import * as z from "../domain/zod";
 import { InvalidCursorError, type WatchPage, type WatchRepository } from "../app/ports";
 import type { Watch } from "../domain/watch";
 import { type CodecOptions, fromItem, INDEX_BY_CREATED, INDEX_DUE, pkOf, shardOf, skOf, toItem } from "./item-codec";
