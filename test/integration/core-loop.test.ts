@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TaskQuery } from "../../lib/app/ports";
 import { runTick } from "../../lib/app/tick";
 import { type Harness, registration, startHarness } from "../support/harness";
-import { type Receiver, startReceiver } from "../support/receiver";
+import { useReceiver } from "../support/receiver";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
 const IMPORT_RESULT = JSON.stringify({
@@ -16,39 +16,28 @@ const IMPORT_RESULT = JSON.stringify({
 });
 
 let h: Harness;
-let hook: Receiver;
-let slack: Receiver;
 
 beforeAll(async () => {
   h = await startHarness();
-  hook = await startReceiver();
-  slack = await startReceiver();
 });
 afterAll(async () => {
   await h?.close();
-  await hook?.close();
-  await slack?.close();
 });
 
-const targets = () => [
-  { type: "webhook", url: `${hook.url}/hooks/apig`, secret: SECRET },
-  { type: "slack", webhook_url: `${slack.url}/services/T/B/X` },
-];
+/** A webhook and a Slack receiver of the running test's own, and targets naming them. */
+async function receivers() {
+  const hook = await useReceiver();
+  const slack = await useReceiver();
+  const webhook = { type: "webhook", url: `${hook.url}/hooks/apig`, secret: SECRET };
+  const slackTarget = { type: "slack", webhook_url: `${slack.url}/services/T/B/X` };
+  return { hook, slack, webhook, slackTarget, targets: [webhook, slackTarget] };
+}
 
 describe("core loop: register -> ticks -> transitions -> notifications", () => {
   it("follows a task to its end and notifies both targets once", async () => {
-    h.sim.addTask({
-      projectId: "proj1",
-      instanceId: "inst1",
-      taskId: "task-happy",
-      taskType: "import_api",
-      states: [
-        { status: "waiting" },
-        { status: "processing" },
-        { status: "succeed", result: IMPORT_RESULT },
-      ],
-    });
-    const reg = await h.call("POST", "/tasks", { body: registration("task-happy", targets(), { labels: { pipeline: "deploy-42" } }) });
+    const { hook, slack, targets } = await receivers();
+    h.task("task-happy", ["waiting", "processing", { status: "succeed", result: IMPORT_RESULT }]);
+    const reg = await h.call("POST", "/tasks", { body: registration("task-happy", targets, { labels: { pipeline: "deploy-42" } }) });
     expect(reg.status).toBe(201);
     // The registration made the first query itself.
     expect(reg.json.status).toBe("waiting");
@@ -98,15 +87,9 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
   });
 
   it("reports a failed task with its APIG error", async () => {
-    hook.received.length = 0;
-    h.sim.addTask({
-      projectId: "proj1",
-      instanceId: "inst1",
-      taskId: "task-fail",
-      taskType: "import_api",
-      states: [{ status: "failed", result: '{"error_code":"APIG.3201","error_msg":"The API group name already exists"}' }],
-    });
-    const reg = await h.call("POST", "/tasks", { body: registration("task-fail", [targets()[0]]) });
+    const { hook, webhook } = await receivers();
+    h.task("task-fail", [{ status: "failed", result: '{"error_code":"APIG.3201","error_msg":"The API group name already exists"}' }]);
+    const reg = await h.call("POST", "/tasks", { body: registration("task-fail", [webhook]) });
     // Already done at registration: reported without waiting for a tick.
     expect(reg.status).toBe(201);
     expect(reg.json).toMatchObject({ status: "failed", result: { kind: "failure", error_code: "APIG.3201" } });
@@ -115,16 +98,9 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
   });
 
   it("two overlapping ticks record one transition and send one notification per target", async () => {
-    hook.received.length = 0;
-    slack.received.length = 0;
-    h.sim.addTask({
-      projectId: "proj1",
-      instanceId: "inst1",
-      taskId: "task-race",
-      taskType: "export_api",
-      states: [{ status: "processing" }, { status: "succeed", result: '{"FileName":"f","FileType":".json","Comment":"{}"}' }],
-    });
-    expect((await h.call("POST", "/tasks", { body: registration("task-race", targets()) })).json.status).toBe("processing");
+    const { hook, slack, targets } = await receivers();
+    h.task("task-race", ["processing", { status: "succeed", result: '{"FileName":"f","FileType":".json","Comment":"{}"}' }], "export_api");
+    expect((await h.call("POST", "/tasks", { body: registration("task-race", targets) })).json.status).toBe("processing");
 
     // Two "Lambda containers" whose APIG queries are held until both have
     // asked, so both read the same version and both try to write.
@@ -159,7 +135,7 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
   });
 
   it("a poll that finds nothing new writes nothing", async () => {
-    h.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "task-slow", taskType: "import_api", states: [{ status: "processing" }] });
+    h.task("task-slow", ["processing"]);
     await h.call("POST", "/tasks", { body: registration("task-slow") });
     const writes = () => (h.commands.PutItemCommand ?? 0) + (h.commands.UpdateItemCommand ?? 0) + (h.commands.DeleteItemCommand ?? 0);
     const before = writes();
@@ -173,7 +149,7 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
     let now = Date.now();
     const g = await startHarness({ env: { POLL_INTERVAL_S: "60", BACKOFF_CAP_S: "300" }, overrides: { clock: () => new Date(now) } });
     try {
-      g.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "task-flaky", taskType: "import_api", states: [{ status: "processing" }] });
+      g.task("task-flaky", ["processing"]);
       await g.call("POST", "/tasks", { body: registration("task-flaky") });
       const err = { status: 500, body: '{"error_code":"APIG.9008","error_msg":"throttled"}' };
       g.sim.script("task-flaky", [err, err, err, err]);
@@ -205,7 +181,7 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
 
   it("404 APIG.3093 past the grace period ends not_found and notifies", async () => {
     const g = await startHarness({ env: { NOT_FOUND_GRACE_S: "0" } });
-    const r = await startReceiver();
+    const r = await useReceiver();
     try {
       const reg = await g.call("POST", "/tasks", { body: registration("task-ghost", [{ type: "slack", webhook_url: `${r.url}/s` }]) });
       expect(reg.json.status).toBe("registered");
@@ -216,7 +192,6 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
       expect(JSON.parse(m!.body).text).toContain("task-ghost");
     } finally {
       await g.close();
-      await r.close();
     }
   });
 
@@ -224,7 +199,7 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
     let now = Date.now();
     const g = await startHarness({ overrides: { clock: () => new Date(now) } });
     try {
-      g.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "task-forever", taskType: "import_api", states: [{ status: "processing" }] });
+      g.task("task-forever", ["processing"]);
       await g.call("POST", "/tasks", { body: registration("task-forever", [], { timeout_s: 60 }) });
       await g.tick();
       expect((await g.call("GET", "/tasks/task-forever")).json.status).toBe("processing");
@@ -237,9 +212,9 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
   });
 
   it("cancel stops polling and sends nothing", async () => {
-    slack.received.length = 0;
-    h.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "task-cancel", taskType: "import_api", states: [{ status: "processing" }, { status: "succeed", result: IMPORT_RESULT }] });
-    await h.call("POST", "/tasks", { body: registration("task-cancel", [targets()[1]]) });
+    const { slack, slackTarget } = await receivers();
+    h.task("task-cancel", ["processing", { status: "succeed", result: IMPORT_RESULT }]);
+    await h.call("POST", "/tasks", { body: registration("task-cancel", [slackTarget]) });
     const del = await h.call("DELETE", "/tasks/task-cancel");
     expect(del.status).toBe(200);
     expect(del.json).toMatchObject({ status: "cancelled", notify: [{ state: "skipped" }] });
@@ -248,14 +223,16 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
     await h.tick();
     expect(h.sim.requests.filter((r) => r.path.endsWith("/task-cancel")).length).toBe(queried);
     expect(slack.received.length).toBe(0);
-    expect((await h.call("DELETE", "/tasks/task-fail")).status).toBe(409);
+    h.task("task-done", [{ status: "succeed", result: "{}" }]);
+    await h.call("POST", "/tasks", { body: registration("task-done") });
+    expect((await h.call("DELETE", "/tasks/task-done")).status).toBe(409);
   });
 
   it("stops taking new watches when the Lambda's time runs short, and reports the backlog", async () => {
     const g = await startHarness();
     try {
       for (let i = 0; i < 8; i++) {
-        g.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: `budget-${i}`, taskType: "import_api", states: [{ status: "processing" }] });
+        g.task(`budget-${i}`, ["processing"]);
         await g.call("POST", "/tasks", { body: registration(`budget-${i}`) });
       }
       let left = 30_000;
@@ -283,7 +260,7 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
     const g = await startHarness();
     try {
       for (let i = 0; i < 8; i++) {
-        g.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: `fair-${i}`, taskType: "import_api", states: [{ status: "processing" }] });
+        g.task(`fair-${i}`, ["processing"]);
         await g.call("POST", "/tasks", { body: registration(`fair-${i}`) });
       }
       const polled = new Set<string>();
@@ -309,7 +286,7 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
       await g.db.send(
         new PutCommand({ TableName: g.tableName, Item: { pk: "T#acme", sk: "W#broken", due_shard: "S#0", due_at: 0, status: "bogus", version: 1 } }),
       );
-      g.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "ok-next-to-broken", taskType: "import_api", states: [{ status: "processing" }, { status: "succeed", result: "{}" }] });
+      g.task("ok-next-to-broken", ["processing", { status: "succeed", result: "{}" }]);
       await g.call("POST", "/tasks", { body: registration("ok-next-to-broken") });
       const s = await g.tick();
       expect(s).toMatchObject({ errors: 0, transitioned: 1 });

@@ -1,13 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, KEYS, registration, startHarness } from "../support/harness";
 
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness();
-  h.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "t-known", taskType: "import_api", states: [{ status: "processing" }] });
+  h.task("t-known", ["processing"]);
 });
 afterAll(async () => h?.close());
+// Whatever a test sends, the API answers it without an unexpected error.
+afterEach(() => {
+  expect(h.logs.filter((l) => l.includes('"api_error"'))).toEqual([]);
+});
 
 const SECRET = `whsec_${randomBytes(24).toString("base64")}`;
 
@@ -38,6 +42,7 @@ describe("HTTP API", () => {
   });
 
   it("keeps tenants apart: another tenant's watch is a 404, and it may register the same task id", async () => {
+    await h.call("POST", "/tasks", { body: registration("t-known") });
     expect((await h.call("GET", "/tasks/t-known", { key: KEYS.other })).status).toBe(404);
     expect((await h.call("DELETE", "/tasks/t-known", { key: KEYS.other })).status).toBe(404);
     expect((await h.call("GET", "/tasks", { key: KEYS.other })).json.items).toEqual([]);
@@ -72,7 +77,7 @@ describe("HTTP API", () => {
     expect((await h.call("GET", "/tasks?cursor=abc")).status).toBe(400);
     // A cursor from one tenant is refused for another.
     const page = await h.call("GET", "/tasks?limit=1");
-    const foreign = await h.call("GET", `/tasks?cursor=${encodeURIComponent(page.json.next_cursor)}`, { key: KEYS.other });
+    const foreign = await h.call("GET", `/tasks?cursor=${encodeURIComponent(page.json.next_cursor ?? "")}`, { key: KEYS.other });
     expect(foreign.status).toBe(400);
   });
 
@@ -162,7 +167,4 @@ describe("HTTP API", () => {
     expect((await h.call("GET", "/tasks/" + "x".repeat(300))).status).toBe(404);
   });
 
-  it("nothing above produced a 500 or an api_error log", () => {
-    expect(h.logs.filter((l) => l.includes('"api_error"'))).toEqual([]);
-  });
 });

@@ -33,7 +33,7 @@ const iamCalls = (h: Harness) => h.sim.requests.filter((r) => r.path === "/v3/au
 describe("AK/SK", () => {
   it("the poller's signed queries are accepted; a tampered header, path, query or body is refused with 401 APIG.1002", async () => {
     const h = await harness({ OTC_ACCESS_KEY: AK, OTC_SECRET_KEY: SK });
-    h.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "sig-1", states: [{ status: "processing" }, { status: "succeed", result: "{}" }] });
+    h.task("sig-1", ["processing", { status: "succeed", result: "{}" }], null);
     const reg = await h.call("POST", "/tasks", { body: registration("sig-1") });
     expect(reg.json).toMatchObject({ status: "processing", last_error: null });
     await h.tick();
@@ -63,7 +63,7 @@ describe("AK/SK", () => {
 
   it("a wrong SK shows as a 401 on the watch and never leaks", async () => {
     const h = await harness({ OTC_ACCESS_KEY: AK, OTC_SECRET_KEY: "wrong-secret-key-value" });
-    h.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "sig-bad", states: [{ status: "processing" }] });
+    h.task("sig-bad", ["processing"], null);
     const reg = await h.call("POST", "/tasks", { body: registration("sig-bad") });
     expect(reg.json).toMatchObject({ status: "registered", last_error: { code: "APIG.1002", http_status: 401 } });
     expect(reg.text + h.logs.join("")).not.toContain("wrong-secret-key-value");
@@ -74,7 +74,7 @@ describe("IAM user token", () => {
   it("is fetched once and cached across many polls", async () => {
     const h = await harness({ OTC_USERNAME: USER.name, OTC_PASSWORD: USER.password, OTC_DOMAIN_NAME: USER.domain });
     for (let i = 0; i < 10; i++) {
-      h.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: `iam-${i}`, states: [{ status: "processing" }] });
+      h.task(`iam-${i}`, ["processing"], null);
       await h.call("POST", "/tasks", { body: registration(`iam-${i}`) });
     }
     for (let i = 0; i < 5; i++) await h.tick();
@@ -91,7 +91,7 @@ describe("IAM user token", () => {
   it("a 401 from APIG renews the token once and retries, for all concurrent polls together", async () => {
     const h = await harness({ OTC_USERNAME: USER.name, OTC_PASSWORD: USER.password, OTC_DOMAIN_NAME: USER.domain });
     for (let i = 0; i < 6; i++) {
-      h.sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: `ren-${i}`, states: [{ status: "processing" }, { status: "succeed", result: "{}" }] });
+      h.task(`ren-${i}`, ["processing", { status: "succeed", result: "{}" }], null);
       await h.call("POST", "/tasks", { body: registration(`ren-${i}`) });
     }
     expect(iamCalls(h)).toBe(1);

@@ -7,16 +7,44 @@ import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { request } from "undici";
-import { type ApigSimulator, type SimulatorOptions, startApigSimulator } from "../../infra/dev/apig-simulator";
+import { type ApigSimulator, type SimulatorOptions, startApigSimulator, type TaskState } from "../../infra/dev/apig-simulator";
 import { startDynalite } from "../../infra/dev/local/dynalite-server";
 import { createLambdaHttpServer } from "../../infra/dev/local/http-adapter";
 import { ensureTable } from "../../infra/table";
+import type { WatchView } from "../../lib/domain/watch-view";
 import { fromApiGatewayEvent, toApiGatewayResult } from "../../lib/http/apigw-event";
 import { loadConfig } from "../../lib/platform/config";
 import { type ApiDeps, handleHttp } from "../../lib/http/router";
 import { jsonLogger } from "../../lib/platform/log";
 import { buildDeps, type RuntimeOverrides } from "../../lib/platform/runtime";
 import { runTick, type TickSummary } from "../../lib/app/tick";
+
+/** The error shape every 4xx/5xx of the API carries. */
+export interface ApiError {
+  code: string;
+  message: string;
+  /** Sent with `validation_failed`. */
+  issues: Array<{ path: string; message: string }>;
+}
+
+/**
+ * A JSON answer of the API, typed as all of its documented shapes at once (a
+ * watch, a list page, an error, the health answer) so a test reads the fields
+ * its route returns without casts; a field the route did not send is simply
+ * undefined at run time and fails the test that expects it.
+ */
+export type ApiBody = WatchView & {
+  items: WatchView[];
+  next_cursor: string | null;
+  error: ApiError;
+  checks: Record<string, unknown>;
+};
+
+export interface ApiAnswer {
+  status: number;
+  json: ApiBody;
+  text: string;
+}
 
 export const SIM_TOKEN = "sim-static-token-0123456789";
 export const KEYS = { acme: "key-acme-0123456789", other: "key-other-0123456789" };
@@ -32,7 +60,13 @@ export interface Harness {
   logs: string[];
   /** DynamoDB commands sent, by name (PutItemCommand, QueryCommand, ...). */
   commands: Record<string, number>;
-  call(method: string, path: string, opts?: { body?: unknown; raw?: string | Buffer; key?: string | null; headers?: Record<string, string> }): Promise<{ status: number; json: any; text: string }>;
+  call(method: string, path: string, opts?: { body?: unknown; raw?: string | Buffer; key?: string | null; headers?: Record<string, string> }): Promise<ApiAnswer>;
+  /**
+   * A task the simulator knows in the project and instance `registration()`
+   * uses, answering `states` one query after another (then the last one
+   * forever). A bare string is a status with an empty result.
+   */
+  task(taskId: string, states: Array<TaskState | TaskState["status"]>, taskType?: "import_api" | "export_api" | null): void;
   tick(deps?: ApiDeps): Promise<TickSummary>;
   /** A second set of dependencies on the same table, like a second Lambda container. */
   twin(overrides?: RuntimeOverrides): ApiDeps;
@@ -99,13 +133,23 @@ export async function startHarness(
       }
       const res = await request(apiUrl + path, { method: method as "GET", headers, ...(body !== undefined ? { body } : {}) });
       const text = await res.body.text();
-      let json: unknown = null;
+      let json: ApiBody | null = null;
       try {
-        json = JSON.parse(text);
+        json = JSON.parse(text) as ApiBody;
       } catch {
         json = null;
       }
-      return { status: res.statusCode, json, text };
+      // A test that expects JSON and got none fails on its first field access.
+      return { status: res.statusCode, json: json as ApiBody, text };
+    },
+    task(taskId, states, taskType = "import_api") {
+      sim.addTask({
+        projectId: "proj1",
+        instanceId: "inst1",
+        taskId,
+        ...(taskType ? { taskType } : {}),
+        states: states.map((st) => (typeof st === "string" ? { status: st } : st)),
+      });
     },
     tick: (d = deps) => runTick(d, { remainingMs: () => 60_000, reserveMs: 0, concurrency: 8, batchSize: 100 }),
     twin: (o) => build(o),

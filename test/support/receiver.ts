@@ -1,6 +1,7 @@
 /** A recording HTTP receiver on 127.0.0.1 standing in for Slack or a webhook endpoint. */
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
+import { onTestFinished } from "vitest";
 
 export interface Received {
   path: string;
@@ -61,4 +62,11 @@ export async function startReceiver(): Promise<Receiver> {
       server.close(() => ok());
     });
   return r as Receiver;
+}
+
+/** A receiver of the running test's own, closed when that test ends. */
+export async function useReceiver(): Promise<Receiver> {
+  const r = await startReceiver();
+  onTestFinished(() => r.close());
+  return r;
 }
