@@ -31,12 +31,13 @@ describe("HTTP API", () => {
   });
 
   it("registers (201), re-registers (200), conflicts on another project (409)", async () => {
-    const first = await h.call("POST", "/tasks", { body: registration("t-known") });
+    h.task("t-reg", ["processing"]);
+    const first = await h.call("POST", "/tasks", { body: registration("t-reg") });
     expect(first.status).toBe(201);
-    const again = await h.call("POST", "/tasks", { body: registration("t-known") });
+    const again = await h.call("POST", "/tasks", { body: registration("t-reg") });
     expect(again.status).toBe(200);
     expect(again.json.created_at).toBe(first.json.created_at);
-    const other = await h.call("POST", "/tasks", { body: { ...registration("t-known"), project_id: "proj2" } });
+    const other = await h.call("POST", "/tasks", { body: { ...registration("t-reg"), project_id: "proj2" } });
     expect(other.status).toBe(409);
     expect(other.json.error.code).toBe("conflict");
   });
@@ -51,6 +52,8 @@ describe("HTTP API", () => {
   });
 
   it("lists newest first with an opaque cursor, filters by status", async () => {
+    h.task("l-proc", ["processing"]);
+    await h.call("POST", "/tasks", { body: registration("l-proc") });
     for (const id of ["l-1", "l-2", "l-3", "l-4", "l-5"]) {
       await h.call("POST", "/tasks", { body: registration(id) });
       await new Promise((r) => setTimeout(r, 5));
@@ -68,9 +71,10 @@ describe("HTTP API", () => {
       cursor = r.json.next_cursor;
     } while (cursor);
     expect(seen.slice(0, 5)).toEqual(["l-5", "l-4", "l-3", "l-2", "l-1"]);
-    expect(seen).toContain("t-known");
-    const processing = await h.call("GET", "/tasks?status=processing");
-    expect(processing.json.items.map((i: { task_id: string }) => i.task_id)).toEqual(["t-known"]);
+    expect(seen).toContain("l-proc");
+    const processing = await h.call("GET", "/tasks?status=processing&limit=100");
+    expect(processing.json.items.map((i) => i.task_id)).toContain("l-proc");
+    expect(new Set(processing.json.items.map((i) => i.status))).toEqual(new Set(["processing"]));
     const bad = await h.call("GET", "/tasks?status=bogus&limit=1000&cursor=abc");
     expect(bad.status).toBe(400);
     expect(bad.json.error.issues.map((i: { path: string }) => i.path).sort()).toEqual(["limit", "status"]);
