@@ -129,7 +129,7 @@ function transient(code: string, message: string, httpStatus: number | null): Ap
 }
 
 /**
- * Map one HTTP answer to an observation, following PRODUCT.md's error table.
+ * Map one HTTP answer to an observation, following the APIG error table in docs/api.md.
  * Exported for unit tests over the seed document's example bodies.
  */
 export function classify(status: number, body: string): ApigObservation {

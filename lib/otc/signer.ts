@@ -1,6 +1,6 @@
 /**
  * OTC AK/SK request signing (`SDK-HMAC-SHA256`), as the APIG "Calling APIs"
- * guide and PRODUCT.md describe it, and its verification (for the simulator).
+ * guide describes it, and its verification (for the simulator).
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 

@@ -1,5 +1,5 @@
 /**
- * Every row of PRODUCT.md's APIG error table, through the real poller,
+ * Every row of the APIG error table (docs/api.md), through the real poller,
  * dynalite and the simulator on 127.0.0.1.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

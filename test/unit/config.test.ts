@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { RegionId } from "../../lib/domain/watch";
+import { RegistrationRequest } from "../../lib/http/schemas";
 import { ConfigError, loadConfig } from "../../lib/platform/config";
 
 const HASH = "a".repeat(64);
@@ -14,7 +16,7 @@ function errorOf(env: Record<string, string>): ConfigError {
 }
 
 describe("loadConfig", () => {
-  it("defaults match PRODUCT.md", () => {
+  it("defaults match docs/configuration.md", () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       region: "eu-de",
@@ -77,5 +79,43 @@ describe("loadConfig", () => {
     expect(e.issues.map((i) => i.variable).sort()).toEqual(
       ["ALLOW_PRIVATE_TARGETS", "API_KEYS", "DEFAULT_WEBHOOK_SECRET", "NOTIFY_RETRY_S", "POLL_INTERVAL_S", "PORT", "SLACK_WEBHOOK_URL"].sort(),
     );
+  });
+});
+
+describe("one parser per concept, shared by the configuration and the API", () => {
+  const short = `whsec_${Buffer.alloc(8, 1).toString("base64")}`;
+  const good = `whsec_${Buffer.alloc(32, 1).toString("base64")}`;
+
+  it.each([
+    ["8 bytes", short, false],
+    ["not base64", "whsec_***", false],
+    ["no prefix", Buffer.alloc(32, 1).toString("base64"), false],
+    ["32 bytes", good, true],
+  ])("a webhook secret of %s is accepted by both or by neither", (_name, secret, ok) => {
+    const api = RegistrationRequest.public.safeParse({
+      project_id: "p",
+      instance_id: "i",
+      task_id: "t",
+      notify: [{ type: "webhook", url: "https://ci.example.com/h", secret }],
+    }).success;
+    let config = true;
+    try {
+      loadConfig({ DEFAULT_WEBHOOK_URL: "https://ci.example.com/h", DEFAULT_WEBHOOK_SECRET: secret });
+    } catch {
+      config = false;
+    }
+    expect([api, config]).toEqual([ok, ok]);
+  });
+
+  it("names DEFAULT_WEBHOOK_SECRET and says why, without echoing it", () => {
+    const err = errorOf({ DEFAULT_WEBHOOK_URL: "https://ci.example.com/h", DEFAULT_WEBHOOK_SECRET: short });
+    expect(err.issues).toEqual([{ variable: "DEFAULT_WEBHOOK_SECRET", message: expect.stringContaining("24 to 64 bytes") }]);
+    expect(err.message).not.toContain(short);
+  });
+
+  it("checks OTC_REGION as the API checks a registration's region", () => {
+    expect(errorOf({ OTC_REGION: "EU_DE" }).issues[0]?.variable).toBe("OTC_REGION");
+    expect(RegionId.safeParse("EU_DE").success).toBe(false);
+    expect(loadConfig({ OTC_REGION: "ap-southeast-1" }).region).toBe("ap-southeast-1");
   });
 });

@@ -60,7 +60,7 @@ interface Row {
   deliver: boolean;
 }
 
-// One row per line of PRODUCT.md's lifecycle and error table.
+// One row per line of the lifecycle and the APIG error table (docs/api.md).
 const rows: Row[] = [
   { name: "registered -> waiting", from: {}, obs: ok("waiting"), now: at(5), status: "waiting", changed: true, deliver: false },
   { name: "waiting -> processing", from: { status: "waiting" }, obs: ok("processing"), now: at(5), status: "processing", changed: true, deliver: false },

@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { Watch } from "../../lib/domain/watch";
+import { fromItem, MalformedItemError, toItem } from "../../lib/store/item-codec";
+
+const opts = { dueShards: 4, retentionDays: 30 };
+
+/** A watch with every field set, as far as the schema allows. */
+const full: Watch = {
+  tenant: "acme",
+  task_id: "t1",
+  project_id: "p1",
+  instance_id: "i1",
+  region: "eu-nl",
+  status: "succeed",
+  task_type: "import_api",
+  created_at: "2026-11-28T10:00:00.000Z",
+  updated_at: "2026-11-28T10:05:00.000Z",
+  finished_at: "2026-11-28T10:05:00.000Z",
+  deadline_at: "2026-11-29T10:00:00.000Z",
+  history: [
+    { status: "registered", at: "2026-11-28T10:00:00.000Z" },
+    { status: "succeed", at: "2026-11-28T10:05:00.000Z" },
+  ],
+  result: {
+    kind: "import",
+    group_id: "g1",
+    swagger: { id: "sw", result: "Success" },
+    success_count: 1,
+    failure_count: 1,
+    ignore_count: 1,
+    success: [{ id: "a1", method: "GET", path: "/a", action: "create" }],
+    failure: [{ method: "POST", path: "/b", error_code: "APIG.3301", error_msg: "dup" }],
+    ignore: [{ method: "PUT", path: "/c" }],
+    truncated: false,
+  },
+  last_error: { code: "APIG.9008", message: "throttled", http_status: 500, at: "2026-11-28T10:01:00.000Z" },
+  not_found_since: "2026-11-28T10:02:00.000Z",
+  labels: { pipeline: "deploy-42" },
+  targets: [
+    {
+      id: "t0",
+      type: "webhook",
+      url: "https://ci.example.com/h",
+      secret: "whsec_x",
+      state: "pending",
+      attempts: 2,
+      last_error: "HTTP 500",
+      next_attempt_at: 1_764_324_400_000,
+      delivered_at: null,
+    },
+  ],
+  event_id: "msg_abc",
+  version: 7,
+  lease_until: 1_764_324_300_000,
+};
+
+describe("item codec: the stored item derives from the watch schema", () => {
+  it("every field of the schema survives a write and a read", () => {
+    // Each key the schema knows is set above, so a field added to the schema
+    // but dropped by the codec (or the other way round) fails here.
+    expect(Object.keys(full).sort()).toEqual(Object.keys(Watch.shape).sort());
+    expect(fromItem(toItem(full, opts, full.lease_until))).toEqual(full);
+  });
+
+  it("keys, due index and TTL follow the watch", () => {
+    const item = toItem(full, opts);
+    expect(item).toMatchObject({ pk: "T#acme", sk: "W#t1", created_key: "2026-11-28T10:00:00.000Z#t1" });
+    // Terminal with a delivery owed: in the due index at that delivery's time, and expiring after the retention.
+    expect(item.due_at).toBe(1_764_324_400_000);
+    expect(item.due_shard).toMatch(/^S#[0-3]$/);
+    expect(item.expires_at).toBe(Date.parse(full.finished_at!) / 1000 + 30 * 86400);
+    // A lease is only written when given.
+    expect(item).not.toHaveProperty("lease_until");
+    const delivered = toItem({ ...full, targets: [{ ...full.targets[0]!, state: "delivered", next_attempt_at: null }] }, opts);
+    expect(delivered).not.toHaveProperty("due_at");
+  });
+
+  it("refuses an item that is not a watch, naming it", () => {
+    expect(() => fromItem({ pk: "T#acme", sk: "W#bad", status: "weird" })).toThrow(MalformedItemError);
+    expect(() => fromItem({ pk: "T#acme", sk: "W#bad", status: "weird" })).toThrow(/W#bad/);
+  });
+});
