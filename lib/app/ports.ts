@@ -11,6 +11,8 @@ import type { WatchView } from "../domain/watch-view";
 
 /** Which APIG task to ask about. */
 export interface TaskRef {
+  /** The watch's region: it chooses the APIG endpoint (and IAM) the task is asked at. */
+  region: string;
   projectId: string;
   instanceId: string;
   taskId: string;

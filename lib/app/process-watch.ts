@@ -42,6 +42,7 @@ export async function processWatch(deps: WatchDeps, watch: Watch): Promise<{ wat
   if (!shouldPoll(watch, now, deps.backoff)) return { watch, outcome: "backing_off" };
 
   const observation = await deps.apig.queryTask({
+    region: watch.region,
     projectId: watch.project_id,
     instanceId: watch.instance_id,
     taskId: watch.task_id,

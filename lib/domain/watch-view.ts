@@ -6,7 +6,7 @@
  */
 import * as z from "./zod";
 import { NotifyTarget } from "./target";
-import { Watch } from "./watch";
+import { Outcome, outcomeOf, Watch } from "./watch";
 
 /** A target as shown: the URL cut to scheme and host, no secret, times as ISO strings. */
 export const TargetView = z.extend(z.pick(NotifyTarget, { id: true, type: true, state: true, attempts: true, last_error: true, delivered_at: true }), {
@@ -19,7 +19,7 @@ export type TargetView = z.infer<typeof TargetView>;
 /** The stored watch minus tenant, secrets and bookkeeping, plus redacted targets. */
 export const WatchView = z.extend(
   z.omit(Watch, { tenant: true, targets: true, not_found_since: true, event_id: true, version: true, lease_until: true }),
-  { notify: z.array(TargetView) },
+  { outcome: z.nullable(Outcome), notify: z.array(TargetView) },
 );
 export type WatchView = z.infer<typeof WatchView>;
 
@@ -41,6 +41,7 @@ export function toView(w: Watch): WatchView {
     instance_id: w.instance_id,
     region: w.region,
     status: w.status,
+    outcome: outcomeOf(w),
     task_type: w.task_type,
     created_at: w.created_at,
     updated_at: w.updated_at,

@@ -18,6 +18,7 @@
  */
 import * as z from "./zod";
 import { NotifyTarget } from "./target";
+import type { TaskResult as TaskResultType } from "./task-result";
 import { TaskResult } from "./task-result";
 
 export const WATCH_STATUSES = [
@@ -65,6 +66,29 @@ export const WatchError = z.object({
 export type WatchError = z.infer<typeof WatchError>;
 
 export const HistoryEntry = z.object({ status: WatchStatus, at: z.string() });
+
+/**
+ * How a finished watch ended, as a pipeline needs it: `partial` is an import
+ * APIG reports `succeed` while its result lists failures. `null` until terminal.
+ */
+export const Outcome = z.enum(["succeeded", "partial", "failed", "timed_out", "not_found", "error", "cancelled"]);
+export type Outcome = z.infer<typeof Outcome>;
+
+/** The outcome of a watch in `status` with `result`; pure. */
+export function outcomeOf(w: { status: WatchStatus; result: TaskResultType | null }): Outcome | null {
+  switch (w.status) {
+    case "succeed":
+      return w.result?.kind === "import" && w.result.failure_count > 0 ? "partial" : "succeeded";
+    case "failed":
+    case "timed_out":
+    case "not_found":
+    case "error":
+    case "cancelled":
+      return w.status;
+    default:
+      return null;
+  }
+}
 
 /** One watch of one tenant on one APIG task. */
 export const Watch = z.object({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { buildSlackMessage, mrkdwnCut, type SlackBlock, type SlackText } from "../../lib/notify/slack-message";
 import { parseTaskResult } from "../../lib/domain/task-result";
+import { outcomeOf } from "../../lib/domain/watch";
 import type { WatchView } from "../../lib/domain/watch-view";
 import { DOC_STATUS_EXAMPLES } from "../fixtures/apig-doc-examples";
 
@@ -14,7 +15,7 @@ function docResult(i: number) {
 }
 
 function view(patch: Partial<WatchView> = {}): WatchView {
-  return {
+  const v: Omit<WatchView, "outcome"> = {
     task_id: "d9ce8c9eede54b3f841ec324fe0bfdc2",
     project_id: "proj-1",
     instance_id: "gw-1",
@@ -36,6 +37,7 @@ function view(patch: Partial<WatchView> = {}): WatchView {
     notify: [],
     ...patch,
   };
+  return { ...v, outcome: patch.outcome ?? outcomeOf(v) };
 }
 
 const header = (blocks: SlackBlock[]) => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { shouldPoll } from "../../lib/domain/backoff";
 import { type ApigObservation, eventIdFor, normalizeApigStatus, transition } from "../../lib/domain/lifecycle";
-import type { Watch, WatchStatus } from "../../lib/domain/watch";
+import { parseTaskResult } from "../../lib/domain/task-result";
+import { outcomeOf, type Watch, type WatchStatus } from "../../lib/domain/watch";
 
 const T0 = new Date("2026-11-28T10:00:00.000Z");
 const at = (s: number) => new Date(T0.getTime() + s * 1000);
@@ -175,5 +176,23 @@ describe("shouldPoll: backoff for transient faults without writes", () => {
 
   it("is deterministic: every tick agrees on the schedule", () => {
     expect(pollTimes(failing("same"), 1)).toEqual(pollTimes(failing("same"), 1));
+  });
+});
+
+describe("outcome", () => {
+  const imp = (failures: number) => parseTaskResult(JSON.stringify({ success: [{ id: "a" }], failure: Array.from({ length: failures }, () => ({ error_code: "APIG.3301" })) }), "import_api");
+  it.each([
+    ["registered", null, null],
+    ["processing", null, null],
+    ["succeed", imp(0), "succeeded"],
+    ["succeed", imp(2), "partial"],
+    ["succeed", parseTaskResult('{"FileName":"f","Comment":"{}"}', "export_api"), "succeeded"],
+    ["failed", null, "failed"],
+    ["timed_out", null, "timed_out"],
+    ["not_found", null, "not_found"],
+    ["error", null, "error"],
+    ["cancelled", null, "cancelled"],
+  ] as const)("%s with %j -> %s", (status, result, want) => {
+    expect(outcomeOf({ status, result })).toBe(want);
   });
 });

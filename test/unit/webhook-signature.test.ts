@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import type { WatchStatus } from "../../lib/domain/watch";
+import { outcomeOf, type WatchStatus } from "../../lib/domain/watch";
 import type { WatchView } from "../../lib/domain/watch-view";
 import { parseWebhookSecret } from "../../lib/domain/target";
 import { buildWebhookBody, signWebhook, webhookHeaders } from "../../lib/notify/webhook-signature";
@@ -15,6 +15,7 @@ function view(status: WatchStatus): WatchView {
     instance_id: "i1",
     region: "eu-de",
     status,
+    outcome: outcomeOf({ status, result: null }),
     task_type: "import_api",
     created_at: "2026-11-28T10:00:00.000Z",
     updated_at: "2026-11-28T10:03:12.000Z",
