@@ -1,24 +1,52 @@
-/** Lambda handler of one scheduled poller tick. */
-import type { Context, ScheduledEvent } from "aws-lambda";
+/** Lambda handler of the poller: one scheduled (or fanned-out worker) invocation of the poll loop. */
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import type { Context } from "aws-lambda";
+import { createPollerState, stopPollLoop } from "../lib/app/poll-loop";
+import { type InvocationSummary, runPollerInvocation, type WorkerInvoker } from "../lib/app/poller-invocation";
 import { lazyDeps } from "../lib/platform/bootstrap";
 import { tickMetricsLine } from "../lib/platform/metrics";
-import { runTick, type TickSummary } from "../lib/app/tick";
+import { pollerTiming } from "../lib/platform/timing";
 
 const deps = lazyDeps();
+// Kept while the container is warm: the next invocation continues each
+// watch's schedule instead of polling everything again.
+const state = createPollerState();
 
-export async function handler(_event: ScheduledEvent, context: Pick<Context, "getRemainingTimeInMillis">): Promise<TickSummary> {
+/** Async invocations of this same function, one per worker (the role may invoke only itself). */
+function selfInvoker(): WorkerInvoker | undefined {
+  const name = process.env.AWS_LAMBDA_FUNCTION_NAME;
+  if (!name) return undefined;
+  const lambda = new LambdaClient({ maxAttempts: 3 });
+  return {
+    async invoke(payload) {
+      await lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: "Event", Payload: JSON.stringify(payload) }));
+    },
+  };
+}
+const invoker = selfInvoker();
+
+/** Stop the running loop soon (the local stack's shutdown); Lambda never calls it. */
+export function stopPolling(): void {
+  stopPollLoop(state);
+}
+
+export async function handler(event: unknown, context: Pick<Context, "getRemainingTimeInMillis">): Promise<InvocationSummary> {
   const d = await deps();
   // A broken configuration must fail the invocation so the error alarm fires.
   if (!d.ok) throw d.error;
-  const summary = await runTick(d.deps, {
-    remainingMs: () => context.getRemainingTimeInMillis(),
-    // Room for the slowest thing a watch can do: an APIG call and a round of notification tries.
-    reserveMs: 20_000,
-    concurrency: d.config.pollConcurrency,
-    // Per due-index shard; raise DUE_SHARDS past a few thousand open watches.
-    batchSize: 2_000,
+  const timing = pollerTiming(d.config);
+  const summary = await runPollerInvocation(d.deps, state, {
+    event,
+    remainingMs: context.getRemainingTimeInMillis(),
+    settings: {
+      concurrency: d.config.pollConcurrency,
+      apigMaxRps: d.config.apigMaxRps,
+      loopMs: timing.loopMs,
+      reserveMs: timing.reserveMs,
+    },
+    ...(invoker ? { invoker } : {}),
   });
-  if (summary.due > 0) d.deps.log.info("tick", { ...summary });
+  if (summary.polls > 0 || summary.deliveryRounds > 0 || summary.errors > 0) d.deps.log.info("poller_invocation", { ...summary, shards: summary.shards.length });
   if (process.env.AWS_LAMBDA_FUNCTION_NAME) {
     process.stdout.write(tickMetricsLine(summary, d.config.serviceName, new Date()) + "\n");
   }

@@ -28,6 +28,13 @@ export interface Sender {
   send(target: NotifyTarget, view: WatchView, eventId: string, now: Date): Promise<SendOutcome>;
 }
 
+/** A watch's entry in the due index: which watch, and since when (registration time or next retry). */
+export interface DueKey {
+  tenant: string;
+  taskId: string;
+  dueAt: number;
+}
+
 /** A page of a tenant's watches. */
 export interface WatchPage {
   items: Watch[];
@@ -47,10 +54,16 @@ export interface WatchRepository {
   save(w: Watch, leaseUntil?: number): Promise<Watch | "conflict">;
   /** A tenant's watches, newest first; throws `InvalidCursorError` for a cursor we did not issue. */
   list(tenant: string, q: { status?: string; limit: number; cursor?: string }): Promise<WatchPage>;
-  /** The partitions of the due set, for a tick to walk. */
+  /** The partitions of the due set, for the poller to walk (or split among invocations). */
   dueShards(): string[];
-  /** Watches with work due at or before `now` in one partition, oldest first. */
-  due(shard: string, now: number, limit: number): Promise<Watch[]>;
+  /** The partition a watch's due entry lives in. */
+  shardOf(w: Pick<Watch, "tenant" | "task_id">): string;
+  /**
+   * Keys of the watches with work due in one partition, every page: those
+   * with `after < due_at <= upTo` (`after` omitted: all due by `upTo`).
+   * Eventually consistent; the version check on write makes a stale entry harmless.
+   */
+  dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]>;
   /** Cheap liveness probe. */
   ping(): Promise<void>;
 }

@@ -1,14 +1,14 @@
 /**
- * The handling of one watch that both the tick and a registration use: query
- * APIG, apply the transition, persist it conditionally, then deliver what the
- * outbox owes under a lease.
+ * The handling of one watch, shared by the poll loop and registration: apply
+ * what APIG answered (the transition, persisted conditionally, re-read and
+ * re-applied once when another writer won), then deliver what the outbox owes
+ * under a lease.
  */
-import { shouldPoll, type BackoffRules } from "../domain/backoff";
 import { afterTry, nextDeliveryAt } from "../domain/delivery";
-import { transition, type TransitionRules } from "../domain/lifecycle";
+import { type ApigObservation, transition, type TransitionRules } from "../domain/lifecycle";
 import { isTerminal, type Watch } from "../domain/watch";
 import { toView } from "../domain/watch-view";
-import type { Logger, Sender, TaskQuery, WatchRepository } from "./ports";
+import type { Logger, Sender, TaskQuery, TaskRef, WatchRepository } from "./ports";
 
 export interface WatchDeps {
   store: WatchRepository;
@@ -18,66 +18,73 @@ export interface WatchDeps {
   random: () => number;
   log: Logger;
   rules: TransitionRules;
-  backoff: BackoffRules;
   retryScheduleS: readonly number[];
-  /** How long a writer owns a watch's deliveries; longer than one round of tries. */
+  /** How long a writer owns a watch's deliveries; longer than one round of tries (see `platform/timing.ts`). */
   leaseMs: number;
 }
 
-export type WatchOutcome =
-  | "unchanged"
-  | "transitioned"
-  | "conflict"
-  | "delivered"
-  | "leased"
-  | "backing_off";
+export type WatchOutcome = "unchanged" | "transitioned" | "conflict" | "delivered" | "leased" | "gone";
+
+export interface Processed {
+  /** The freshest copy known, or null when the watch no longer exists. */
+  watch: Watch | null;
+  outcome: WatchOutcome;
+}
+
+/** The APIG task a watch follows. */
+export function taskRefOf(w: Watch): TaskRef {
+  return { region: w.region, projectId: w.project_id, instanceId: w.instance_id, taskId: w.task_id };
+}
 
 /**
- * Handle one watch as read from the store: poll if unfinished, deliver if
- * deliveries are owed. Returns the freshest known watch and what happened.
+ * Handle one watch: deliver what a finished one owes, or ask APIG about an
+ * unfinished one and apply the answer.
  */
-export async function processWatch(deps: WatchDeps, watch: Watch): Promise<{ watch: Watch; outcome: WatchOutcome }> {
-  const now = deps.clock();
-  if (isTerminal(watch.status)) return deliverOwed(deps, watch, now);
-  if (!shouldPoll(watch, now, deps.backoff)) return { watch, outcome: "backing_off" };
+export async function processWatch(deps: WatchDeps, watch: Watch): Promise<Processed> {
+  if (isTerminal(watch.status)) return deliverOwed(deps, watch, deps.clock());
+  const observation = await deps.apig.queryTask(taskRefOf(watch));
+  return applyObservation(deps, watch, observation);
+}
 
-  const observation = await deps.apig.queryTask({
-    region: watch.region,
-    projectId: watch.project_id,
-    instanceId: watch.instance_id,
-    taskId: watch.task_id,
-  });
-  const after = deps.clock();
-  const t = transition(watch, { type: "observed", observation }, after, deps.rules);
-  if (!t.changed) return { watch, outcome: "unchanged" };
-
-  const deliver = t.effects.some((e) => e.type === "deliver");
-  // The terminal write also takes the delivery lease, so no other tick
-  // delivers these notifications while this one is about to.
-  const saved = await deps.store.save(t.next, deliver ? after.getTime() + deps.leaseMs : undefined);
-  if (saved === "conflict") {
-    deps.log.info("transition_lost", { task_id: watch.task_id, to: t.next.status });
-    return { watch, outcome: "conflict" };
+/**
+ * Apply one APIG answer to a watch and persist the change, if any. A poll that
+ * changes nothing writes nothing. When another writer changed the watch since
+ * `watch` was read, the stored copy is read again and the answer applied to
+ * it, once: retrying the stale copy could never succeed.
+ */
+export async function applyObservation(deps: WatchDeps, watch: Watch, observation: ApigObservation): Promise<Processed> {
+  let current = watch;
+  for (let attempt = 0; ; attempt++) {
+    const at = deps.clock();
+    const t = transition(current, { type: "observed", observation }, at, deps.rules);
+    if (!t.changed) return { watch: current, outcome: attempt === 0 ? "unchanged" : "conflict" };
+    const deliver = t.effects.some((e) => e.type === "deliver");
+    // The terminal write also takes the delivery lease, so no other writer
+    // delivers these notifications while this one is about to.
+    const saved = await deps.store.save(t.next, deliver ? at.getTime() + deps.leaseMs : undefined);
+    if (saved !== "conflict") {
+      if (t.next.status !== current.status) {
+        deps.log.info("transition", { task_id: current.task_id, tenant: current.tenant, from: current.status, to: saved.status });
+      }
+      if (!deliver) return { watch: saved, outcome: "transitioned" };
+      return { watch: await deliverLeased(deps, saved), outcome: "transitioned" };
+    }
+    deps.log.info("transition_lost", { task_id: current.task_id, tenant: current.tenant, to: t.next.status });
+    const fresh = await deps.store.get(current.tenant, current.task_id);
+    if (fresh === null) return { watch: null, outcome: "gone" };
+    if (attempt >= 1 || isTerminal(fresh.status)) return { watch: fresh, outcome: "conflict" };
+    current = fresh;
   }
-  if (t.next.status !== watch.status) {
-    deps.log.info("transition", { task_id: watch.task_id, tenant: watch.tenant, from: watch.status, to: saved.status });
-  }
-  if (!deliver) return { watch: saved, outcome: "transitioned" };
-  const delivered = await deliverLeased(deps, saved);
-  return { watch: delivered, outcome: "transitioned" };
 }
 
 /** A terminal watch: claim its owed deliveries (if due and not leased) and send them. */
-async function deliverOwed(
-  deps: WatchDeps,
-  watch: Watch,
-  now: Date,
-): Promise<{ watch: Watch; outcome: WatchOutcome }> {
+export async function deliverOwed(deps: WatchDeps, watch: Watch, now: Date): Promise<Processed> {
   const due = nextDeliveryAt(watch);
   if (due === null || due > now.getTime()) return { watch, outcome: "unchanged" };
   if (watch.lease_until !== undefined && watch.lease_until > now.getTime()) return { watch, outcome: "leased" };
   const claimed = await deps.store.save(watch, now.getTime() + deps.leaseMs);
-  if (claimed === "conflict") return { watch, outcome: "conflict" };
+  // Someone else changed it (and may hold the lease): read it again rather than keep a stale copy.
+  if (claimed === "conflict") return { watch: await deps.store.get(watch.tenant, watch.task_id), outcome: "conflict" };
   return { watch: await deliverLeased(deps, claimed), outcome: "delivered" };
 }
 

@@ -1,12 +1,11 @@
 /**
- * Registering a watch: build it, store it once per (tenant, task id), and
- * make the first APIG query at once so a task that is already done is
- * reported without waiting for the poller.
+ * Registering a watch: build it, ask APIG about the task at once, and store
+ * it with that first answer, once per (tenant, task id).
  */
-import { errorText } from "../domain/error-text";
 import type { NotifyTarget } from "../domain/target";
 import type { Watch } from "../domain/watch";
-import { processWatch, type WatchDeps } from "./process-watch";
+import { transition } from "../domain/lifecycle";
+import { taskRefOf, type WatchDeps } from "./process-watch";
 
 /** A target as the caller names it, before it gets its id and delivery state. */
 export type TargetSpec = Pick<NotifyTarget, "type" | "url" | "secret">;
@@ -69,7 +68,10 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
 }
 
 /**
- * Register a watch for `tenant`.
+ * Register a watch for `tenant`. APIG is asked first, so the stored watch
+ * already holds its first answer: registration and that answer are one
+ * write. A task that is already done is stored finished, its notifications
+ * owed; the poller sends them within seconds (the API never sends).
  * @returns `created: false` with the existing watch when the task was already watched
  * @throws {@link RegistrationConflictError} when it is watched for another project or instance
  */
@@ -78,26 +80,23 @@ export async function registerWatch(
   tenant: string,
   r: Registration,
 ): Promise<{ created: boolean; watch: Watch }> {
-  const watch = newWatch(tenant, r, deps.clock());
-  const created = await deps.store.create(watch);
-  if (!created.created) {
-    const e = created.existing;
-    if (e.project_id !== watch.project_id || e.instance_id !== watch.instance_id) {
-      throw new RegistrationConflictError("this task_id is already watched for another project_id or instance_id");
-    }
-    return { created: false, watch: e };
+  const known = await deps.store.get(tenant, r.task_id);
+  if (known) return { created: false, watch: sameTask(known, r) };
+  const fresh = newWatch(tenant, r, deps.clock());
+  const observation = await deps.apig.queryTask(taskRefOf(fresh));
+  const t = transition(fresh, { type: "observed", observation }, deps.clock(), deps.rules);
+  const created = await deps.store.create(t.next);
+  if (!created.created) return { created: false, watch: sameTask(created.existing, r) };
+  if (t.next.status !== "registered") {
+    deps.log.info("transition", { task_id: r.task_id, tenant, from: "registered", to: t.next.status });
   }
-  // Its failure must not fail the registration: the watch is stored and the
-  // poller will carry on.
-  try {
-    const r = await processWatch(deps, created.watch);
-    return { created: true, watch: r.watch };
-  } catch (err) {
-    deps.log.warn("first_poll_failed", {
-      task_id: watch.task_id,
-      tenant,
-      error: errorText(err),
-    });
-    return { created: true, watch: created.watch };
+  return { created: true, watch: created.watch };
+}
+
+/** An existing watch answers a re-registration only if it follows the same task. */
+function sameTask(existing: Watch, r: Registration): Watch {
+  if (existing.project_id !== r.project_id || existing.instance_id !== r.instance_id) {
+    throw new RegistrationConflictError("this task_id is already watched for another project_id or instance_id");
   }
+  return existing;
 }

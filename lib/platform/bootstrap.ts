@@ -5,12 +5,11 @@
  */
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { type Config, loadConfig } from "./config";
-import type { ApiDeps } from "../http/router";
+import { buildDeps, type ServiceDeps } from "./runtime";
 import { jsonLogger } from "./log";
-import { buildDeps } from "./runtime";
 import { withSsmSecrets } from "./ssm-env";
 
-export type Boot = { ok: true; deps: ApiDeps; config: Config } | { ok: false; error: Error };
+export type Boot = { ok: true; deps: ServiceDeps; config: Config } | { ok: false; error: Error };
 
 /** A memoised loader of the process's dependencies from `process.env` (and SSM). */
 export function lazyDeps(env: NodeJS.ProcessEnv = process.env): () => Promise<Boot> {

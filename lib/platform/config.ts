@@ -35,6 +35,7 @@ export interface Config {
   dynamodbEndpoint: string | null;
   awsRegion: string;
   port: number;
+  /** The poller's schedule: one invocation per interval (60 s, as deployed). */
   pollIntervalS: number;
   /** Longest pause between polls of a task whose APIG queries keep failing. */
   backoffCapS: number;
@@ -42,8 +43,10 @@ export interface Config {
   notFoundGraceS: number;
   notifyRetryS: number[];
   defaultTimeoutS: number;
-  /** Parallel APIG queries in one tick. */
+  /** Parallel APIG queries in one poller invocation; the APIG connection pool is as large. */
   pollConcurrency: number;
+  /** APIG queries per second per region, at most (halved on APIG.9008, then grown back). */
+  apigMaxRps: number;
   /** Partitions of the due index; watches spread over them by task id. */
   dueShards: number;
   apigTimeoutMs: number;
@@ -176,14 +179,15 @@ export function loadConfig(env: Env): Config {
     dynamodbEndpoint: field(env, "DYNAMODB_ENDPOINT", httpUrl, issues, null as string | null),
     awsRegion: s("AWS_REGION") ?? s("AWS_DEFAULT_REGION") ?? "eu-central-1",
     port: field(env, "PORT", int(0, 65535), issues, 3000),
-    pollIntervalS: field(env, "POLL_INTERVAL_S", int(1, 3600), issues, 5),
+    pollIntervalS: field(env, "POLL_INTERVAL_S", int(1, 3600), issues, 60),
     backoffCapS: field(env, "BACKOFF_CAP_S", int(1, 86400), issues, 300),
     dataDir: s("DATA_DIR") ?? ".data",
     notFoundGraceS: field(env, "NOT_FOUND_GRACE_S", int(0, 30 * 86400), issues, 600),
     notifyRetryS: retry,
     defaultTimeoutS: field(env, "DEFAULT_TIMEOUT_S", int(60, 30 * 86400), issues, 86400),
-    pollConcurrency: field(env, "POLL_CONCURRENCY", int(1, 256), issues, 16),
-    dueShards: field(env, "DUE_SHARDS", int(1, 64), issues, 1),
+    pollConcurrency: field(env, "POLL_CONCURRENCY", int(1, 256), issues, 64),
+    apigMaxRps: field(env, "APIG_MAX_RPS", int(1, 10_000), issues, 200),
+    dueShards: field(env, "DUE_SHARDS", int(1, 64), issues, 16),
     apigTimeoutMs: field(env, "APIG_TIMEOUT_MS", int(100, 120_000), issues, 10_000),
     retentionDays: field(env, "RETENTION_DAYS", int(1, 3650), issues, 30),
   };

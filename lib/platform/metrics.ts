@@ -1,13 +1,13 @@
 /**
- * CloudWatch Embedded Metric Format: one JSON log line per tick that
+ * CloudWatch Embedded Metric Format: one JSON log line per poller invocation that
  * CloudWatch turns into metrics, with no API call and no extra permission.
  */
-import type { TickSummary } from "../app/tick";
+import type { LoopSummary } from "../app/poll-loop";
 
 export const METRIC_NAMESPACE = "ApigTaskwatch";
 
-/** The EMF line for one tick's summary. */
-export function tickMetricsLine(summary: TickSummary, service: string, now: Date): string {
+/** The EMF line for one poller invocation's summary. */
+export function tickMetricsLine(summary: LoopSummary, service: string, now: Date): string {
   return JSON.stringify({
     _aws: {
       Timestamp: now.getTime(),
@@ -18,6 +18,7 @@ export function tickMetricsLine(summary: TickSummary, service: string, now: Date
           Metrics: [
             { Name: "OldestDueAgeSeconds", Unit: "Seconds" },
             { Name: "DueWatches", Unit: "Count" },
+            { Name: "Polls", Unit: "Count" },
             { Name: "DeferredWatches", Unit: "Count" },
             { Name: "Transitions", Unit: "Count" },
             { Name: "WatchErrors", Unit: "Count" },
@@ -27,9 +28,10 @@ export function tickMetricsLine(summary: TickSummary, service: string, now: Date
     },
     Service: service,
     OldestDueAgeSeconds: summary.oldestDueAgeS,
-    DueWatches: summary.due,
+    DueWatches: summary.watches,
+    Polls: summary.polls,
     DeferredWatches: summary.deferred,
-    Transitions: summary.transitioned,
+    Transitions: summary.transitions,
     WatchErrors: summary.errors,
   });
 }

@@ -13,7 +13,10 @@ import { jsonLogger } from "./log";
 import { httpSender } from "../notify/sender";
 import { createGuardedAgent } from "../notify/ssrf-guard";
 import { DynamoWatchRepository } from "../store/watch-repository";
+import type { LoopDeps } from "../app/poll-loop";
 import type { Logger, TaskQuery } from "../app/ports";
+import { DEFAULT_CADENCE } from "../domain/cadence";
+import { pollerTiming } from "./timing";
 
 export interface RuntimeOverrides {
   log?: Logger;
@@ -24,6 +27,8 @@ export interface RuntimeOverrides {
   /** Dispatcher for notification targets (default: the SSRF-guarded agent). */
   notifyDispatcher?: Dispatcher;
   auth?: AuthProvider;
+  /** Waits on the clock; tests with a virtual clock pass one that advances it. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** DynamoDB client (tests wrap one to count commands). */
   db?: DynamoDBDocumentClient;
 }
@@ -49,10 +54,28 @@ export function apigFor(config: Config, auth: AuthProvider, dispatcher: Dispatch
   return new ApigClient({ endpoint: config.apigEndpoint, auth, dispatcher, timeoutMs: config.apigTimeoutMs });
 }
 
+/** `setTimeout` as a promise that an abort resolves early, clearing the timer. */
+export function sleepFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** What the API and the poller run on. */
+export type ServiceDeps = ApiDeps & LoopDeps;
+
 /** Everything the API and the poller need, from one configuration. */
-export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): ApiDeps {
+export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): ServiceDeps {
+  // As many connections as parallel queries, so a poll never queues for a socket.
   const apigDispatcher =
-    overrides.apigDispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 32, connect: { timeout: 5_000 } });
+    overrides.apigDispatcher ??
+    new Agent({ keepAliveTimeout: 30_000, connections: Math.max(16, config.pollConcurrency), connect: { timeout: 5_000 } });
   const notifyDispatcher =
     overrides.notifyDispatcher ?? createGuardedAgent({ allowPrivate: config.allowPrivateTargets });
   const auth = overrides.auth ?? authFor(config, apigDispatcher);
@@ -70,14 +93,13 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Api
     apig: apigFor(config, auth, apigDispatcher),
     sender: httpSender({ dispatcher: notifyDispatcher }),
     clock: overrides.clock ?? (() => new Date()),
+    sleep: overrides.sleep ?? sleepFor,
+    cadence: { ...DEFAULT_CADENCE, backoffCapMs: config.backoffCapS * 1000 },
     random: overrides.random ?? Math.random,
     log,
     rules: { notFoundGraceMs: config.notFoundGraceS * 1000 },
-    backoff: { tickMs: config.pollIntervalS * 1000, capMs: config.backoffCapS * 1000 },
     retryScheduleS: config.notifyRetryS,
-    // One round of tries is at most 15 s (tries run in parallel); 60 s of
-    // lease leaves room for a slow write before another tick may take over.
-    leaseMs: 60_000,
+    leaseMs: pollerTiming(config).leaseMs,
     apiKeys: config.apiKeys,
     allowPrivateTargets: config.allowPrivateTargets,
     defaultRegion: config.region,

@@ -2,12 +2,18 @@
  * Watch <-> DynamoDB item. Item layout (one table, see `infra/table.json`):
  * - `pk` = `T#<tenant>`, `sk` = `W#<task_id>`: one watch per (tenant, task id).
  * - LSI `by_created` sorts a tenant's watches by `created_key` for listing.
- * - GSI `due` (`due_shard`, `due_at`) is sparse: only watches with work left
- *   (unfinished, or finished with deliveries owed) carry its keys, so a tick
- *   Queries exactly its work and never Scans.
+ *   It projects keys only: a listing fetches the items from the table, so a
+ *   write that does not create or delete a watch costs the index nothing.
+ * - GSI `due` (`due_shard`, `due_at`) is sparse and keys-only: only watches
+ *   with work left (unfinished, or finished with deliveries owed) carry its
+ *   keys, so the poller Queries exactly its work and never Scans. `due_at` is
+ *   the registration time while a watch runs (it never moves, so transitions
+ *   cost the index nothing, and a Query for `due_at > t` finds the watches
+ *   registered since t), and the time of the next retry once a delivery failed.
  * - `expires_at` (DynamoDB TTL) removes finished watches after the retention.
  */
 import { createHash } from "node:crypto";
+import type { DueKey } from "../app/ports";
 import { nextDeliveryAt } from "../domain/delivery";
 import { isTerminal, Watch } from "../domain/watch";
 
@@ -35,6 +41,21 @@ export function shardOf(w: Pick<Watch, "tenant" | "task_id">, dueShards: number)
   return `S#${h % dueShards}`;
 }
 
+/**
+ * The watch's position in the due index, or null when it has no work left.
+ * A first delivery keeps the registration time: the writer that ended the
+ * watch delivers at once, and if it dies the next full read of the index
+ * finds it. Only a retry moves the key, to the retry's time.
+ */
+export function dueAt(w: Watch): number | null {
+  const created = Date.parse(w.created_at);
+  if (!isTerminal(w.status)) return created;
+  const next = nextDeliveryAt(w);
+  if (next === null) return null;
+  const retrying = w.targets.some((t) => t.state === "pending" && t.attempts > 0);
+  return retrying ? next : created;
+}
+
 /** The item to write for a watch; `leaseUntil` replaces any lease it carried. */
 export function toItem(w: Watch, opts: CodecOptions, leaseUntil?: number): Record<string, unknown> {
   const { lease_until: _dropped, ...rest } = w;
@@ -44,15 +65,12 @@ export function toItem(w: Watch, opts: CodecOptions, leaseUntil?: number): Recor
     sk: skOf(w.task_id),
     created_key: `${w.created_at}#${w.task_id}`,
   };
-  if (!isTerminal(w.status)) {
+  const due = dueAt(w);
+  if (due !== null) {
     item.due_shard = shardOf(w, opts.dueShards);
-    item.due_at = Date.parse(w.updated_at);
-  } else {
-    const due = nextDeliveryAt(w);
-    if (due !== null) {
-      item.due_shard = shardOf(w, opts.dueShards);
-      item.due_at = due;
-    }
+    item.due_at = due;
+  }
+  if (isTerminal(w.status)) {
     // Finished watches leave the table on their own after the retention.
     const from = Date.parse(w.finished_at ?? w.updated_at);
     item.expires_at = Math.floor(from / 1000) + opts.retentionDays * 86400;
@@ -68,4 +86,12 @@ export function fromItem(item: Record<string, unknown>): Watch {
     throw new MalformedItemError(`stored watch ${String(item.sk)} is malformed: ${parsed.error.issues[0]?.message ?? ""}`);
   }
   return parsed.data;
+}
+
+/** The watch a due-index entry (keys only) points at, or null for an entry that is not ours. */
+export function dueKeyOf(item: Record<string, unknown>): DueKey | null {
+  const { pk, sk, due_at } = item;
+  if (typeof pk !== "string" || typeof sk !== "string" || typeof due_at !== "number") return null;
+  if (!pk.startsWith("T#") || !sk.startsWith("W#")) return null;
+  return { tenant: pk.slice(2), taskId: sk.slice(2), dueAt: due_at };
 }

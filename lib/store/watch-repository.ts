@@ -5,9 +5,9 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../domain/zod";
-import { InvalidCursorError, type WatchPage, type WatchRepository } from "../app/ports";
+import { type DueKey, InvalidCursorError, type WatchPage, type WatchRepository } from "../app/ports";
 import type { Watch } from "../domain/watch";
-import { type CodecOptions, fromItem, INDEX_BY_CREATED, INDEX_DUE, pkOf, shardOf, skOf, toItem } from "./item-codec";
+import { type CodecOptions, dueKeyOf, fromItem, INDEX_BY_CREATED, INDEX_DUE, pkOf, shardOf, skOf, toItem } from "./item-codec";
 
 export class StoreError extends Error {
   override name = "StoreError";
@@ -17,7 +17,7 @@ const cursorSchema = z.object({ pk: z.string(), sk: z.string(), created_key: z.s
 
 export interface StoreOptions extends CodecOptions {
   tableName: string;
-  /** Told about stored items that do not parse, which the tick skips. */
+  /** Told about stored items that do not parse (the poller skips them and carries on). */
   onMalformed?: (key: string, problem: string) => void;
 }
 
@@ -61,7 +61,13 @@ export class DynamoWatchRepository implements WatchRepository {
     const out = await this.db.send(
       new GetCommand({ TableName: this.opts.tableName, Key: { pk: pkOf(tenant), sk: skOf(taskId) }, ConsistentRead: true }),
     );
-    return out.Item ? fromItem(out.Item) : null;
+    if (!out.Item) return null;
+    try {
+      return fromItem(out.Item);
+    } catch (err) {
+      this.opts.onMalformed?.(`${pkOf(tenant)}/${skOf(taskId)}`, err instanceof Error ? err.message : "unparsable");
+      throw err;
+    }
   }
 
   /** @returns the stored watch (version + 1), or `conflict` if another writer won */
@@ -97,6 +103,8 @@ export class DynamoWatchRepository implements WatchRepository {
           ExpressionAttributeValues: { ":pk": pkOf(tenant), ...(q.status ? { ":s": q.status } : {}) },
           ...(q.status ? { FilterExpression: "#s = :s", ExpressionAttributeNames: { "#s": "status" } } : {}),
           ScanIndexForward: false,
+          // The index holds keys only; DynamoDB fetches each item from the table.
+          Select: "ALL_ATTRIBUTES",
           Limit: q.limit - items.length,
           ConsistentRead: true,
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
@@ -109,34 +117,32 @@ export class DynamoWatchRepository implements WatchRepository {
     return { items, nextCursor: startKey ? Buffer.from(JSON.stringify(startKey)).toString("base64url") : null };
   }
 
-  /**
-   * Reads the index (eventually consistent): the version check on write is
-   * what makes a stale read harmless.
-   */
-  async due(shard: string, now: number, limit: number): Promise<Watch[]> {
-    const out: Watch[] = [];
+  async dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]> {
+    const out: DueKey[] = [];
+    const values: Record<string, unknown> = { ":s": shard, ":to": range.upTo };
+    if (range.after !== undefined) values[":from"] = range.after;
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(
         new QueryCommand({
           TableName: this.opts.tableName,
           IndexName: INDEX_DUE,
-          KeyConditionExpression: "due_shard = :s AND due_at <= :now",
-          ExpressionAttributeValues: { ":s": shard, ":now": now },
-          Limit: limit - out.length,
+          // BETWEEN is inclusive at both ends; `after` is exclusive, hence + 1 ms.
+          KeyConditionExpression:
+            range.after === undefined ? "due_shard = :s AND due_at <= :to" : "due_shard = :s AND due_at BETWEEN :from1 AND :to",
+          ExpressionAttributeValues:
+            range.after === undefined ? values : { ":s": shard, ":to": range.upTo, ":from1": range.after + 1 },
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
       for (const it of page.Items ?? []) {
-        try {
-          out.push(fromItem(it));
-        } catch (err) {
-          // One corrupt item must not stop every other watch from being polled.
-          this.opts.onMalformed?.(`${String(it.pk)}/${String(it.sk)}`, err instanceof Error ? err.message : "unparsable");
-        }
+        const k = dueKeyOf(it);
+        if (k) out.push(k);
+        // One corrupt entry must not stop every other watch from being polled.
+        else this.opts.onMalformed?.(`${String(it.pk)}/${String(it.sk)}`, "due index entry without tenant or task id");
       }
       startKey = page.LastEvaluatedKey;
-    } while (startKey && out.length < limit);
+    } while (startKey);
     return out;
   }
 

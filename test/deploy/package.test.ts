@@ -272,15 +272,17 @@ describe("the packaged bundles run from the zip alone", () => {
     ]);
   }, 60_000);
 
-  it("poller: runs a tick and writes the backlog metric as an EMF line", async () => {
+  it("poller: runs an invocation's loop and writes the backlog metric as an EMF line", async () => {
     const stdout = await inNode(
       `const { handler } = await import("./functions/poller.mjs");
        const summary = await handler({}, { getRemainingTimeInMillis: () => 100000 });
        console.log(JSON.stringify({ summary }));`,
-      { AWS_LAMBDA_FUNCTION_NAME: "apig-taskwatch-test-poller", SERVICE_NAME: "apig-taskwatch-test" },
+      // A 2 s schedule: the loop runs until shortly before the next invocation.
+      { AWS_LAMBDA_FUNCTION_NAME: "apig-taskwatch-test-poller", SERVICE_NAME: "apig-taskwatch-test", POLL_INTERVAL_S: "2" },
     );
     const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>);
-    expect(lines.at(-1)!.summary).toMatchObject({ due: 0, processed: 0, deferred: 0, oldestDueAgeS: 0 });
+    expect(lines.at(-1)!.summary).toMatchObject({ role: "coordinator", workers: 0, watches: 0, polls: 0, deferred: 0, oldestDueAgeS: 0 });
+    expect(lines.at(-1)!.summary.fullReads).toBe(16);
     const emf = lines.find((l) => l._aws);
     expect(emf).toMatchObject({ Service: "apig-taskwatch-test", OldestDueAgeSeconds: 0, DeferredWatches: 0 });
     expect(emf!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: "ApigTaskwatch", Dimensions: [["Service"]] });

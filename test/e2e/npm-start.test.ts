@@ -29,7 +29,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
   for (const [k, v] of Object.entries(process.env)) {
     if (!/^(OTC_|API_KEYS|APIG_ENDPOINT|IAM_ENDPOINT|SLACK_WEBHOOK_URL|DEFAULT_WEBHOOK|SSM_PREFIX|DYNAMODB_ENDPOINT|TABLE_NAME|VITEST|NODE_ENV)/.test(k)) env[k] = v;
   }
-  return { ...env, PORT: "0", DATA_DIR: dataDir, POLL_INTERVAL_S: "1", ALLOW_PRIVATE_TARGETS: "true" };
+  // The deployed schedule (60 s) on purpose: a registration is still noticed within seconds.
+  return { ...env, PORT: "0", DATA_DIR: dataDir, ALLOW_PRIVATE_TARGETS: "true" };
 }
 
 async function startApp(): Promise<{ proc: ChildProcess; output: () => string; url: string; key: string }> {
@@ -83,7 +84,10 @@ describe("npm start", () => {
     expect(res.statusCode).toBe(201);
     await res.body.dump();
 
+    const registeredAt = Date.now();
     const [hit] = await receiver.waitFor(1, 30_000);
+    // Picked up by the running invocation (every 5 s) and polled every 2 s while young.
+    expect(hit!.at - registeredAt).toBeLessThan(15_000);
     const payload = new Webhook(SECRET.slice("whsec_".length)).verify(hit!.body, {
       "webhook-id": String(hit!.headers["webhook-id"]),
       "webhook-timestamp": String(hit!.headers["webhook-timestamp"]),

@@ -40,7 +40,10 @@ describe("delivery: outbox, retries, dead letters", () => {
     r.replies.push({ status: 500 }, { status: 500 });
     finishedTask(h, "d-retry");
     const reg = await h.call("POST", "/tasks", { body: registration("d-retry", [{ type: "webhook", url: `${r.url}/h`, secret: SECRET }]) });
-    expect(reg.json.notify[0]).toMatchObject({ state: "pending", attempts: 1, last_error: expect.stringContaining("500") });
+    // Owed, not sent: the API leaves every delivery to the poller.
+    expect(reg.json.notify[0]).toMatchObject({ state: "pending", attempts: 0, last_error: null });
+    await h.tick();
+    expect((await h.call("GET", "/tasks/d-retry")).json.notify[0]).toMatchObject({ state: "pending", attempts: 1, last_error: expect.stringContaining("500") });
     for (let i = 0; i < 6 && r.received.length < 3; i++) {
       now += 3_000;
       await h.tick();
@@ -109,6 +112,7 @@ describe("delivery: outbox, retries, dead letters", () => {
     r.fallback = { status: 307, headers: { location: `${target.url}/elsewhere` } };
     finishedTask(h, "d-302");
     await h.call("POST", "/tasks", { body: registration("d-302", [{ type: "slack", webhook_url: `${r.url}/s` }]) });
+    await h.tick();
     now += 5_000;
     await h.tick();
     expect(r.received).toHaveLength(2);
@@ -157,7 +161,9 @@ describe("delivery: outbox, retries, dead letters", () => {
     open.push(h);
     finishedTask(h, "d-default");
     const reg = await h.call("POST", "/tasks", { body: { project_id: "proj1", instance_id: "inst1", task_id: "d-default" } });
-    expect(reg.json.notify).toEqual([expect.objectContaining({ type: "webhook", state: "delivered", url: r.url })]);
+    expect(reg.json.notify).toEqual([expect.objectContaining({ type: "webhook", state: "pending", url: r.url })]);
+    await h.tick();
+    expect((await h.call("GET", "/tasks/d-default")).json.notify).toEqual([expect.objectContaining({ state: "delivered" })]);
     expect(() => verify(r.received[0]!)).not.toThrow();
   });
 
@@ -180,6 +186,7 @@ describe("delivery: outbox, retries, dead letters", () => {
     finishedTask(h, "d-ssrf");
     const reg = await h.call("POST", "/tasks", { body: registration("d-ssrf", [{ type: "webhook", url: `https://evil.test:${port}/h`, secret: SECRET }]) });
     expect(reg.status).toBe(201);
+    await h.tick();
     now += 5_000;
     await h.tick();
     expect(r.received).toHaveLength(0);

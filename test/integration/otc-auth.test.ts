@@ -97,7 +97,7 @@ describe("IAM user token", () => {
     expect(iamCalls(h)).toBe(1);
     h.sim.expireTokens();
     const s = await h.tick();
-    expect(s.transitioned).toBe(6);
+    expect(s.transitions).toBe(6);
     expect(iamCalls(h)).toBe(2);
     const list = (await h.call("GET", "/tasks?status=succeed")).json.items;
     expect(list).toHaveLength(6);

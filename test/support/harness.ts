@@ -16,8 +16,8 @@ import { fromApiGatewayEvent, toApiGatewayResult } from "../../lib/http/apigw-ev
 import { loadConfig } from "../../lib/platform/config";
 import { type ApiDeps, handleHttp } from "../../lib/http/router";
 import { jsonLogger } from "../../lib/platform/log";
-import { buildDeps, type RuntimeOverrides } from "../../lib/platform/runtime";
-import { runTick, type TickSummary } from "../../lib/app/tick";
+import { buildDeps, type RuntimeOverrides, type ServiceDeps } from "../../lib/platform/runtime";
+import { createPollerState, type LoopOptions, type LoopSummary, runPollLoop } from "../../lib/app/poll-loop";
 
 /** The error shape every 4xx/5xx of the API carries. */
 export interface ApiError {
@@ -51,7 +51,7 @@ export const KEYS = { acme: "key-acme-0123456789", other: "key-other-0123456789"
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
 export interface Harness {
-  deps: ApiDeps;
+  deps: ServiceDeps;
   /** The document client the service uses, for tests that plant items. */
   db: DynamoDBDocumentClient;
   tableName: string;
@@ -67,9 +67,13 @@ export interface Harness {
    * forever). A bare string is a status with an empty result.
    */
   task(taskId: string, states: Array<TaskState | TaskState["status"]>, taskType?: "import_api" | "export_api" | null): void;
-  tick(deps?: ApiDeps): Promise<TickSummary>;
+  /**
+   * One round of the poller as a cold container runs it: read the due set,
+   * handle every watch due now once, stop. `opts` override the loop's options.
+   */
+  tick(deps?: ServiceDeps, opts?: Partial<LoopOptions>): Promise<LoopSummary>;
   /** A second set of dependencies on the same table, like a second Lambda container. */
-  twin(overrides?: RuntimeOverrides): ApiDeps;
+  twin(overrides?: RuntimeOverrides): ServiceDeps;
   close(): Promise<void>;
 }
 
@@ -151,7 +155,7 @@ export async function startHarness(
         states: states.map((st) => (typeof st === "string" ? { status: st } : st)),
       });
     },
-    tick: (d = deps) => runTick(d, { remainingMs: () => 60_000, reserveMs: 0, concurrency: 8, batchSize: 100 }),
+    tick: (d = deps, o = {}) => runPollLoop(d, createPollerState(), { ...oneRound(d), ...o }),
     twin: (o) => build(o),
     async close() {
       await new Promise<void>((ok) => {
@@ -162,6 +166,22 @@ export async function startHarness(
       raw.destroy();
       await dynamo.close();
     },
+  };
+}
+
+/** Loop options for one round at the deps' current time: everything due now, once. */
+export function oneRound(d: ServiceDeps): LoopOptions {
+  const now = d.clock().getTime();
+  return {
+    shards: d.store.dueShards(),
+    once: true,
+    endAt: now,
+    hardStopAt: now + 60_000,
+    concurrency: 8,
+    maxRps: 10_000,
+    fullReadEveryMs: 60_000,
+    pickupEveryMs: 5_000,
+    pickupOverlapMs: 5_000,
   };
 }
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { shouldPoll } from "../../lib/domain/backoff";
 import { type ApigObservation, eventIdFor, normalizeApigStatus, transition } from "../../lib/domain/lifecycle";
 import { parseTaskResult } from "../../lib/domain/task-result";
 import { outcomeOf, type Watch, type WatchStatus } from "../../lib/domain/watch";
@@ -133,49 +132,6 @@ describe("transition", () => {
     expect(normalizeApigStatus("succeeded")).toBe("succeed");
     expect(normalizeApigStatus("SUCCEED")).toBe("succeed");
     expect(normalizeApigStatus("whatever")).toBeNull();
-  });
-});
-
-describe("shouldPoll: backoff for transient faults without writes", () => {
-  const tickMs = 60_000;
-  const capMs = 300_000;
-  const failing = (taskId: string, code = "APIG.9008") =>
-    watch({ task_id: taskId, status: "processing", last_error: { code, message: "m", http_status: 500, at: T0.toISOString() } });
-
-  function pollTimes(w: Watch, hours: number): number[] {
-    const out: number[] = [];
-    for (let t = T0.getTime() + tickMs; t <= T0.getTime() + hours * 3_600_000; t += tickMs) {
-      if (shouldPoll(w, new Date(t), { tickMs, capMs })) out.push(t);
-    }
-    return out;
-  }
-
-  it("polls every tick when nothing is wrong, and always during a 404 streak", () => {
-    expect(shouldPoll(watch({ status: "waiting" }), at(1), { tickMs, capMs })).toBe(true);
-    expect(shouldPoll(failing("x", "APIG.3093"), at(1), { tickMs, capMs })).toBe(true);
-    expect(shouldPoll(watch({ status: "succeed" }), at(1), { tickMs, capMs })).toBe(false);
-  });
-
-  it.each(["task-a", "task-b", "task-c", "task-d"])("backs off exponentially to the cap (%s)", (id) => {
-    const times = pollTimes(failing(id), 6);
-    const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    // Never faster than a tick, never slower than two caps, on average about one poll per cap.
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(tickMs);
-    expect(Math.max(...gaps)).toBeLessThanOrEqual(2 * capMs);
-    expect(times.length).toBeGreaterThan(6 * 3_600_000 / capMs / 2);
-    expect(times.length).toBeLessThan(6 * 3_600_000 / capMs * 1.5);
-    // The first retry comes early: within the first few ticks.
-    expect(times[0]! - T0.getTime()).toBeLessThanOrEqual(2 * tickMs);
-  });
-
-  it("jitters: two tasks failing at the same moment do not poll in lockstep", () => {
-    const a = pollTimes(failing("lock-a"), 2);
-    const b = pollTimes(failing("lock-b"), 2);
-    expect(a).not.toEqual(b);
-  });
-
-  it("is deterministic: every tick agrees on the schedule", () => {
-    expect(pollTimes(failing("same"), 1)).toEqual(pollTimes(failing("same"), 1));
   });
 });
 

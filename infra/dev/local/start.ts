@@ -67,6 +67,7 @@ async function main(): Promise<void> {
   // Imported only now: the handlers read their configuration from the
   // environment this function has just completed, as Lambda's would.
   const { loadConfig } = await import("../../../lib/platform/config");
+  const { pollerTiming } = await import("../../../lib/platform/timing");
   const config = loadConfig(env);
   const api = await import("../../../functions/api");
   const poller = await import("../../../functions/poller");
@@ -79,25 +80,30 @@ async function main(): Promise<void> {
   const { port } = server.address() as AddressInfo;
   const apiUrl = `http://${env.HOST || "127.0.0.1"}:${port}`;
 
+  // The deployed schedule: one poller invocation per POLL_INTERVAL_S, each
+  // polling its watches on their own cadence until shortly before the next,
+  // with the Lambda timeout the deployed function has.
+  const { lambdaTimeoutS } = pollerTiming(config);
   let running: Promise<unknown> | null = null;
   const tick = () => {
     if (running) return; // never overlap locally; correctness would survive it, logs would not
     const started = Date.now();
     running = poller
-      .handler({} as never, { getRemainingTimeInMillis: () => 60_000 - (Date.now() - started) })
+      .handler({}, { getRemainingTimeInMillis: () => lambdaTimeoutS * 1000 - (Date.now() - started) })
       .catch((err: unknown) => console.error(JSON.stringify({ level: "error", event: "tick_failed", error: String(err) })))
       .finally(() => {
         running = null;
       });
   };
   const timer = setInterval(tick, config.pollIntervalS * 1000);
+  tick();
 
   const lines = [
     "apig-taskwatch is running",
     `  HTTP API:   ${apiUrl}   (try: curl ${apiUrl}/health)`,
     devKey ? `  API key:    ${devKey}   (tenant "dev"; set API_KEYS to use your own)` : "  API keys:   from API_KEYS",
     `  Data:       ${join(dataDir, "dynamodb")} (kept across restarts)`,
-    `  Poller:     every ${config.pollIntervalS} s`,
+    `  Poller:     one invocation every ${config.pollIntervalS} s, each polling young tasks every few seconds`,
     simulator ? `  ${notes[0]}` : `  APIG:       ${config.apigEndpoint} (auth: ${config.auth.method})`,
     "  Stop with Ctrl-C.",
   ];
@@ -109,6 +115,7 @@ async function main(): Promise<void> {
     stopping = true;
     console.log(`\n${signal}: stopping`);
     clearInterval(timer);
+    poller.stopPolling();
     await running;
     await new Promise<void>((r) => {
       server.close(() => r());

@@ -1,0 +1,95 @@
+/**
+ * An in-memory WatchRepository for the poll loop's simulations and unit
+ * tests: the same versioned, conditional writes and the same due index (keys
+ * and times from `store/item-codec.ts`) as DynamoDB, and counters for what
+ * the loop asks of it.
+ */
+import type { DueKey, WatchPage, WatchRepository } from "../../../lib/app/ports";
+import type { Watch } from "../../../lib/domain/watch";
+import { dueAt, shardOf } from "../../../lib/store/item-codec";
+
+export class MemoryRepository implements WatchRepository {
+  private readonly items = new Map<string, Watch>();
+  /** What the loop asked for, by kind. */
+  readonly counts = { gets: 0, creates: 0, saves: 0, conflicts: 0, fullReads: 0, pickups: 0 };
+  /** Every dueKeys call: shard, kind and the time range asked. */
+  readonly reads: Array<{ shard: string; kind: "full" | "pickup"; after?: number; upTo: number }> = [];
+
+  constructor(private readonly shards = 1) {}
+
+  private static key(tenant: string, taskId: string) {
+    return `${tenant}/${taskId}`;
+  }
+
+  /** Put a watch in as it is, bypassing the version check (test setup). */
+  seed(w: Watch): void {
+    this.items.set(MemoryRepository.key(w.tenant, w.task_id), structuredClone(w));
+  }
+
+  /** The stored copy, for assertions. */
+  peek(tenant: string, taskId: string): Watch | undefined {
+    const w = this.items.get(MemoryRepository.key(tenant, taskId));
+    return w && structuredClone(w);
+  }
+
+  async create(w: Watch) {
+    this.counts.creates++;
+    const k = MemoryRepository.key(w.tenant, w.task_id);
+    const existing = this.items.get(k);
+    if (existing) return { created: false as const, existing: structuredClone(existing) };
+    this.items.set(k, structuredClone(w));
+    return { created: true as const, watch: w };
+  }
+
+  async get(tenant: string, taskId: string) {
+    this.counts.gets++;
+    const w = this.items.get(MemoryRepository.key(tenant, taskId));
+    return w ? structuredClone(w) : null;
+  }
+
+  async save(w: Watch, leaseUntil?: number) {
+    const k = MemoryRepository.key(w.tenant, w.task_id);
+    const stored = this.items.get(k);
+    if (!stored || stored.version !== w.version) {
+      this.counts.conflicts++;
+      return "conflict" as const;
+    }
+    this.counts.saves++;
+    const { lease_until: _old, ...rest } = w;
+    const next: Watch = { ...rest, version: w.version + 1, ...(leaseUntil !== undefined ? { lease_until: leaseUntil } : {}) };
+    this.items.set(k, structuredClone(next));
+    return next;
+  }
+
+  async list(tenant: string, q: { status?: string; limit: number }): Promise<WatchPage> {
+    const items = [...this.items.values()]
+      .filter((w) => w.tenant === tenant && (!q.status || w.status === q.status))
+      .sort((a, b) => b.created_at.localeCompare(a.created_at))
+      .slice(0, q.limit);
+    return { items: structuredClone(items), nextCursor: null };
+  }
+
+  dueShards(): string[] {
+    return Array.from({ length: this.shards }, (_, i) => `S#${i}`);
+  }
+
+  shardOf(w: Pick<Watch, "tenant" | "task_id">): string {
+    return shardOf(w, this.shards);
+  }
+
+  async dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]> {
+    const kind = range.after === undefined ? "full" : "pickup";
+    this.counts[kind === "full" ? "fullReads" : "pickups"]++;
+    this.reads.push({ shard, kind, ...(range.after !== undefined ? { after: range.after } : {}), upTo: range.upTo });
+    const out: DueKey[] = [];
+    for (const w of this.items.values()) {
+      const at = dueAt(w);
+      if (at === null || this.shardOf(w) !== shard) continue;
+      if (at > range.upTo || (range.after !== undefined && at <= range.after)) continue;
+      out.push({ tenant: w.tenant, taskId: w.task_id, dueAt: at });
+    }
+    return out.sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  async ping(): Promise<void> {}
+}

@@ -1,0 +1,62 @@
+/**
+ * When a watch is polled next: a waiter-like cadence by the watch's age, and
+ * capped exponential backoff with jitter after transient APIG faults. Pure:
+ * the poll loop keeps the state (`PollClock`) and asks this module.
+ *
+ * The cadence (no fault): every `minMs` in the first minute, then age / 30
+ * (so 6 s at 3 minutes, 30 s at 15 minutes), and at least once a `maxMs` for
+ * older watches. A task's end is therefore seen within a few seconds while it
+ * is young, which is when most imports end, and APIG is asked about old
+ * tasks once a minute.
+ *
+ * After a transient fault the delay doubles from the cadence's delay on each
+ * consecutive fault, with full jitter, and never exceeds `backoffCapMs`: the
+ * next poll comes no later than the cap after the previous one, whatever the
+ * loop is doing, because the loop serves the earliest deadline first.
+ */
+
+export interface CadenceRules {
+  /** Delay while the watch is young (first minute). */
+  minMs: number;
+  /** Longest delay between two polls of a healthy watch. */
+  maxMs: number;
+  /** Longest delay between two polls of a watch whose polls keep failing. */
+  backoffCapMs: number;
+}
+
+export const DEFAULT_CADENCE: CadenceRules = { minMs: 2_000, maxMs: 60_000, backoffCapMs: 300_000 };
+
+/** Age after which a watch is "old": polled every `maxMs`. */
+export const YOUNG_FOR_MS = 15 * 60_000;
+
+/** Delay between two polls of a healthy watch of age `ageMs`. */
+export function cadenceDelayMs(ageMs: number, rules: CadenceRules): number {
+  if (ageMs >= YOUNG_FOR_MS) return rules.maxMs;
+  return Math.min(rules.maxMs, Math.max(rules.minMs, Math.round(Math.max(0, ageMs) / 30)));
+}
+
+/** What the loop knows about one watch's polling. */
+export interface PollClock {
+  /** Epoch ms the watch was registered. */
+  createdAt: number;
+  /** Epoch ms the last query was sent, null before the first. */
+  lastPollAt: number | null;
+  /** Consecutive transient faults up to the last poll. */
+  faults: number;
+}
+
+/**
+ * Epoch ms of the next poll after a poll at `polledAt`.
+ * @param random in [0, 1), for the fault backoff's jitter
+ */
+export function nextPollAt(c: PollClock & { lastPollAt: number }, rules: CadenceRules, random: () => number): number {
+  const base = cadenceDelayMs(c.lastPollAt - c.createdAt, rules);
+  if (c.faults === 0) return c.lastPollAt + base;
+  const cap = Math.max(rules.minMs, rules.backoffCapMs);
+  // 2^faults times the cadence's delay, capped; full jitter over the upper half
+  // keeps a burst of failing watches from retrying in lockstep while never
+  // polling sooner than the healthy cadence would.
+  const ceiling = Math.min(cap, base * 2 ** Math.min(c.faults, 20));
+  const delay = Math.max(base, ceiling / 2 + (ceiling / 2) * random());
+  return c.lastPollAt + Math.min(cap, Math.round(delay));
+}

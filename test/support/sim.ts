@@ -1,0 +1,86 @@
+/**
+ * The poll loop wired to in-memory ports on virtual time: for unit tests of
+ * the cadence, starvation, reads and fan-out, and for the benchmark's
+ * large simulations. No I/O, deterministic.
+ */
+import type { LoopDeps } from "../../lib/app/poll-loop";
+import type { Sender } from "../../lib/app/ports";
+import { newWatch } from "../../lib/app/register";
+import { DEFAULT_CADENCE } from "../../lib/domain/cadence";
+import { FakeApig } from "../../infra/dev/sim/fake-apig";
+import { MemoryRepository } from "../../infra/dev/sim/memory-repository";
+import { VirtualTime } from "../../infra/dev/sim/virtual-time";
+import type { LogFields } from "../../lib/app/ports";
+
+export interface Sim {
+  vt: VirtualTime;
+  store: MemoryRepository;
+  apig: FakeApig;
+  deps: LoopDeps;
+  /** Deliveries sent: task id and virtual time. */
+  sent: Array<{ taskId: string; at: number }>;
+  logs: Array<{ level: string; event: string } & LogFields>;
+  /** A watch registered now (its first APIG answer not yet in), ending `endsInMs` from now. */
+  watch(taskId: string, endsInMs: number, opts?: { tenant?: string; webhook?: boolean }): void;
+}
+
+/** A deterministic random source (LCG), so jitter is the same on every run. */
+export function seeded(seed = 42): () => number {
+  let s = seed;
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+}
+
+export function startSim(opts: { shards?: number; latencyMs?: number; backoffCapMs?: number; sendMs?: number } = {}): Sim {
+  const vt = new VirtualTime();
+  const store = new MemoryRepository(opts.shards ?? 1);
+  const apig = new FakeApig(vt, opts.latencyMs ?? 200);
+  const sent: Sim["sent"] = [];
+  const logs: Sim["logs"] = [];
+  const sender: Sender = {
+    async send(_target, view) {
+      await vt.sleep(opts.sendMs ?? 50);
+      sent.push({ taskId: view.task_id, at: vt.now });
+      return { ok: true, status: 200 };
+    },
+  };
+  const log = (level: string) => (event: string, fields?: LogFields) => logs.push({ level, event, ...fields });
+  const deps: LoopDeps = {
+    store,
+    apig,
+    sender,
+    clock: vt.clock,
+    sleep: vt.sleep,
+    random: seeded(),
+    log: { info: log("info"), warn: log("warn"), error: log("error") },
+    rules: { notFoundGraceMs: 600_000 },
+    retryScheduleS: [5, 300],
+    leaseMs: 40_000,
+    cadence: { ...DEFAULT_CADENCE, backoffCapMs: opts.backoffCapMs ?? DEFAULT_CADENCE.backoffCapMs },
+  };
+  return {
+    vt,
+    store,
+    apig,
+    deps,
+    sent,
+    logs,
+    watch(taskId, endsInMs, o = {}) {
+      apig.tasks.set(taskId, { endsAt: vt.now + endsInMs });
+      const w = newWatch(
+        o.tenant ?? "acme",
+        {
+          project_id: "p",
+          instance_id: "i",
+          task_id: taskId,
+          region: "eu-de",
+          targets: o.webhook === false ? [] : [{ type: "webhook", url: "https://ci.example.com/h", secret: "whsec_x" }],
+          labels: {},
+          timeout_s: 86_400,
+        },
+        vt.clock(),
+      );
+      // As registration leaves it once APIG has answered `processing`.
+      store.seed({ ...w, status: "processing", task_type: "import_api", history: [...w.history, { status: "processing", at: w.created_at }] });
+    },
+  };
+}
