@@ -17,6 +17,7 @@ import { startDynalite } from "../../infra/dev/local/dynalite-server";
 import { ensureTable } from "../../infra/table";
 import table from "../../infra/table.json";
 import { SECRET_VARIABLES } from "../../lib/platform/ssm-env";
+import { pollerTiming } from "../../lib/platform/timing";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
@@ -32,6 +33,9 @@ const PLAIN_ENV = [
   "SERVICE_NAME",
   "TABLE_NAME",
   "SSM_PREFIX",
+  "POLL_CONCURRENCY",
+  "APIG_MAX_RPS",
+  "DUE_SHARDS",
   "OTC_REGION",
   "APIG_ENDPOINT",
   "IAM_ENDPOINT",
@@ -95,6 +99,11 @@ describe("packaged stack", () => {
     expect(JSON.stringify(rules[0]![1].Properties.Targets)).toContain("PollerLambdaFunction");
     const [[, invoke]] = ofType("AWS::Lambda::EventInvokeConfig") as [[string, Res]];
     expect(invoke.Properties.MaximumRetryAttempts).toBe(0);
+    // Long enough for a whole loop plus the reserve the loop keeps (lib/platform/timing.ts).
+    const poller = ofType("AWS::Lambda::Function").find(([id]) => id === "PollerLambdaFunction")![1];
+    expect(poller.Properties.Timeout).toBeGreaterThanOrEqual(pollerTiming({ pollIntervalS: 60, apigTimeoutMs: 10_000 }).lambdaTimeoutS);
+    const env = poller.Properties.Environment.Variables;
+    expect(env).toMatchObject({ POLL_INTERVAL_S: "60", POLL_CONCURRENCY: "64", APIG_MAX_RPS: "200", DUE_SHARDS: "16" });
     const routes = ofType("AWS::ApiGatewayV2::Route").map(([, r]) => r.Properties.RouteKey).sort();
     expect(routes).toEqual(["DELETE /tasks/{task_id}", "GET /health", "GET /tasks", "GET /tasks/{task_id}", "POST /tasks"]);
     expect(JSON.stringify(ofType("AWS::ApiGatewayV2::Integration"))).toContain("ApiLambdaFunction");
@@ -117,15 +126,17 @@ describe("packaged stack", () => {
           expect(JSON.stringify(s.Resource), `${id} resource`).not.toMatch(/\*/);
           const resource = JSON.stringify(s.Resource).includes("index")
             ? JSON.stringify(s.Resource).match(/"index","(\w+)"/)![1]!
-            : JSON.stringify(s.Resource).match(/WatchTable|LogGroup|parameter|SsmKmsKeyArn/)![0]!;
+            : JSON.stringify(s.Resource).match(/WatchTable|LogGroup|parameter|SsmKmsKeyArn|function:\$\{[^}]*\}-poller|function:[\w-]+-poller/)![0]!;
           for (const a of actions) (grants[id] ??= []).push(`${a} on ${resource}`);
         }
       }
     }
     expect(grants.PollerRole!.sort()).toEqual([
+      "dynamodb:GetItem on WatchTable",
       "dynamodb:PutItem on WatchTable",
       "dynamodb:Query on due",
       "kms:Decrypt on SsmKmsKeyArn",
+      "lambda:InvokeFunction on function:apig-taskwatch-dev-poller",
       "logs:CreateLogStream on LogGroup",
       "logs:PutLogEvents on LogGroup",
       "ssm:GetParametersByPath on parameter",
