@@ -8,7 +8,8 @@ import { afterTry, nextDeliveryAt } from "../domain/delivery";
 import { transition, type TransitionRules } from "../domain/lifecycle";
 import { isTerminal, type Watch } from "../domain/watch";
 import { toView } from "../domain/watch-view";
-import type { Logger, Sender, TaskQuery, WatchRepository } from "./ports";
+import type { Logger, Metrics, Sender, TaskQuery, WatchRepository } from "./ports";
+import { recordDelivery, recordPoll } from "./telemetry";
 
 export interface WatchDeps {
   store: WatchRepository;
@@ -17,6 +18,7 @@ export interface WatchDeps {
   clock: () => Date;
   random: () => number;
   log: Logger;
+  metrics: Metrics;
   rules: TransitionRules;
   backoff: BackoffRules;
   retryScheduleS: readonly number[];
@@ -48,6 +50,7 @@ export async function processWatch(deps: WatchDeps, watch: Watch): Promise<{ wat
     taskId: watch.task_id,
   });
   const after = deps.clock();
+  recordPoll(deps.metrics, watch.region, observation);
   const t = transition(watch, { type: "observed", observation }, after, deps.rules);
   if (!t.changed) return { watch, outcome: "unchanged" };
 
@@ -56,7 +59,7 @@ export async function processWatch(deps: WatchDeps, watch: Watch): Promise<{ wat
   // delivers these notifications while this one is about to.
   const saved = await deps.store.save(t.next, deliver ? after.getTime() + deps.leaseMs : undefined);
   if (saved === "conflict") {
-    deps.log.info("transition_lost", { task_id: watch.task_id, to: t.next.status });
+    deps.log.info("transition_lost", { task_id: watch.task_id, tenant: watch.tenant, to: t.next.status });
     return { watch, outcome: "conflict" };
   }
   if (t.next.status !== watch.status) {
@@ -91,6 +94,7 @@ async function deliverLeased(deps: WatchDeps, watch: Watch): Promise<Watch> {
       if (t.state !== "pending" || t.next_attempt_at === null || t.next_attempt_at > now.getTime()) return t;
       const outcome = await deps.sender.send(t, view, eventId, now);
       const next = afterTry(t, outcome, deps.clock(), deps.retryScheduleS, deps.random);
+      recordDelivery(deps.metrics, watch, next, deps.clock());
       const fields = { task_id: watch.task_id, tenant: watch.tenant, target: t.id, type: t.type, attempts: next.attempts };
       if (next.state === "delivered") deps.log.info("delivery_delivered", fields);
       else if (next.state === "dead") deps.log.error("delivery_dead", { ...fields, error: next.last_error });

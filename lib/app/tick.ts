@@ -57,6 +57,7 @@ export async function runTick(deps: WatchDeps, opts: TickOptions): Promise<TickS
         summary.errors++;
         deps.log.error("watch_failed", {
           task_id: w.task_id,
+          tenant: w.tenant,
           error: errorText(err),
         });
       }

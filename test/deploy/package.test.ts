@@ -282,8 +282,8 @@ describe("the packaged bundles run from the zip alone", () => {
     const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, any>);
     expect(lines.at(-1)!.summary).toMatchObject({ due: 0, processed: 0, deferred: 0, oldestDueAgeS: 0 });
     const emf = lines.find((l) => l._aws);
-    expect(emf).toMatchObject({ Service: "apig-taskwatch-test", OldestDueAgeSeconds: 0, DeferredWatches: 0 });
-    expect(emf!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: "ApigTaskwatch", Dimensions: [["Service"]] });
+    expect(emf).toMatchObject({ service: "apig-taskwatch-test", OldestDueAgeSeconds: 0, DeferredWatches: 0 });
+    expect(emf!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: "ApigTaskwatch", Dimensions: [["service"]] });
     expect(emf!._aws.CloudWatchMetrics[0].Metrics).toContainEqual({ Name: "OldestDueAgeSeconds", Unit: "Seconds" });
   }, 60_000);
 });

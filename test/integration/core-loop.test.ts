@@ -291,7 +291,7 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
       const s = await g.tick();
       expect(s).toMatchObject({ errors: 0, transitioned: 1 });
       const bad = g.logs.map((l) => JSON.parse(l)).filter((l) => l.event === "watch_malformed");
-      expect(bad).toEqual([expect.objectContaining({ level: "error", key: "T#acme/W#broken" })]);
+      expect(bad).toEqual([expect.objectContaining({ level: "ERROR", message: "watch_malformed", key: "T#acme/W#broken" })]);
     } finally {
       await g.close();
     }
