@@ -7,13 +7,13 @@
  */
 import { createHash } from "node:crypto";
 import { SSMClient } from "@aws-sdk/client-ssm";
-import { type Config, type Env, loadConfig } from "./config";
+import { type Config, type Env, loadConfig, parseLogLevel } from "./config";
 import type { ApiDeps } from "../http/router";
-import { createLogger, type LambdaLogger, parseLogLevel } from "./log";
+import { createLogger, type LambdaLogger } from "./log";
 import { createMetrics, type FlushableMetrics } from "./metrics";
 import { authFor, rotatingAuth } from "../otc/auth";
 import type { AuthProvider } from "../otc/apig-client";
-import { buildDeps } from "./runtime";
+import { buildDeps, dynamoClient } from "./runtime";
 import { SECRET_VARIABLES, type SsmLike, withSsmSecrets } from "./ssm-env";
 import { Agent, type Dispatcher } from "./undici";
 import { createGuardedAgent } from "../notify/ssrf-guard";
@@ -69,8 +69,8 @@ export function lazyDeps(env: NodeJS.ProcessEnv = process.env, opts: LazyDepsOpt
   let built: Built | undefined;
   let reading: Promise<boolean> | undefined;
   let lastForced = Number.NEGATIVE_INFINITY;
-  // Created once: keep-alive pools, and the IAM token cache's dispatcher, outlive a rotation.
-  let dispatchers: { apig: Dispatcher; notify: Dispatcher } | undefined;
+  // Created once: connection pools outlive a rotation (none of them depends on a secret).
+  let shared: { apig: Dispatcher; notify: Dispatcher; db: ReturnType<typeof dynamoClient> } | undefined;
 
   const readSecrets = async (): Promise<Env> => {
     if (!prefix) return env;
@@ -105,18 +105,23 @@ export function lazyDeps(env: NodeJS.ProcessEnv = process.env, opts: LazyDepsOpt
           return false;
         }
         const config = loadConfig(full);
-        dispatchers ??= {
+        shared ??= {
           apig: new Agent({ keepAliveTimeout: 30_000, connections: 32, connect: { timeout: 5_000 } }),
           notify: createGuardedAgent({ allowPrivate: config.allowPrivateTargets }),
+          db: dynamoClient(config),
         };
         const deps = buildDeps(config, {
           log: telemetry.log,
           metrics: telemetry.metrics,
           auth,
-          apigDispatcher: dispatchers.apig,
-          notifyDispatcher: dispatchers.notify,
+          apigDispatcher: shared.apig,
+          notifyDispatcher: shared.notify,
+          db: shared.db,
         });
-        built = { fingerprint, readAt: now(), config, deps, auth: authFor(config, dispatchers.apig) };
+        // Unchanged OTC credentials (only API keys rotated, say) keep their provider and its cached IAM tokens.
+        const sameOtc = built !== undefined && JSON.stringify(built.config.auth) === JSON.stringify(config.auth);
+        const otc = sameOtc ? built!.auth : authFor(config, shared.apig);
+        built = { fingerprint, readAt: now(), config, deps, auth: otc };
         return true;
       } catch (err) {
         // Config errors name variables, SDK errors name parameters: no values.

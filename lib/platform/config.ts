@@ -6,13 +6,22 @@
 import { WebhookSecret } from "../domain/target";
 import { RegionId } from "../domain/watch";
 import * as z from "../domain/zod";
-import { type LogLevel, parseLogLevel } from "./log";
 
 export type OtcAuth =
   | { method: "aksk"; accessKey: string; secretKey: string }
   | { method: "password"; username: string; password: string; domainName: string }
   | { method: "token"; token: string }
   | { method: "none" };
+
+/** Levels `LOG_LEVEL` accepts (in any case), as Powertools names them. */
+export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "SILENT"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A level name from the environment, or undefined when it names none. */
+export function parseLogLevel(raw: string | undefined): LogLevel | undefined {
+  const v = raw?.trim().toUpperCase() ?? "";
+  return LOG_LEVELS.find((l) => l === v);
+}
 
 export interface ApiKeyHash {
   tenant: string;
@@ -226,34 +235,8 @@ export function loadConfig(env: Env): Config {
 /** Exactly one credential set may be given, and it must be complete. */
 function pickAuth(env: Env, issues: ConfigError["issues"]): OtcAuth {
   const s = (name: string) => opt(env[name]);
-  const separate = ["OTC_ACCESS_KEY", "OTC_SECRET_KEY", "OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME", "OTC_AUTH_TOKEN"];
   const whole = s("OTC_CREDENTIALS");
-  if (whole !== undefined) {
-    const also = separate.filter((v) => s(v) !== undefined);
-    if (also.length > 0) {
-      issues.push({ variable: ["OTC_CREDENTIALS", ...also].join(", "), message: "set either OTC_CREDENTIALS or the separate variables, not both" });
-      return { method: "none" };
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(whole);
-    } catch {
-      json = undefined;
-    }
-    // Never the value, nor zod's message (it may quote the input).
-    const r = otcCredentials.safeParse(json);
-    if (!r.success) {
-      issues.push({
-        variable: "OTC_CREDENTIALS",
-        message: 'must be JSON: {"access_key","secret_key"}, {"username","password","domain_name"} or {"token"}',
-      });
-      return { method: "none" };
-    }
-    const c = r.data;
-    if ("access_key" in c) return { method: "aksk", accessKey: c.access_key, secretKey: c.secret_key };
-    if ("username" in c) return { method: "password", username: c.username, password: c.password, domainName: c.domain_name };
-    return { method: "token", token: c.token };
-  }
+  if (whole !== undefined) return credentialsFromJson(env, whole, issues);
   const sets = {
     aksk: ["OTC_ACCESS_KEY", "OTC_SECRET_KEY"],
     password: ["OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME"],
@@ -284,4 +267,33 @@ function pickAuth(env: Env, issues: ConfigError["issues"]): OtcAuth {
     };
   }
   return { method: "token", token: s("OTC_AUTH_TOKEN")! };
+}
+
+/** `OTC_CREDENTIALS`, which stands alone: with any of the separate variables it is an error. */
+function credentialsFromJson(env: Env, whole: string, issues: ConfigError["issues"]): OtcAuth {
+  const separate = ["OTC_ACCESS_KEY", "OTC_SECRET_KEY", "OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME", "OTC_AUTH_TOKEN"];
+  const also = separate.filter((v) => opt(env[v]) !== undefined);
+  if (also.length > 0) {
+    issues.push({ variable: ["OTC_CREDENTIALS", ...also].join(", "), message: "set either OTC_CREDENTIALS or the separate variables, not both" });
+    return { method: "none" };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(whole);
+  } catch {
+    json = undefined;
+  }
+  // Never the value, nor zod's message (it may quote the input).
+  const r = otcCredentials.safeParse(json);
+  if (!r.success) {
+    issues.push({
+      variable: "OTC_CREDENTIALS",
+      message: 'must be JSON: {"access_key","secret_key"}, {"username","password","domain_name"} or {"token"}',
+    });
+    return { method: "none" };
+  }
+  const c = r.data;
+  if ("access_key" in c) return { method: "aksk", accessKey: c.access_key, secretKey: c.secret_key };
+  if ("username" in c) return { method: "password", username: c.username, password: c.password, domainName: c.domain_name };
+  return { method: "token", token: c.token };
 }
