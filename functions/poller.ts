@@ -3,11 +3,13 @@ import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import type { Context } from "aws-lambda";
 import { createPollerState, stopPollLoop } from "../lib/app/poll-loop";
 import { type InvocationSummary, runPollerInvocation, type WorkerInvoker } from "../lib/app/poller-invocation";
-import { lazyDeps } from "../lib/platform/bootstrap";
-import { tickMetricsLine } from "../lib/platform/metrics";
+import { recordTick } from "../lib/app/telemetry";
+import { errorText } from "../lib/domain/error-text";
+import { lazyDeps, telemetryFrom } from "../lib/platform/bootstrap";
 import { pollerTiming } from "../lib/platform/timing";
 
-const deps = lazyDeps();
+const telemetry = telemetryFrom();
+const deps = lazyDeps(process.env, { telemetry });
 // Kept while the container is warm: the next invocation continues each
 // watch's schedule instead of polling everything again.
 const state = createPollerState();
@@ -30,25 +32,37 @@ export function stopPolling(): void {
   stopPollLoop(state);
 }
 
-export async function handler(event: unknown, context: Pick<Context, "getRemainingTimeInMillis">): Promise<InvocationSummary> {
-  const d = await deps();
-  // A broken configuration must fail the invocation so the error alarm fires.
-  if (!d.ok) throw d.error;
-  const timing = pollerTiming(d.config);
-  const summary = await runPollerInvocation(d.deps, state, {
-    event,
-    remainingMs: context.getRemainingTimeInMillis(),
-    settings: {
-      concurrency: d.config.pollConcurrency,
-      apigMaxRps: d.config.apigMaxRps,
-      loopMs: timing.loopMs,
-      reserveMs: timing.reserveMs,
-    },
-    ...(invoker ? { invoker } : {}),
-  });
-  if (summary.polls > 0 || summary.deliveryRounds > 0 || summary.errors > 0) d.deps.log.info("poller_invocation", { ...summary, shards: summary.shards.length });
-  if (process.env.AWS_LAMBDA_FUNCTION_NAME) {
-    process.stdout.write(tickMetricsLine(summary, d.config.serviceName, new Date()) + "\n");
+export async function handler(
+  event: unknown,
+  context: Pick<Context, "getRemainingTimeInMillis"> & Partial<Context>,
+): Promise<InvocationSummary> {
+  telemetry.log.addContext(context as Context);
+  try {
+    const d = await deps();
+    // A broken configuration must fail the invocation so the error alarm fires.
+    if (!d.ok) throw d.error;
+    const timing = pollerTiming(d.config);
+    const summary = await runPollerInvocation(d.deps, state, {
+      event,
+      remainingMs: context.getRemainingTimeInMillis(),
+      settings: {
+        concurrency: d.config.pollConcurrency,
+        apigMaxRps: d.config.apigMaxRps,
+        loopMs: timing.loopMs,
+        reserveMs: timing.reserveMs,
+      },
+      ...(invoker ? { invoker } : {}),
+    });
+    recordTick(telemetry.metrics, summary);
+    if (summary.polls > 0 || summary.deliveryRounds > 0 || summary.errors > 0) {
+      telemetry.log.info("poller_invocation", { ...summary, shards: summary.shards.length });
+    }
+    return summary;
+  } catch (err) {
+    telemetry.log.error("tick_failed", { error: errorText(err) });
+    throw err;
+  } finally {
+    // Per invocation: what it saw leaves before Lambda may freeze the container.
+    telemetry.metrics.flush();
   }
-  return summary;
 }

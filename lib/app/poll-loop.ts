@@ -24,7 +24,7 @@ import { errorText } from "../domain/error-text";
 import { isTerminal, type Watch } from "../domain/watch";
 import { MinHeap } from "./min-heap";
 import type { DueKey } from "./ports";
-import { applyObservation, deliverOwed, taskRefOf, type WatchDeps } from "./process-watch";
+import { applyObservation, deliverOwed, queryApig, type WatchDeps } from "./process-watch";
 import { AimdThrottle } from "./region-throttle";
 
 export interface LoopDeps extends WatchDeps {
@@ -215,7 +215,7 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
       await token(w.region);
       // Delays count from when a query goes out, so a slow answer does not stretch the gap between two polls.
       const sentAt = deps.clock().getTime();
-      const observation = await deps.apig.queryTask(taskRefOf(w));
+      const observation = await queryApig(deps, w);
       sum.polls++;
       const t = throttle(w.region);
       if (!observation.ok && observation.code === "APIG.9008") t.throttled(deps.clock().getTime());

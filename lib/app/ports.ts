@@ -1,7 +1,7 @@
 /**
  * The ports the use cases need, implemented by the adapters: the watch
  * repository (`store/`), the APIG task query (`otc/`), the notification
- * sender (`notify/`) and the logger (`platform/`).
+ * sender (`notify/`), the logger and the metrics (`platform/`).
  */
 import type { SendOutcome } from "../domain/delivery";
 import type { ApigObservation } from "../domain/lifecycle";
@@ -80,4 +80,22 @@ export interface Logger {
   info(event: string, fields?: LogFields): void;
   warn(event: string, fields?: LogFields): void;
   error(event: string, fields?: LogFields): void;
+}
+
+/** Dimensions of one metric value besides the deployment's `service`, e.g. `{ region: "eu-de" }`. */
+export type MetricDims = Record<string, string>;
+
+/** CloudWatch units the use cases report in. */
+export type MetricUnit = "Count" | "Milliseconds" | "Seconds";
+
+/**
+ * Numbers an operator graphs and alarms on (CloudWatch EMF in AWS). Buffered;
+ * the shell that owns an invocation flushes them, so a use case only records.
+ * Names and dimensions are the catalogue in `app/telemetry.ts`.
+ */
+export interface Metrics {
+  /** Add `value` (default 1) to a counter. */
+  count(name: string, dims?: MetricDims, value?: number): void;
+  /** Record one observation (a latency, an age) to be graphed as a distribution or maximum. */
+  observe(name: string, value: number, unit: MetricUnit, dims?: MetricDims): void;
 }

@@ -8,7 +8,8 @@ import { afterTry, nextDeliveryAt } from "../domain/delivery";
 import { type ApigObservation, transition, type TransitionRules } from "../domain/lifecycle";
 import { isTerminal, type Watch } from "../domain/watch";
 import { toView } from "../domain/watch-view";
-import type { Logger, Sender, TaskQuery, TaskRef, WatchRepository } from "./ports";
+import type { Logger, Metrics, Sender, TaskQuery, TaskRef, WatchRepository } from "./ports";
+import { recordDelivery, recordPoll } from "./telemetry";
 
 export interface WatchDeps {
   store: WatchRepository;
@@ -17,6 +18,7 @@ export interface WatchDeps {
   clock: () => Date;
   random: () => number;
   log: Logger;
+  metrics: Metrics;
   rules: TransitionRules;
   retryScheduleS: readonly number[];
   /** How long a writer owns a watch's deliveries; longer than one round of tries (see `platform/timing.ts`). */
@@ -42,8 +44,14 @@ export function taskRefOf(w: Watch): TaskRef {
  */
 export async function processWatch(deps: WatchDeps, watch: Watch): Promise<Processed> {
   if (isTerminal(watch.status)) return deliverOwed(deps, watch, deps.clock());
+  return applyObservation(deps, watch, await queryApig(deps, watch));
+}
+
+/** Ask APIG about a watch's task, counting the query and any fault for the metrics. */
+export async function queryApig(deps: WatchDeps, watch: Watch): Promise<ApigObservation> {
   const observation = await deps.apig.queryTask(taskRefOf(watch));
-  return applyObservation(deps, watch, observation);
+  recordPoll(deps.metrics, watch.region, observation);
+  return observation;
 }
 
 /**
@@ -98,6 +106,7 @@ async function deliverLeased(deps: WatchDeps, watch: Watch): Promise<Watch> {
       if (t.state !== "pending" || t.next_attempt_at === null || t.next_attempt_at > now.getTime()) return t;
       const outcome = await deps.sender.send(t, view, eventId, now);
       const next = afterTry(t, outcome, deps.clock(), deps.retryScheduleS, deps.random);
+      recordDelivery(deps.metrics, watch, next, deps.clock());
       const fields = { task_id: watch.task_id, tenant: watch.tenant, target: t.id, type: t.type, attempts: next.attempts };
       if (next.state === "delivered") deps.log.info("delivery_delivered", fields);
       else if (next.state === "dead") deps.log.error("delivery_dead", { ...fields, error: next.last_error });

@@ -5,7 +5,7 @@
 import type { NotifyTarget } from "../domain/target";
 import type { Watch } from "../domain/watch";
 import { transition } from "../domain/lifecycle";
-import { taskRefOf, type WatchDeps } from "./process-watch";
+import { queryApig, type WatchDeps } from "./process-watch";
 
 /** A target as the caller names it, before it gets its id and delivery state. */
 export type TargetSpec = Pick<NotifyTarget, "type" | "url" | "secret">;
@@ -83,7 +83,7 @@ export async function registerWatch(
   const known = await deps.store.get(tenant, r.task_id);
   if (known) return { created: false, watch: sameTask(known, r) };
   const fresh = newWatch(tenant, r, deps.clock());
-  const observation = await deps.apig.queryTask(taskRefOf(fresh));
+  const observation = await queryApig(deps, fresh);
   const t = transition(fresh, { type: "observed", observation }, deps.clock(), deps.rules);
   const created = await deps.store.create(t.next);
   if (!created.created) return { created: false, watch: sameTask(created.existing, r) };

@@ -5,7 +5,7 @@
 import type { Dispatcher } from "undici";
 import { type AuthProvider, staticTokenAuth } from "./apig-client";
 import type { Config } from "../platform/config";
-import { createIamTokenProvider } from "./iam-token";
+import { createIamTokenProvider, IamAuthError } from "./iam-token";
 import { signRequest } from "./signer";
 
 /** AK/SK: every request signed afresh; a 401 cannot be cured by retrying. */
@@ -54,4 +54,30 @@ export function authFor(config: Config, dispatcher: Dispatcher): AuthProvider {
       // No credentials: requests go out unauthenticated and APIG's 401 shows on the watch.
       return { authorize: async (req) => ({ ...req.headers }), rejected: async () => false };
   }
+}
+
+/**
+ * Authentication whose credentials may be rotated under it: every request
+ * uses `current()`, and when OTC refuses them (APIG answers 401 that the
+ * provider cannot cure, or IAM refuses the password) it asks `refresh()` to
+ * re-read the secrets at once. `refresh` answers true when the credentials
+ * changed, and the request is then retried with the new ones. `refresh` is
+ * expected to rate-limit itself: a wrong key makes every poll fail.
+ */
+export function rotatingAuth(current: () => AuthProvider, refresh: () => Promise<boolean>): AuthProvider {
+  return {
+    authorize: async (req) => {
+      try {
+        return await current().authorize(req);
+      } catch (err) {
+        if (!(err instanceof IamAuthError && err.code === "iam_unauthorized") || !(await refresh())) throw err;
+        return current().authorize(req);
+      }
+    },
+    rejected: async (req, sent) => {
+      const used = current();
+      if (await used.rejected(req, sent)) return true;
+      return refresh();
+    },
+  };
 }

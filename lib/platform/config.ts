@@ -13,6 +13,16 @@ export type OtcAuth =
   | { method: "token"; token: string }
   | { method: "none" };
 
+/** Levels `LOG_LEVEL` accepts (in any case), as Powertools names them. */
+export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "SILENT"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A level name from the environment, or undefined when it names none. */
+export function parseLogLevel(raw: string | undefined): LogLevel | undefined {
+  const v = raw?.trim().toUpperCase() ?? "";
+  return LOG_LEVELS.find((l) => l === v);
+}
+
 export interface ApiKeyHash {
   tenant: string;
   /** 32-byte SHA-256 of the key. */
@@ -52,6 +62,10 @@ export interface Config {
   apigTimeoutMs: number;
   /** Days a finished watch is kept before DynamoDB TTL removes it. */
   retentionDays: number;
+  /** Lines below this level are not logged. */
+  logLevel: LogLevel;
+  /** In AWS: how long secrets read from SSM are used before they are read again. */
+  secretsTtlS: number;
 }
 
 export class ConfigError extends Error {
@@ -124,6 +138,25 @@ const retrySchema = z.pipe(
   z.transform((s) => s.split(",").map((p) => Number(p.trim()))),
 );
 
+const logLevelSchema = z.pipe(
+  z.string().check(z.refine((s) => parseLogLevel(s) !== undefined, "must be one of debug, info, warn, error, silent")),
+  z.transform((s) => parseLogLevel(s)!),
+);
+
+/**
+ * `OTC_CREDENTIALS`: a whole credential set in one JSON value (one SSM
+ * parameter), so a rotation replaces both halves of a pair at once.
+ */
+const otcCredentials = z.union([
+  z.strictObject({ access_key: z.string().check(z.minLength(1)), secret_key: z.string().check(z.minLength(1)) }),
+  z.strictObject({
+    username: z.string().check(z.minLength(1)),
+    password: z.string().check(z.minLength(1)),
+    domain_name: z.string().check(z.minLength(1)),
+  }),
+  z.strictObject({ token: z.string().check(z.minLength(1)) }),
+]);
+
 function field<T>(env: Env, name: string, schema: z.ZodMiniType<T, string>, issues: ConfigError["issues"], fallback: T): T {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return fallback;
@@ -190,6 +223,8 @@ export function loadConfig(env: Env): Config {
     dueShards: field(env, "DUE_SHARDS", int(1, 64), issues, 16),
     apigTimeoutMs: field(env, "APIG_TIMEOUT_MS", int(100, 120_000), issues, 10_000),
     retentionDays: field(env, "RETENTION_DAYS", int(1, 3650), issues, 30),
+    logLevel: field(env, "LOG_LEVEL", logLevelSchema, issues, "INFO"),
+    secretsTtlS: field(env, "SECRETS_TTL_S", int(10, 86400), issues, 300),
   };
 
   if (issues.length > 0) {
@@ -204,6 +239,8 @@ export function loadConfig(env: Env): Config {
 /** Exactly one credential set may be given, and it must be complete. */
 function pickAuth(env: Env, issues: ConfigError["issues"]): OtcAuth {
   const s = (name: string) => opt(env[name]);
+  const whole = s("OTC_CREDENTIALS");
+  if (whole !== undefined) return credentialsFromJson(env, whole, issues);
   const sets = {
     aksk: ["OTC_ACCESS_KEY", "OTC_SECRET_KEY"],
     password: ["OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME"],
@@ -234,4 +271,33 @@ function pickAuth(env: Env, issues: ConfigError["issues"]): OtcAuth {
     };
   }
   return { method: "token", token: s("OTC_AUTH_TOKEN")! };
+}
+
+/** `OTC_CREDENTIALS`, which stands alone: with any of the separate variables it is an error. */
+function credentialsFromJson(env: Env, whole: string, issues: ConfigError["issues"]): OtcAuth {
+  const separate = ["OTC_ACCESS_KEY", "OTC_SECRET_KEY", "OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME", "OTC_AUTH_TOKEN"];
+  const also = separate.filter((v) => opt(env[v]) !== undefined);
+  if (also.length > 0) {
+    issues.push({ variable: ["OTC_CREDENTIALS", ...also].join(", "), message: "set either OTC_CREDENTIALS or the separate variables, not both" });
+    return { method: "none" };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(whole);
+  } catch {
+    json = undefined;
+  }
+  // Never the value, nor zod's message (it may quote the input).
+  const r = otcCredentials.safeParse(json);
+  if (!r.success) {
+    issues.push({
+      variable: "OTC_CREDENTIALS",
+      message: 'must be JSON: {"access_key","secret_key"}, {"username","password","domain_name"} or {"token"}',
+    });
+    return { method: "none" };
+  }
+  const c = r.data;
+  if ("access_key" in c) return { method: "aksk", accessKey: c.access_key, secretKey: c.secret_key };
+  if ("username" in c) return { method: "password", username: c.username, password: c.password, domainName: c.domain_name };
+  return { method: "token", token: c.token };
 }

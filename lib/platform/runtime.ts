@@ -9,17 +9,19 @@ import { ApigClient, type AuthProvider } from "../otc/apig-client";
 import { authFor } from "../otc/auth";
 import type { Config } from "./config";
 import type { ApiDeps } from "../http/router";
-import { jsonLogger } from "./log";
+import { createLogger } from "./log";
+import { nullMetrics } from "./metrics";
 import { httpSender } from "../notify/sender";
 import { createGuardedAgent } from "../notify/ssrf-guard";
 import { DynamoWatchRepository } from "../store/watch-repository";
 import type { LoopDeps } from "../app/poll-loop";
-import type { Logger, TaskQuery } from "../app/ports";
+import type { Logger, Metrics, TaskQuery } from "../app/ports";
 import { DEFAULT_CADENCE } from "../domain/cadence";
 import { pollerTiming } from "./timing";
 
 export interface RuntimeOverrides {
   log?: Logger;
+  metrics?: Metrics;
   clock?: () => Date;
   random?: () => number;
   /** Dispatcher for APIG and IAM calls. */
@@ -79,7 +81,7 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Ser
   const notifyDispatcher =
     overrides.notifyDispatcher ?? createGuardedAgent({ allowPrivate: config.allowPrivateTargets });
   const auth = overrides.auth ?? authFor(config, apigDispatcher);
-  const log = overrides.log ?? jsonLogger(undefined, { service: config.serviceName });
+  const log = overrides.log ?? createLogger({ serviceName: config.serviceName, logLevel: config.logLevel });
   const defaultTargets: ApiDeps["defaultTargets"] = [];
   if (config.slackWebhookUrl) defaultTargets.push({ type: "slack", url: config.slackWebhookUrl });
   if (config.defaultWebhook) defaultTargets.push({ type: "webhook", ...config.defaultWebhook });
@@ -97,6 +99,8 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Ser
     cadence: { ...DEFAULT_CADENCE, backoffCapMs: config.backoffCapS * 1000 },
     random: overrides.random ?? Math.random,
     log,
+    // Without an owner to flush them (tests, tools), metrics are not kept.
+    metrics: overrides.metrics ?? nullMetrics,
     rules: { notFoundGraceMs: config.notFoundGraceS * 1000 },
     retryScheduleS: config.notifyRetryS,
     leaseMs: pollerTiming(config).leaseMs,

@@ -1,8 +1,9 @@
 /**
  * Secrets from SSM Parameter Store: every parameter under one path whose last
  * segment names a secret variable (`/apig-taskwatch/prod/OTC_SECRET_KEY`)
- * becomes that variable for `loadConfig`. Read once per cold start; never
- * written to `process.env`, never logged.
+ * becomes that variable for `loadConfig`. Read at cold start and again after
+ * SECRETS_TTL_S or an OTC refusal (`bootstrap.ts`); never written to
+ * `process.env`, never logged.
  */
 import { GetParametersByPathCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import type { Env } from "./config";
@@ -12,9 +13,11 @@ import type { Env } from "./config";
  * ignored, so a stray `/…/PATH` or `/…/TABLE_NAME` cannot redirect the service.
  * The non-secret members (`OTC_USERNAME`, `OTC_DOMAIN_NAME`,
  * `DEFAULT_WEBHOOK_URL`) travel with their secret partner so one place holds
- * the whole credential set.
+ * the whole credential set; `OTC_CREDENTIALS` holds one in a single
+ * parameter, so a rotation can never be read half done.
  */
 export const SECRET_VARIABLES = [
+  "OTC_CREDENTIALS",
   "OTC_ACCESS_KEY",
   "OTC_SECRET_KEY",
   "OTC_USERNAME",

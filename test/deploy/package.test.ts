@@ -18,14 +18,26 @@ import { ensureTable } from "../../infra/table";
 import table from "../../infra/table.json";
 import { SECRET_VARIABLES } from "../../lib/platform/ssm-env";
 import { pollerTiming } from "../../lib/platform/timing";
+import { recordDelivery, recordPoll, recordTick } from "../../lib/app/telemetry";
+import { newTarget, newWatch } from "../../lib/app/register";
+import { loopSummary } from "../support/sim";
+import { createLogger } from "../../lib/platform/log";
+import { createMetrics } from "../../lib/platform/metrics";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
 const out = (f: string) => join(root, ".serverless", f);
 // A CloudFormation template is untyped JSON.
 type Res = { Type: string; Properties: Record<string, any> };
-let template: { Resources: Record<string, Res>; Outputs: Record<string, unknown>; Parameters: Record<string, { Default: string }> };
-const ofType = (t: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === t);
+type Template = { Resources: Record<string, Res>; Outputs: Record<string, unknown>; Parameters: Record<string, { Default: string }> };
+let template: Template;
+/** The prod stage, packaged with an alarm topic (before the dev package: each package run empties .serverless). */
+let prodTemplate: Template;
+const PROD_TOPIC = "arn:aws:sns:eu-central-1:123456789012:taskwatch-oncall";
+const ofType = (t: string, tpl: Template = template) => Object.entries(tpl.Resources).filter(([, r]) => r.Type === t);
+/** `osls package` offline, as a newcomer without AWS credentials would run it. */
+const offlineEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: mkdtempSync(join(tmpdir(), "home-")) });
+const prodDir = mkdtempSync(join(tmpdir(), "prod-package-"));
 
 /** What the functions may see in their environment: configuration, never a secret. */
 const PLAIN_ENV = [
@@ -44,14 +56,18 @@ const PLAIN_ENV = [
   "DEFAULT_TIMEOUT_S",
   "NOTIFY_RETRY_S",
   "POLL_INTERVAL_S",
+  "LOG_LEVEL",
+  "SECRETS_TTL_S",
 ];
 
 beforeAll(async () => {
   // No credentials, no profile, a HOME without ~/.aws: packaging must work offline.
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: mkdtempSync(join(tmpdir(), "home-")) };
-  await run("npm", ["run", "package", "--silent"], { cwd: root, env, timeout: 240_000 });
+  await run("npx", ["osls", "package", "--stage", "prod", "--param", `alarmTopicArn=${PROD_TOPIC}`, "--package", prodDir], { cwd: root, env: offlineEnv(), timeout: 240_000 });
+  prodTemplate = JSON.parse(readFileSync(join(prodDir, "cloudformation-template-update-stack.json"), "utf8"));
+  await run("npm", ["run", "package", "--silent"], { cwd: root, env: offlineEnv(), timeout: 240_000 });
   template = JSON.parse(readFileSync(out("cloudformation-template-update-stack.json"), "utf8"));
 }, 300_000);
+afterAll(() => rmSync(prodDir, { recursive: true, force: true }));
 
 describe("packaged stack", () => {
   it("runs every function on nodejs24.x / arm64 with log retention, timeouts within their triggers' limits", () => {
@@ -68,8 +84,10 @@ describe("packaged stack", () => {
     expect(fns.ApiLambdaFunction!.Properties.Timeout).toBeLessThan(30);
     expect(fns.PollerLambdaFunction!.Properties.Timeout).toBe(120);
     const groups = ofType("AWS::Logs::LogGroup");
-    expect(groups.length).toBe(2);
+    expect(groups.map(([id]) => id).sort()).toEqual(["ApiLogGroup", "HttpApiLogGroup", "PollerLogGroup"]);
     for (const [, g] of groups) expect(g.Properties.RetentionInDays).toBe(30);
+    // The production stage keeps logs longer.
+    for (const [, g] of ofType("AWS::Logs::LogGroup", prodTemplate)) expect(g.Properties.RetentionInDays).toBe(90);
   });
 
   it("defines the table from infra/table.json with PITR, encryption, deletion protection and TTL", () => {
@@ -98,12 +116,15 @@ describe("packaged stack", () => {
     expect(rules.map(([, r]) => r.Properties.ScheduleExpression)).toEqual(["rate(1 minute)"]);
     expect(JSON.stringify(rules[0]![1].Properties.Targets)).toContain("PollerLambdaFunction");
     const [[, invoke]] = ofType("AWS::Lambda::EventInvokeConfig") as [[string, Res]];
+    expect(invoke.Properties.FunctionName).toEqual({ Ref: "PollerLambdaFunction" });
     expect(invoke.Properties.MaximumRetryAttempts).toBe(0);
     // Long enough for a whole loop plus the reserve the loop keeps (lib/platform/timing.ts).
     const poller = ofType("AWS::Lambda::Function").find(([id]) => id === "PollerLambdaFunction")![1];
     expect(poller.Properties.Timeout).toBeGreaterThanOrEqual(pollerTiming({ pollIntervalS: 60, apigTimeoutMs: 10_000 }).lambdaTimeoutS);
     const env = poller.Properties.Environment.Variables;
     expect(env).toMatchObject({ POLL_INTERVAL_S: "60", POLL_CONCURRENCY: "64", APIG_MAX_RPS: "200", DUE_SHARDS: "16" });
+    // An invocation delayed past a minute is dropped, not replayed hours later.
+    expect(invoke.Properties.MaximumEventAgeInSeconds).toBe(60);
     const routes = ofType("AWS::ApiGatewayV2::Route").map(([, r]) => r.Properties.RouteKey).sort();
     expect(routes).toEqual(["DELETE /tasks/{task_id}", "GET /health", "GET /tasks", "GET /tasks/{task_id}", "POST /tasks"]);
     expect(JSON.stringify(ofType("AWS::ApiGatewayV2::Integration"))).toContain("ApiLambdaFunction");
@@ -174,23 +195,143 @@ describe("packaged stack", () => {
     }
   });
 
-  it("has alarms on poller errors, dead deliveries, backlog age and API 5xx, without actions by default", () => {
-    const alarms = ofType("AWS::CloudWatch::Alarm");
-    expect(alarms.map(([, a]) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort()).toEqual([
-      "AWS/ApiGateway/5xx",
-      "AWS/Lambda/Errors",
-      "ApigTaskwatch/DeadDeliveries",
-      "ApigTaskwatch/OldestDueAgeSeconds",
-    ]);
-    for (const [, a] of alarms) expect(a.Properties.AlarmActions).toEqual({ "Fn::If": ["HasAlarmTopic", [{ Ref: "AlarmTopicArn" }], { Ref: "AWS::NoValue" }] });
-    expect(template.Parameters.AlarmTopicArn!.Default).toBe("");
-    const filters = ofType("AWS::Logs::MetricFilter");
-    expect(filters.map(([, f]) => f.Properties.FilterPattern)).toEqual(['{ $.event = "delivery_dead" }', '{ $.event = "delivery_dead" }']);
-    for (const [, f] of filters) {
-      // CloudWatch rejects a transformation with both at deploy time.
-      for (const t of f.Properties.MetricTransformations) expect(t.DefaultValue !== undefined && t.Dimensions !== undefined).toBe(false);
+  it("has an alarm for APIG auth faults, APIG unreachable, dead deliveries, backlog, poller errors and the API 5xx rate, each telling the topic on ALARM and OK", () => {
+    const alarms = Object.fromEntries(ofType("AWS::CloudWatch::Alarm"));
+    const metricOf = (a: Res) =>
+      a.Properties.Metrics
+        ? a.Properties.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map((m: any) => `${m.MetricStat.Metric.Namespace}/${m.MetricStat.Metric.MetricName}`).join("+")
+        : `${a.Properties.Namespace}/${a.Properties.MetricName}` + (a.Properties.Dimensions.find((d: { Name: string }) => d.Name === "category")?.Value ? `:${a.Properties.Dimensions.find((d: { Name: string }) => d.Name === "category").Value}` : "");
+    expect(Object.fromEntries(Object.entries(alarms).map(([id, a]) => [id, metricOf(a)]))).toEqual({
+      ApigAuthFaultsAlarm: "ApigTaskwatch/ApigFaults:auth",
+      ApigUnreachableAlarm: "ApigTaskwatch/ApigFaults:unreachable",
+      DeadDeliveriesAlarm: "ApigTaskwatch/DeadDeliveries",
+      OldestDueAgeAlarm: "ApigTaskwatch/OldestDueAgeSeconds",
+      PollerErrorsAlarm: "AWS/Lambda/Errors",
+      Api5xxRateAlarm: "AWS/ApiGateway/5xx+AWS/ApiGateway/Count",
+    });
+    const toTopic = { "Fn::If": ["HasAlarmTopic", [{ Ref: "AlarmTopicArn" }], { Ref: "AWS::NoValue" }] };
+    for (const [id, a] of Object.entries(alarms)) {
+      expect(a.Properties.AlarmActions, id).toEqual(toTopic);
+      expect(a.Properties.OKActions, id).toEqual(toTopic);
+      expect(a.Properties.AlarmDescription.length, id).toBeGreaterThan(40);
+      // Every alarm that can see noise needs 2 bad periods out of N; a dead delivery is never noise.
+      const [m, n] = [a.Properties.DatapointsToAlarm, a.Properties.EvaluationPeriods];
+      if (id === "DeadDeliveriesAlarm") expect([m, n], id).toEqual([1, 1]);
+      else expect(m >= 2 && n > m, `${id}: ${m} of ${n}`).toBe(true);
     }
+    // A stopped poller reports nothing: for the backlog, no data is bad news.
+    expect(alarms.OldestDueAgeAlarm!.Properties.TreatMissingData).toBe("breaching");
+    // A rate, only once there is traffic.
+    const rate = alarms.Api5xxRateAlarm!.Properties.Metrics.find((m: { ReturnData: boolean }) => m.ReturnData);
+    expect(rate.Expression).toBe("IF(requests >= 10, 100 * errors / requests, 0)");
+    expect(alarms.Api5xxRateAlarm!.Properties.Threshold).toBe(5);
+    // dev has no topic by default; prod was packaged with one.
+    expect(template.Parameters.AlarmTopicArn!.Default).toBe("");
+    expect(prodTemplate.Parameters.AlarmTopicArn!.Default).toBe(PROD_TOPIC);
+    expect(ofType("AWS::CloudWatch::Alarm", prodTemplate).length).toBe(6);
   });
+
+  it("alarms watch the metric names and dimensions the code emits (EMF) and logs (metric filters)", () => {
+    // What the code publishes for a service, from the same recorders the poller uses.
+    const service = "apig-taskwatch-dev";
+    const lines: Array<Record<string, any>> = [];
+    const metrics = createMetrics({ serviceName: service, sink: (l) => lines.push(JSON.parse(l)) });
+    recordPoll(metrics, "eu-de", { ok: false, category: "transient", code: "APIG.1002", message: "", http_status: 401 });
+    recordPoll(metrics, "eu-nl", { ok: false, category: "transient", code: "ECONNRESET", message: "", http_status: null });
+    recordTick(metrics, loopSummary({ watches: 1, polls: 1 }));
+    const w = { ...newWatch("acme", { project_id: "p", instance_id: "i", task_id: "t", region: "eu-de", targets: [], labels: {}, timeout_s: 600 }, new Date(0)), finished_at: new Date(0).toISOString() };
+    recordDelivery(metrics, w, { ...newTarget({ type: "slack", url: "https://hooks.slack.com/x" }, 0), state: "delivered" }, new Date(1000));
+    metrics.flush();
+    /** "Namespace/Name{dim=value,...}" for every dimension set of every line. */
+    const emitted = new Set(
+      lines.flatMap((l) =>
+        l._aws.CloudWatchMetrics.flatMap((d: { Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string }> }) =>
+          d.Metrics.flatMap((m) => d.Dimensions.map((set) => `${d.Namespace}/${m.Name}{${set.map((k) => `${k}=${l[k]}`).sort().join(",")}}`)),
+        ),
+      ),
+    );
+    const logged: Array<Record<string, any>> = [];
+    createLogger({ serviceName: service, sink: (l) => logged.push(JSON.parse(l)) }).error("delivery_dead", { task_id: "t", tenant: "acme" });
+    const filters = ofType("AWS::Logs::MetricFilter");
+    const fromLogs = new Set<string>();
+    for (const [, f] of filters) {
+      // The pattern is `{ $.event = "delivery_dead" }`: does the logged line match it?
+      const [, field, value] = /^\{ \$\.(\w+) = "(\w+)" \}$/.exec(f.Properties.FilterPattern)!;
+      for (const line of logged.filter((l) => l[field!] === value)) {
+        for (const t of f.Properties.MetricTransformations) {
+          const dims = t.Dimensions.map((d: { Key: string; Value: string }) => `${d.Key}=${line[d.Value.replace(/^\$\./, "")]}`).sort().join(",");
+          fromLogs.add(`${t.MetricNamespace}/${t.MetricName}{${dims}}`);
+        }
+      }
+    }
+    for (const [id, a] of ofType("AWS::CloudWatch::Alarm")) {
+      if (a.Properties.Namespace !== "ApigTaskwatch") continue;
+      const dims = a.Properties.Dimensions.map((d: { Name: string; Value: string }) => `${d.Name}=${d.Value}`).sort().join(",");
+      const key = `ApigTaskwatch/${a.Properties.MetricName}{${dims}}`;
+      expect(emitted.has(key) || fromLogs.has(key), `${id} watches ${key}; emitted: ${[...emitted, ...fromLogs].join(" ")}`).toBe(true);
+    }
+    expect(fromLogs.size).toBeGreaterThan(0);
+  });
+
+  it("has a dashboard of detection latency, backlog, polls, APIG faults, deliveries, Lambda errors and throttles, DynamoDB throttles", () => {
+    const [[, dash]] = ofType("AWS::CloudWatch::Dashboard") as [[string, Res]];
+    expect(dash.Properties.DashboardName).toBe("apig-taskwatch-dev");
+    // The body is JSON text with the stack's names joined in: put placeholders back in to read it.
+    const parts: Array<string | { Ref: string }> = dash.Properties.DashboardBody["Fn::Join"][1];
+    const body = JSON.parse(parts.map((p) => (typeof p === "string" ? p : `REF:${p.Ref}`)).join(""));
+    const refs = parts.filter((p): p is { Ref: string } => typeof p !== "string").map((p) => p.Ref);
+    for (const r of refs) if (r !== "AWS::Region") expect(template.Resources[r], r).toBeDefined();
+    const plotted = body.widgets.flatMap((w: { properties: { metrics: unknown[][] } }) =>
+      w.properties.metrics.map((m) => m.filter((x) => typeof x === "string").join(" ")),
+    );
+    for (const want of [
+      "ApigTaskwatch DetectionLatency service apig-taskwatch-dev",
+      "ApigTaskwatch OldestDueAgeSeconds service apig-taskwatch-dev",
+      "ApigTaskwatch Polls service apig-taskwatch-dev",
+      "ApigTaskwatch ApigFaults service apig-taskwatch-dev category auth",
+      "ApigTaskwatch ApigFaults service apig-taskwatch-dev category unreachable",
+      "ApigTaskwatch Deliveries service apig-taskwatch-dev result dead",
+      "ApigTaskwatch Deliveries service apig-taskwatch-dev result delivered",
+      "AWS/Lambda Errors FunctionName REF:PollerLambdaFunction",
+      "AWS/Lambda Throttles FunctionName REF:PollerLambdaFunction",
+      "AWS/Lambda Errors FunctionName REF:ApiLambdaFunction",
+      "AWS/Lambda Throttles FunctionName REF:ApiLambdaFunction",
+      "AWS/DynamoDB ReadThrottleEvents TableName REF:WatchTable",
+      "AWS/DynamoDB WriteThrottleEvents TableName REF:WatchTable",
+    ]) {
+      expect(plotted, want).toContain(want);
+    }
+    const latency = body.widgets.find((w: { properties: { title: string } }) => /latency/i.test(w.properties.title)).properties.metrics;
+    expect(latency.map((m: unknown[]) => (m.at(-1) as { stat: string }).stat)).toEqual(["p50", "p99"]);
+  });
+
+  it("throttles the HTTP API's default route and writes its access logs to a log group of the stack, with retention", () => {
+    const stage = template.Resources.HttpApiStage!;
+    expect(stage.Properties.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+    expect(prodTemplate.Resources.HttpApiStage!.Properties.DefaultRouteSettings).toMatchObject({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+    expect(stage.Properties.AccessLogSettings.DestinationArn).toEqual({ "Fn::GetAtt": ["HttpApiLogGroup", "Arn"] });
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format);
+    expect(format).toMatchObject({ requestId: "$context.requestId", status: "$context.status", routeKey: "$context.routeKey" });
+    expect(template.Resources.HttpApiLogGroup!.Properties.RetentionInDays).toBe(30);
+  });
+
+  it("refuses to package a stage other than dev without an alarm topic, unless alarms are disabled on purpose", async () => {
+    const attempt = (args: string[]) =>
+      run("npx", ["osls", "package", "--package", join(prodDir, "refused"), ...args], { cwd: root, env: offlineEnv(), timeout: 120_000 }).then(
+        (r) => ({ ok: true, text: r.stdout + r.stderr }),
+        (e: { stdout: string; stderr: string }) => ({ ok: false, text: e.stdout + e.stderr }),
+      );
+    const refused = await attempt(["--stage", "prod"]);
+    expect(refused.ok).toBe(false);
+    expect(refused.text).toContain('Stage "prod" has no alarm topic, so its alarms would reach no one');
+    expect(refused.text).toContain("--param alarmTopicArn=");
+    expect(refused.text).toContain("--param alarmsDisabled=true");
+    const bogus = await attempt(["--stage", "prod", "--param", "alarmTopicArn=ops@example.com"]);
+    expect(bogus.ok).toBe(false);
+    expect(bogus.text).toContain("is not an SNS topic ARN");
+    // The check runs before the cleanup: the dev package the other tests read is still there.
+    expect(statSync(out("cloudformation-template-update-stack.json")).size).toBeGreaterThan(0);
+  }, 240_000);
 
   it.each(["api", "poller"])("packages %s as one bundle with its source map, at most 700 KiB zipped and 1,000 KiB of .mjs: no node_modules, no .ts", async (fn) => {
     expect(statSync(out(`${fn}.zip`)).size).toBeLessThanOrEqual(700 * 1024);
@@ -295,8 +436,8 @@ describe("the packaged bundles run from the zip alone", () => {
     expect(lines.at(-1)!.summary).toMatchObject({ role: "coordinator", workers: 0, watches: 0, polls: 0, deferred: 0, oldestDueAgeS: 0 });
     expect(lines.at(-1)!.summary.fullReads).toBe(16);
     const emf = lines.find((l) => l._aws);
-    expect(emf).toMatchObject({ Service: "apig-taskwatch-test", OldestDueAgeSeconds: 0, DeferredWatches: 0 });
-    expect(emf!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: "ApigTaskwatch", Dimensions: [["Service"]] });
+    expect(emf).toMatchObject({ service: "apig-taskwatch-test", OldestDueAgeSeconds: 0, DeferredWatches: 0 });
+    expect(emf!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: "ApigTaskwatch", Dimensions: [["service"]] });
     expect(emf!._aws.CloudWatchMetrics[0].Metrics).toContainEqual({ Name: "OldestDueAgeSeconds", Unit: "Seconds" });
   }, 60_000);
 });

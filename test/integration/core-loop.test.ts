@@ -207,7 +207,7 @@ describe("core loop: register -> ticks -> transitions -> notifications", () => {
       const s = await g.tick();
       expect(s).toMatchObject({ errors: 1, transitions: 1 });
       const bad = g.logs.map((l) => JSON.parse(l)).filter((l) => l.event === "watch_malformed");
-      expect(bad).toEqual([expect.objectContaining({ level: "error", key: "T#acme/W#broken" })]);
+      expect(bad).toEqual([expect.objectContaining({ level: "ERROR", message: "watch_malformed", key: "T#acme/W#broken" })]);
     } finally {
       await g.close();
     }

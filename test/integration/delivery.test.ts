@@ -102,7 +102,7 @@ describe("delivery: outbox, retries, dead letters", () => {
     expect(w.notify[0]).toMatchObject({ state: "dead", attempts: 4, last_error: expect.stringContaining("503") });
     const dead = h.logs.map((l) => JSON.parse(l)).filter((l) => l.event === "delivery_dead");
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ level: "error", task_id: "d-dead", type: "webhook", attempts: 4 });
+    expect(dead[0]).toMatchObject({ level: "ERROR", message: "delivery_dead", task_id: "d-dead", tenant: expect.any(String), type: "webhook", attempts: 4 });
   });
 
   it("redirects are failures, not followed", async () => {

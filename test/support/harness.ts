@@ -15,7 +15,7 @@ import type { WatchView } from "../../lib/domain/watch-view";
 import { fromApiGatewayEvent, toApiGatewayResult } from "../../lib/http/apigw-event";
 import { loadConfig } from "../../lib/platform/config";
 import { type ApiDeps, handleHttp } from "../../lib/http/router";
-import { jsonLogger } from "../../lib/platform/log";
+import { createLogger } from "../../lib/platform/log";
 import { buildDeps, type RuntimeOverrides, type ServiceDeps } from "../../lib/platform/runtime";
 import { createPollerState, type LoopOptions, type LoopSummary, runPollLoop } from "../../lib/app/poll-loop";
 
@@ -112,7 +112,7 @@ export async function startHarness(
   });
   const logs: string[] = [];
   const build = (o: RuntimeOverrides = {}) =>
-    buildDeps(config, { db, log: jsonLogger((l) => logs.push(l)), ...opts.overrides, ...o });
+    buildDeps(config, { db, log: createLogger({ serviceName: "test", logLevel: "DEBUG", sink: (l) => logs.push(l) }), ...opts.overrides, ...o });
   const deps = build();
   const server = createLambdaHttpServer(async (event) => toApiGatewayResult(await handleHttp(deps, fromApiGatewayEvent(event))));
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", () => ok()));

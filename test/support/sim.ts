@@ -3,10 +3,11 @@
  * the cadence, starvation, reads and fan-out, and for the benchmark's
  * large simulations. No I/O, deterministic.
  */
-import type { LoopDeps } from "../../lib/app/poll-loop";
+import type { LoopDeps, LoopSummary } from "../../lib/app/poll-loop";
 import type { Sender } from "../../lib/app/ports";
 import { newWatch } from "../../lib/app/register";
 import { DEFAULT_CADENCE } from "../../lib/domain/cadence";
+import { nullMetrics } from "../../lib/platform/metrics";
 import { FakeApig } from "../../infra/dev/sim/fake-apig";
 import { MemoryRepository } from "../../infra/dev/sim/memory-repository";
 import { VirtualTime } from "../../infra/dev/sim/virtual-time";
@@ -52,6 +53,7 @@ export function startSim(opts: { shards?: number; latencyMs?: number; backoffCap
     sleep: vt.sleep,
     random: seeded(),
     log: { info: log("info"), warn: log("warn"), error: log("error") },
+    metrics: nullMetrics,
     rules: { notFoundGraceMs: 600_000 },
     retryScheduleS: [5, 300],
     leaseMs: 40_000,
@@ -82,5 +84,23 @@ export function startSim(opts: { shards?: number; latencyMs?: number; backoffCap
       // As registration leaves it once APIG has answered `processing`.
       store.seed({ ...w, status: "processing", task_type: "import_api", history: [...w.history, { status: "processing", at: w.created_at }] });
     },
+  };
+}
+
+/** A poller invocation's summary with everything at zero but `patch`. */
+export function loopSummary(patch: Partial<LoopSummary> = {}): LoopSummary {
+  return {
+    watches: 0,
+    polls: 0,
+    deliveryRounds: 0,
+    transitions: 0,
+    conflicts: 0,
+    errors: 0,
+    fullReads: 0,
+    pickups: 0,
+    deferred: 0,
+    oldestDueAgeS: 0,
+    pollsPerS: 0,
+    ...patch,
   };
 }

@@ -4,12 +4,33 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 
 /** API Gateway refuses payloads over 10 MB; refuse earlier here, the handler's own limit is 64 KiB. */
 const MAX_READ = 1024 * 1024;
 
-type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/**
+ * The invocation context Lambda would pass, so log lines carry the same
+ * request id and function keys locally as in AWS.
+ */
+function localContext(requestId: string): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: "apig-taskwatch-local-api",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:local:000000000000:function:apig-taskwatch-local-api",
+    memoryLimitInMB: "512",
+    awsRequestId: requestId,
+    logGroupName: "local",
+    logStreamName: "local",
+    getRemainingTimeInMillis: () => 29_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
 
 /** Build the v2 event API Gateway would send for this request. */
 export function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
@@ -73,7 +94,8 @@ export function createLambdaHttpServer(handler: Handler): Server {
     req.on("error", () => undefined);
     req.on("end", () => {
       if (refused) return;
-      handler(toEvent(req, Buffer.concat(chunks)))
+      const event = toEvent(req, Buffer.concat(chunks));
+      handler(event, localContext(event.requestContext.requestId))
         .then((out) => {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(out.headers ?? {})) headers[k] = String(v);

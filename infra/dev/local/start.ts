@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     env.API_KEYS = `dev:${createHash("sha256").update(devKey).digest("hex")}`;
   }
 
-  const otcKeys = ["OTC_ACCESS_KEY", "OTC_SECRET_KEY", "OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME", "OTC_AUTH_TOKEN"];
+  const otcKeys = ["OTC_CREDENTIALS", "OTC_ACCESS_KEY", "OTC_SECRET_KEY", "OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME", "OTC_AUTH_TOKEN"];
   const simulated = !otcKeys.some((k) => env[k]);
   const simulator = simulated
     ? await startApigSimulator({
