@@ -47,6 +47,7 @@ const full: Watch = {
       last_error: "HTTP 500",
       next_attempt_at: 1_764_324_400_000,
       delivered_at: null,
+      attempts_log: [{ at: "2026-11-28T10:05:01.000Z", http_status: 500, duration_ms: 12, error: "HTTP 500" }],
     },
   ],
   event_id: "msg_abc",
