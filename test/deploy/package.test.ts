@@ -96,7 +96,17 @@ describe("packaged stack", () => {
     const [[, invoke]] = ofType("AWS::Lambda::EventInvokeConfig") as [[string, Res]];
     expect(invoke.Properties.MaximumRetryAttempts).toBe(0);
     const routes = ofType("AWS::ApiGatewayV2::Route").map(([, r]) => r.Properties.RouteKey).sort();
-    expect(routes).toEqual(["DELETE /tasks/{task_id}", "GET /health", "GET /tasks", "GET /tasks/{task_id}", "POST /tasks"]);
+    expect(routes).toEqual([
+      "DELETE /tasks/{task_id}",
+      "GET /health",
+      "GET /openapi.json",
+      "GET /tasks",
+      "GET /tasks/{task_id}",
+      "POST /exports",
+      "POST /imports",
+      "POST /tasks",
+      "POST /tasks/{task_id}/redeliver",
+    ]);
     expect(JSON.stringify(ofType("AWS::ApiGatewayV2::Integration"))).toContain("ApiLambdaFunction");
     expect(Object.keys(template.Outputs)).toContain("HttpApiUrl");
   });
