@@ -3,7 +3,7 @@
  * the whole service on loopback (harness: dynalite, the APIG simulator, the
  * HTTP API): each exit code of `wait`, import and export end to end.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -98,6 +98,25 @@ describe("taskwatch wait: exit codes", () => {
     // Not a TTY: plain lines, no carriage returns or escape codes.
     expect(r.stderr).toMatch(/cli-later {2}processing\n/);
     expect(r.stderr).not.toMatch(/\r|\x1b/);
+  });
+
+  it.skipIf(spawnSync("sh", ["-c", "command -v script"]).status !== 0)("on a terminal: one live status line, redrawn in place", async () => {
+    h.task("cli-tty", ["processing"]);
+    await h.call("POST", "/tasks", { body: registration("cli-tty") });
+    // util-linux `script` gives the CLI a pseudo-terminal, as a developer's shell would.
+    const r = await new Promise<Run>((ok) => {
+      execFile(
+        "script",
+        ["-qefc", `${process.execPath} ${CLI} wait cli-tty --timeout 3`, "/dev/null"],
+        { env: { PATH: process.env.PATH!, TASKWATCH_URL: h.apiUrl, TASKWATCH_API_KEY: KEYS.acme }, timeout: 30_000 },
+        (err, stdout, stderr) => ok({ code: err ? Number(err.code ?? -1) : 0, stdout, stderr }),
+      );
+    });
+    expect(r.code).toBe(4);
+    // Redrawn with a carriage return and erase-line, at least once a second.
+    const redraws = r.stdout.split("\r\x1b[2K").filter((l) => l.includes("cli-tty  processing"));
+    expect(redraws.length).toBeGreaterThanOrEqual(3);
+    expect(r.stdout).not.toMatch(/\d{4}-\d{2}-\d{2}T.*cli-tty {2}processing\n/);
   });
 
   it("still running at --timeout -> 4", async () => {
