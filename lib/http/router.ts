@@ -66,7 +66,7 @@ export async function handleHttp(deps: ApiDeps, req: HttpRequest): Promise<HttpR
   }
 }
 
-/** What a handler gets: the request, its tenant (null on open routes) and its path parameters. */
+/** What a handler gets: the request, its tenant ("" on routes that need no key) and its decoded path parameters. */
 interface RouteContext {
   deps: ApiDeps;
   req: HttpRequest;
