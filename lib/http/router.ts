@@ -66,19 +66,40 @@ export async function handleHttp(deps: ApiDeps, req: HttpRequest): Promise<HttpR
   }
 }
 
-/** What a handler gets: the request, its tenant ("" on routes that need no key) and its decoded path parameters. */
-interface RouteContext {
+/**
+ * What a handler gets: the request, its tenant ("" on routes that need no
+ * key), its decoded path parameters and its body, parsed with the route's schema.
+ */
+interface RouteContext<B = unknown> {
   deps: ApiDeps;
   req: HttpRequest;
   tenant: string;
   params: Record<string, string>;
+  body: B;
 }
 
-/** A documented route and its handler. */
+/** A documented route, how its body is read, and its handler. */
 export interface Route extends RouteDoc {
+  /** The body schema where private targets are allowed (`ALLOW_PRIVATE_TARGETS`); `body` elsewhere. */
+  privateBody?: z.ZodMiniType;
   /** Body limit; 64 KiB unless said otherwise. */
   maxBodyBytes?: number;
   handle(ctx: RouteContext): Promise<HttpResponse>;
+}
+
+/**
+ * A route whose handler sees its body typed by the route's own schema. The
+ * router parses the body with that schema (see {@link readBody}) before it
+ * calls the handler, which is what makes the one cast below hold.
+ */
+function defineRoute<S extends z.ZodMiniType = z.ZodMiniType>(
+  def: Omit<Route, "body" | "privateBody" | "handle"> & {
+    body?: S;
+    privateBody?: S;
+    handle(ctx: RouteContext<z.output<S>>): Promise<HttpResponse>;
+  },
+): Route {
+  return { ...def, handle: (ctx) => def.handle(ctx as RouteContext<z.output<S>>) };
 }
 
 const WATCH_ERRORS = { 401: { description: "missing or unknown API key", schema: "Error" } } as const;
@@ -104,7 +125,7 @@ const COMPONENTS = {
 
 /** Every route the API serves: the router dispatches on it, `GET /openapi.json` describes it. */
 export const ROUTES: readonly Route[] = [
-  {
+  defineRoute({
     method: "GET",
     path: "/health",
     operationId: "health",
@@ -119,8 +140,8 @@ export const ROUTES: readonly Route[] = [
         return json(503, { status: "unavailable" });
       }
     },
-  },
-  {
+  }),
+  defineRoute({
     method: "GET",
     path: "/openapi.json",
     operationId: "openapi",
@@ -128,14 +149,15 @@ export const ROUTES: readonly Route[] = [
     auth: false,
     responses: { 200: { description: "the OpenAPI 3.1 document of this API", schema: "OpenApiDocument" } },
     handle: async () => json(200, openApiDocument()),
-  },
-  {
+  }),
+  defineRoute({
     method: "POST",
     path: "/tasks",
     operationId: "registerWatch",
     summary: "Register a watch on an APIG task; queries APIG at once",
     auth: true,
     body: RegistrationRequest.public,
+    privateBody: RegistrationRequest.private,
     responses: {
       200: { description: "already registered with the same body", schema: "Watch" },
       201: { description: "registered", schema: "Watch" },
@@ -143,9 +165,9 @@ export const ROUTES: readonly Route[] = [
       ...WATCH_ERRORS,
       409: { description: "the task id is watched with other settings", schema: "Error" },
     },
-    handle: (c) => register(c.deps, c.tenant, c.req),
-  },
-  {
+    handle: (c) => register(c.deps, c.tenant, c.body),
+  }),
+  defineRoute({
     method: "GET",
     path: "/tasks",
     operationId: "listWatches",
@@ -154,8 +176,8 @@ export const ROUTES: readonly Route[] = [
     query: ListQuery,
     responses: { 200: { description: "a page", schema: "WatchPage" }, 400: { description: "bad query", schema: "Error" }, ...WATCH_ERRORS },
     handle: (c) => list(c.deps, c.tenant, c.req.query),
-  },
-  {
+  }),
+  defineRoute({
     method: "GET",
     path: "/tasks/{task_id}",
     operationId: "getWatch",
@@ -170,8 +192,8 @@ export const ROUTES: readonly Route[] = [
       404: { description: "no such watch", schema: "Error" },
     },
     handle: (c) => getWatch(c.deps, c.tenant, c.params.task_id!, c.req.query),
-  },
-  {
+  }),
+  defineRoute({
     method: "DELETE",
     path: "/tasks/{task_id}",
     operationId: "cancelWatch",
@@ -185,8 +207,8 @@ export const ROUTES: readonly Route[] = [
       409: { description: "it already ended otherwise", schema: "Error" },
     },
     handle: (c) => cancel(c.deps, c.tenant, c.params.task_id!),
-  },
-  {
+  }),
+  defineRoute({
     method: "POST",
     path: "/tasks/{task_id}/redeliver",
     operationId: "redeliver",
@@ -202,29 +224,31 @@ export const ROUTES: readonly Route[] = [
       404: { description: "no such watch", schema: "Error" },
       409: { description: "the watch is not finished, or was cancelled", schema: "Error" },
     },
-    handle: (c) => redeliver(c.deps, c.tenant, c.params.task_id!, c.req),
-  },
-  {
+    handle: (c) => redeliver(c.deps, c.tenant, c.params.task_id!, c.body),
+  }),
+  defineRoute({
     method: "POST",
     path: "/imports",
     operationId: "submitImport",
     summary: "Submit an OpenAPI document to APIG's async-import and watch the task",
     auth: true,
     body: ImportRequest.public,
+    privateBody: ImportRequest.private,
     maxBodyBytes: MAX_IMPORT_BODY_BYTES,
     responses: { 201: { description: "submitted and watched", schema: "Watch" }, ...BODY_ERRORS, ...WATCH_ERRORS, ...SUBMIT_ERRORS },
-    handle: (c) => submitImport(c.deps, c.tenant, c.req),
-  },
-  {
+    handle: (c) => submitImport(c.deps, c.tenant, c.body),
+  }),
+  defineRoute({
     method: "POST",
     path: "/exports",
     operationId: "submitExport",
     summary: "Ask APIG's async-export for a group's APIs and watch the task",
     auth: true,
     body: ExportRequest.public,
+    privateBody: ExportRequest.private,
     responses: { 201: { description: "submitted and watched", schema: "Watch" }, ...BODY_ERRORS, ...WATCH_ERRORS, ...SUBMIT_ERRORS },
-    handle: (c) => submitExport(c.deps, c.tenant, c.req),
-  },
+    handle: (c) => submitExport(c.deps, c.tenant, c.body),
+  }),
 ];
 
 /** Route paths as matchers: `{name}` is one path segment. */
@@ -262,13 +286,15 @@ async function route(deps: ApiDeps, req: HttpRequest): Promise<HttpResponse> {
   match.names.forEach((name, i) => {
     params[name] = pathParam(match.values[i]!);
   });
-  return match.route.handle({ deps, req, tenant, params });
+  return match.route.handle({ deps, req, tenant, params, body: readBody(deps, req, match.route) });
 }
 
-/** The body of a route, parsed with the schema variant this deployment validates with. */
-function bodyOf<S extends z.ZodMiniType>(req: HttpRequest, schema: S, opts: { maxBodyBytes?: number; optional?: boolean } = {}): z.output<S> {
-  if (opts.optional && (req.body === null || req.body.length === 0)) return parseOr400(schema, {});
-  return parseOr400(schema, parseJsonBody(req, opts.maxBodyBytes));
+/** A route's body, parsed with the schema this deployment validates with; undefined for a route without one. */
+function readBody(deps: ApiDeps, req: HttpRequest, r: Route): unknown {
+  const schema = deps.allowPrivateTargets && r.privateBody ? r.privateBody : r.body;
+  if (!schema) return undefined;
+  if (r.bodyOptional && (req.body === null || req.body.length === 0)) return parseOr400(schema, {});
+  return parseOr400(schema, parseJsonBody(req, r.maxBodyBytes));
 }
 
 async function getWatch(deps: ApiDeps, tenant: string, taskId: string, query: HttpRequest["query"]): Promise<HttpResponse> {
@@ -306,8 +332,7 @@ function targetsOf(notify: RegistrationBody["notify"]): TargetSpec[] | undefined
   );
 }
 
-async function register(deps: ApiDeps, tenant: string, req: HttpRequest): Promise<HttpResponse> {
-  const body = bodyOf(req, deps.allowPrivateTargets ? RegistrationRequest.private : RegistrationRequest.public);
+async function register(deps: ApiDeps, tenant: string, body: RegistrationBody): Promise<HttpResponse> {
   const requested = targetsOf(body.notify);
 
   try {
@@ -348,8 +373,7 @@ async function cancel(deps: ApiDeps, tenant: string, taskId: string): Promise<Ht
   throw new HttpError(503, "busy", "the watch is changing; try again");
 }
 
-async function redeliver(deps: ApiDeps, tenant: string, taskId: string, req: HttpRequest): Promise<HttpResponse> {
-  const body = bodyOf(req, RedeliverRequest, { optional: true });
+async function redeliver(deps: ApiDeps, tenant: string, taskId: string, body: z.output<typeof RedeliverRequest>): Promise<HttpResponse> {
   const r = await redeliverWatch(deps, tenant, taskId, body.targets);
   if (r.ok) return json(202, toView(r.watch));
   switch (r.reason) {
@@ -390,8 +414,7 @@ function submitted(r: SubmitAndWatchResult): HttpResponse {
   throw new HttpError(502, "apig_unavailable", r.message);
 }
 
-async function submitImport(deps: ApiDeps, tenant: string, req: HttpRequest): Promise<HttpResponse> {
-  const body = bodyOf(req, deps.allowPrivateTargets ? ImportRequest.private : ImportRequest.public, { maxBodyBytes: MAX_IMPORT_BODY_BYTES });
+async function submitImport(deps: ApiDeps, tenant: string, body: ImportRequest): Promise<HttpResponse> {
   const watch = watchOf(deps, body);
   // APIG's form fields: only what the caller set, so APIG's defaults apply to the rest.
   const fields: Record<string, string> = {};
@@ -410,8 +433,7 @@ async function submitImport(deps: ApiDeps, tenant: string, req: HttpRequest): Pr
   return submitted(r);
 }
 
-async function submitExport(deps: ApiDeps, tenant: string, req: HttpRequest): Promise<HttpResponse> {
-  const body = bodyOf(req, deps.allowPrivateTargets ? ExportRequest.private : ExportRequest.public);
+async function submitExport(deps: ApiDeps, tenant: string, body: ExportRequest): Promise<HttpResponse> {
   const watch = watchOf(deps, body);
   const apig: Record<string, unknown> = { env_id: body.env_id, group_id: body.group_id };
   for (const k of ["define", "type", "version", "apis"] as const) if (body[k] !== undefined) apig[k] = body[k];
