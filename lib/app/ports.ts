@@ -23,6 +23,43 @@ export interface TaskQuery {
   queryTask(ref: TaskRef): Promise<ApigObservation>;
 }
 
+/** Where an async import or export is submitted. */
+export interface SubmitTarget {
+  region: string;
+  projectId: string;
+  instanceId: string;
+}
+
+/** An async import: the document and APIG's form fields besides the file. */
+export interface ImportSubmission extends SubmitTarget {
+  /** The upload's file name (APIG tells JSON from YAML by it). */
+  fileName: string;
+  spec: string;
+  /** `is_create_group`, `group_id`, `extend_mode`, ... as form field values. */
+  fields: Record<string, string>;
+}
+
+/** An async export: APIG's JSON body and the `oas_version` query parameter. */
+export interface ExportSubmission extends SubmitTarget {
+  body: Record<string, unknown>;
+  oasVersion?: string;
+}
+
+/**
+ * What APIG answered to a submission: its task id, a refusal (4xx, with its
+ * error code and message), or no usable answer after the retries.
+ */
+export type SubmitResult =
+  | { ok: true; taskId: string }
+  | { ok: false; kind: "rejected"; http_status: number; error_code: string; error_msg: string }
+  | { ok: false; kind: "unavailable"; message: string };
+
+/** APIG's async-import and async-export calls. Never throws for what APIG or the network do. */
+export interface TaskSubmitter {
+  submitImport(s: ImportSubmission): Promise<SubmitResult>;
+  submitExport(s: ExportSubmission): Promise<SubmitResult>;
+}
+
 /** Sends one notification try; never throws for what a receiver does. */
 export interface Sender {
   send(target: NotifyTarget, view: WatchView, eventId: string, now: Date): Promise<SendOutcome>;

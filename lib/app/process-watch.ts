@@ -104,9 +104,11 @@ async function deliverLeased(deps: WatchDeps, watch: Watch): Promise<Watch> {
   const targets = await Promise.all(
     watch.targets.map(async (t) => {
       if (t.state !== "pending" || t.next_attempt_at === null || t.next_attempt_at > now.getTime()) return t;
+      const started = deps.clock().getTime();
       const outcome = await deps.sender.send(t, view, eventId, now);
-      const next = afterTry(t, outcome, deps.clock(), deps.retryScheduleS, deps.random);
-      recordDelivery(deps.metrics, watch, next, deps.clock());
+      const ended = deps.clock();
+      const next = afterTry(t, { ...outcome, duration_ms: ended.getTime() - started }, ended, deps.retryScheduleS, deps.random);
+      recordDelivery(deps.metrics, watch, next, ended);
       const fields = { task_id: watch.task_id, tenant: watch.tenant, target: t.id, type: t.type, attempts: next.attempts };
       if (next.state === "delivered") deps.log.info("delivery_delivered", fields);
       else if (next.state === "dead") deps.log.error("delivery_dead", { ...fields, error: next.last_error });

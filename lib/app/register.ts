@@ -38,6 +38,7 @@ export function newTarget(spec: TargetSpec, index: number): NotifyTarget {
     last_error: null,
     next_attempt_at: null,
     delivered_at: null,
+    attempts_log: [],
   };
 }
 

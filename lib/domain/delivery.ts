@@ -3,13 +3,29 @@
  * a target (delivered, another try later, dead) and when a finished watch next
  * owes a delivery.
  */
-import type { NotifyTarget } from "./target";
+import { ATTEMPTS_LOGGED, type AttemptLogEntry, type NotifyTarget } from "./target";
 import { isTerminal, type Watch } from "./watch";
 
-/** The result of one notification try. */
-export type SendOutcome =
+/**
+ * The result of one notification try. `http_status` is the receiver's answer
+ * on a failed try (absent when none came); `duration_ms` is filled in by the
+ * caller that timed the try, for the attempts log.
+ */
+export type SendOutcome = (
   | { ok: true; status: number }
-  | { ok: false; final: boolean; error: string; retryAfterMs?: number };
+  | { ok: false; final: boolean; error: string; retryAfterMs?: number; http_status?: number }
+) & { duration_ms?: number };
+
+/** The attempts-log line of one try that ended at `now`. */
+function logEntry(outcome: SendOutcome, now: Date): AttemptLogEntry {
+  const duration = Math.max(0, Math.round(outcome.duration_ms ?? 0));
+  return {
+    at: new Date(now.getTime() - duration).toISOString(),
+    http_status: outcome.ok ? outcome.status : (outcome.http_status ?? null),
+    duration_ms: duration,
+    error: outcome.ok ? null : outcome.error,
+  };
+}
 
 /** Epoch ms of the earliest owed delivery of a terminal watch, or null when nothing is owed. */
 export function nextDeliveryAt(w: Watch): number | null {
@@ -34,15 +50,16 @@ export function afterTry(
   random: () => number,
 ): NotifyTarget {
   const attempts = target.attempts + 1;
+  const attempts_log = [...target.attempts_log, logEntry(outcome, now)].slice(-ATTEMPTS_LOGGED);
   if (outcome.ok) {
-    return { ...target, attempts, state: "delivered", last_error: null, next_attempt_at: null, delivered_at: now.toISOString() };
+    return { ...target, attempts, attempts_log, state: "delivered", last_error: null, next_attempt_at: null, delivered_at: now.toISOString() };
   }
   const delayS = retryScheduleS[attempts - 1];
   if (outcome.final || delayS === undefined) {
-    return { ...target, attempts, state: "dead", last_error: outcome.error, next_attempt_at: null };
+    return { ...target, attempts, attempts_log, state: "dead", last_error: outcome.error, next_attempt_at: null };
   }
   // +-20 % jitter keeps many watches that finished together from retrying in lockstep.
   const jittered = delayS * 1000 * (0.8 + 0.4 * random());
   const delayMs = Math.max(jittered, outcome.retryAfterMs ?? 0);
-  return { ...target, attempts, state: "pending", last_error: outcome.error, next_attempt_at: now.getTime() + Math.round(delayMs) };
+  return { ...target, attempts, attempts_log, state: "pending", last_error: outcome.error, next_attempt_at: now.getTime() + Math.round(delayMs) };
 }

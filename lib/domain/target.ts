@@ -16,6 +16,20 @@ export type DeliveryState = z.infer<typeof DeliveryState>;
 export const TargetType = z.enum(["slack", "webhook"]);
 export type TargetType = z.infer<typeof TargetType>;
 
+/** How many tries each target keeps in its {@link NotifyTarget} `attempts_log`. */
+export const ATTEMPTS_LOGGED = 10;
+
+/** One notification try as the receiver saw it; `http_status` is null when no answer came. */
+export const AttemptLogEntry = z.object({
+  /** When the try started. */
+  at: z.string(),
+  http_status: z.nullable(z.number()),
+  duration_ms: z.number(),
+  /** Null for a delivered try. */
+  error: z.nullable(z.string()),
+});
+export type AttemptLogEntry = z.infer<typeof AttemptLogEntry>;
+
 /** One notification target as stored on the watch (the outbox lives here). */
 export const NotifyTarget = z.object({
   /** Stable per watch: `t0`, `t1`, ... */
@@ -31,6 +45,11 @@ export const NotifyTarget = z.object({
   /** Epoch ms of the next try while `pending` on a terminal watch. */
   next_attempt_at: z.nullable(z.number()),
   delivered_at: z.nullable(z.string()),
+  /**
+   * The last {@link ATTEMPTS_LOGGED} tries, oldest first, across redeliveries.
+   * Defaults to empty so items written before it existed still parse.
+   */
+  attempts_log: z._default(z.array(AttemptLogEntry), []),
 });
 export type NotifyTarget = z.infer<typeof NotifyTarget>;
 

@@ -9,7 +9,7 @@ import { NotifyTarget } from "./target";
 import { Outcome, outcomeOf, Watch } from "./watch";
 
 /** A target as shown: the URL cut to scheme and host, no secret, times as ISO strings. */
-export const TargetView = z.extend(z.pick(NotifyTarget, { id: true, type: true, state: true, attempts: true, last_error: true, delivered_at: true }), {
+export const TargetView = z.extend(z.pick(NotifyTarget, { id: true, type: true, state: true, attempts: true, last_error: true, delivered_at: true, attempts_log: true }), {
   /** Scheme and host only, e.g. `https://hooks.slack.com`. */
   url: z.string(),
   next_attempt_at: z.nullable(z.string()),
@@ -61,6 +61,7 @@ export function toView(w: Watch): WatchView {
       next_attempt_at:
         t.state === "pending" && t.next_attempt_at !== null ? new Date(t.next_attempt_at).toISOString() : null,
       delivered_at: t.delivered_at,
+      attempts_log: t.attempts_log,
     })),
   };
 }

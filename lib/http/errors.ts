@@ -19,6 +19,8 @@ export class HttpError extends Error {
     message: string,
     readonly issues?: FieldIssue[],
     readonly expose = true,
+    /** APIG's own refusal, for 422 `apig_rejected`. */
+    readonly apig?: { http_status: number; error_code: string; error_msg: string },
   ) {
     super(message);
   }
@@ -26,7 +28,12 @@ export class HttpError extends Error {
 
 export function errorResponse(err: HttpError): HttpResponse {
   return json(err.statusCode, {
-    error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) },
+    error: {
+      code: err.code,
+      message: err.message,
+      ...(err.issues ? { issues: err.issues } : {}),
+      ...(err.apig ? { apig: err.apig } : {}),
+    },
   });
 }
 

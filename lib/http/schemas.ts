@@ -39,20 +39,87 @@ export const Labels = z.record(
   z.string().check(z.maxLength(256)),
 ).check(z.refine((l) => Object.keys(l).length <= 20, "at most 20 labels"));
 
+/** What every request that creates a watch may say about it, besides the task. */
+const watchOptions = (allowPrivate: boolean) => ({
+  region: z.optional(RegionId),
+  notify: z.optional(z.array(notifyRequest(allowPrivate)).check(z.maxLength(10))),
+  labels: z.optional(Labels),
+  timeout_s: z.optional(z.int().check(z.minimum(60), z.maximum(30 * 86400))),
+});
+
 const registrationRequest = (allowPrivate: boolean) =>
-  z.strictObject({
-    project_id: Id,
-    instance_id: Id,
-    task_id: Id,
-    region: z.optional(RegionId),
-    notify: z.optional(z.array(notifyRequest(allowPrivate)).check(z.maxLength(10))),
-    labels: z.optional(Labels),
-    timeout_s: z.optional(z.int().check(z.minimum(60), z.maximum(30 * 86400))),
-  });
+  z.strictObject({ project_id: Id, instance_id: Id, task_id: Id, ...watchOptions(allowPrivate) });
 
 /** `POST /tasks`, for a deployment that allows private targets or not. */
 export const RegistrationRequest = { public: registrationRequest(false), private: registrationRequest(true) } as const;
 export type RegistrationRequest = z.infer<(typeof RegistrationRequest)["public"]>;
+
+/** Body limit of `POST /imports`, which carries a whole OpenAPI document. */
+export const MAX_IMPORT_BODY_BYTES = 5 * 1024 * 1024;
+
+const mergeMode = z.enum(["merge", "override"]);
+
+const importRequest = (allowPrivate: boolean) =>
+  z.strictObject({
+    project_id: Id,
+    instance_id: Id,
+    /** The OpenAPI / Swagger document, JSON or YAML text, sent to APIG as the `file_name` file. */
+    spec: z.string().check(z.minLength(1), z.maxLength(MAX_IMPORT_BODY_BYTES)),
+    /** The upload's file name; its extension tells APIG JSON from YAML. */
+    file_name: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,128}$/, "must be 1-128 of [A-Za-z0-9_.-]"))),
+    group_id: z.optional(Id),
+    is_create_group: z.optional(z.boolean()),
+    extend_mode: z.optional(mergeMode),
+    api_mode: z.optional(mergeMode),
+    simple_mode: z.optional(z.boolean()),
+    mock_mode: z.optional(z.boolean()),
+    ...watchOptions(allowPrivate),
+  });
+
+/** `POST /imports`: APIG's async-import fields plus the watch's options. */
+export const ImportRequest = { public: importRequest(false), private: importRequest(true) } as const;
+export type ImportRequest = z.infer<(typeof ImportRequest)["public"]>;
+
+const exportRequest = (allowPrivate: boolean) =>
+  z.strictObject({
+    project_id: Id,
+    instance_id: Id,
+    group_id: Id,
+    env_id: Id,
+    define: z.optional(z.enum(["spec", "proxy", "all", "dev"])),
+    type: z.optional(z.enum(["json", "yaml", "yml"])),
+    version: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+    apis: z.optional(z.array(Id).check(z.maxLength(1000))),
+    oas_version: z.optional(z.enum(["2.0", "3.0"])),
+    ...watchOptions(allowPrivate),
+  });
+
+/** `POST /exports`: APIG's async-export fields plus the watch's options. */
+export const ExportRequest = { public: exportRequest(false), private: exportRequest(true) } as const;
+export type ExportRequest = z.infer<(typeof ExportRequest)["public"]>;
+
+/** `POST /tasks/{task_id}/redeliver`; an empty body means every dead or delivered target. */
+export const RedeliverRequest = z.strictObject({
+  targets: z.optional(z.array(z.string().check(z.regex(/^t\d{1,3}$/, "target ids look like t0"))).check(z.minLength(1), z.maxLength(10))),
+});
+
+/** `GET /tasks/{task_id}` query string: `wait` seconds of long-polling (API Gateway gives up after 29 s). */
+export const WaitQuery = z.object({
+  wait: z.optional(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(25))),
+});
+
+/** Every error answer. `apig` carries APIG's own refusal (422 `apig_rejected`). */
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
+    apig: z.optional(z.object({ http_status: z.number(), error_code: z.string(), error_msg: z.string() })),
+  }),
+});
+
+/** `GET /health`. */
+export const HealthAnswer = z.looseObject({ status: z.string() });
 
 /** `GET /tasks` query string. */
 export const ListQuery = z.object({

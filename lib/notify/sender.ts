@@ -54,11 +54,12 @@ export function httpSender(opts: HttpSenderOptions): Sender {
         const text = res.body.replace(/\s+/g, " ").trim();
         const error = `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ""}`;
         // 410 Gone: the receiver says this endpoint will never accept again.
-        if (res.status === 410) return { ok: false, final: true, error };
+        const http_status = res.status;
+        if (res.status === 410) return { ok: false, final: true, error, http_status };
         if (res.status >= 300 && res.status < 400) {
-          return { ok: false, final: false, error: `HTTP ${res.status} redirect (not followed)` };
+          return { ok: false, final: false, error: `HTTP ${res.status} redirect (not followed)`, http_status };
         }
-        return { ok: false, final: false, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+        return { ok: false, final: false, error, http_status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
       } catch (err) {
         return { ok: false, final: false, error: describeError(err, timeoutMs) };
       }

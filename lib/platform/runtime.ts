@@ -6,6 +6,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { Agent, type Dispatcher } from "./undici";
 import { ApigClient, type AuthProvider } from "../otc/apig-client";
+import { ApigSubmitter } from "../otc/apig-submit";
 import { authFor } from "../otc/auth";
 import type { Config } from "./config";
 import type { ApiDeps } from "../http/router";
@@ -93,6 +94,7 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Ser
       onMalformed: (key: string, problem: string) => log.error("watch_malformed", { key: key.slice(0, 200), problem: problem.slice(0, 300) }),
     }),
     apig: apigFor(config, auth, apigDispatcher),
+    submitter: new ApigSubmitter({ endpoint: config.apigEndpoint, auth, dispatcher: apigDispatcher, timeoutMs: config.apigTimeoutMs }),
     sender: httpSender({ dispatcher: notifyDispatcher }),
     clock: overrides.clock ?? (() => new Date()),
     sleep: overrides.sleep ?? sleepFor,

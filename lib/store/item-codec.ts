@@ -45,14 +45,16 @@ export function shardOf(w: Pick<Watch, "tenant" | "task_id">, dueShards: number)
  * The watch's position in the due index, or null when it has no work left.
  * A first delivery keeps the registration time: the writer that ended the
  * watch delivers at once, and if it dies the next full read of the index
- * finds it. Only a retry moves the key, to the retry's time.
+ * finds it. Only a retry or a redelivery moves the key, to its time, so the
+ * running poller's next pickup sees it.
  */
 export function dueAt(w: Watch): number | null {
   const created = Date.parse(w.created_at);
   if (!isTerminal(w.status)) return created;
   const next = nextDeliveryAt(w);
   if (next === null) return null;
-  const retrying = w.targets.some((t) => t.state === "pending" && t.attempts > 0);
+  // Tried before: a retry, or a redelivery (which starts the count again but keeps the log).
+  const retrying = w.targets.some((t) => t.state === "pending" && (t.attempts > 0 || t.attempts_log.length > 0));
   return retrying ? next : created;
 }
 

@@ -126,7 +126,17 @@ describe("packaged stack", () => {
     // An invocation delayed past a minute is dropped, not replayed hours later.
     expect(invoke.Properties.MaximumEventAgeInSeconds).toBe(60);
     const routes = ofType("AWS::ApiGatewayV2::Route").map(([, r]) => r.Properties.RouteKey).sort();
-    expect(routes).toEqual(["DELETE /tasks/{task_id}", "GET /health", "GET /tasks", "GET /tasks/{task_id}", "POST /tasks"]);
+    expect(routes).toEqual([
+      "DELETE /tasks/{task_id}",
+      "GET /health",
+      "GET /openapi.json",
+      "GET /tasks",
+      "GET /tasks/{task_id}",
+      "POST /exports",
+      "POST /imports",
+      "POST /tasks",
+      "POST /tasks/{task_id}/redeliver",
+    ]);
     expect(JSON.stringify(ofType("AWS::ApiGatewayV2::Integration"))).toContain("ApiLambdaFunction");
     expect(Object.keys(template.Outputs)).toContain("HttpApiUrl");
   });

@@ -294,44 +294,107 @@ describe("async import and export", () => {
     return last!.json as { task_id: string; task_status: string; task_type: string; task_result: string };
   }
 
-  it("async-import (the documented JSON example) answers 202 with a task id that then walks to succeed", async () => {
+  /** A multipart body as a browser or our client would send it. */
+  async function form(fields: Record<string, string>, file?: { content: string; name: string }) {
+    const f = new FormData();
+    for (const [k, v] of Object.entries(fields)) f.set(k, v);
+    if (file) f.set("file_name", new Blob([file.content]), file.name);
+    const encoded = new Response(f);
+    return { body: await encoded.text(), headers: { "content-type": encoded.headers.get("content-type") ?? "" } };
+  }
+  const importForm = async (sim: ApigSimulator, fields: Record<string, string>, file?: { content: string; name: string }) => {
+    const f = await form(fields, file);
+    return post(sim, "import", f.body, f.headers);
+  };
+
+  const YAML_SPEC = [
+    'swagger: "2.0"',
+    "info:",
+    "  title: pets",
+    '  version: "1"',
+    "paths:",
+    "  /pets:",
+    "    get: {operationId: listPets}",
+    "    post: {operationId: createPet}",
+    "  /pets/{id}:",
+    "    delete: {operationId: failDelete}",
+    "",
+  ].join("\n");
+
+  it("async-import as multipart: one success entry per operation of a YAML document, a failure for an operationId with 'fail'", async () => {
     const sim = await start();
-    const created = await post(sim, "import", JSON.stringify({ is_create_group: false, group_id: "d9ce8c9eede54b3f841ec324fe0bfdc2", file_name: "APIGroup_test.json" }));
-    const id = taskIdOf(created);
+    const id = taskIdOf(await importForm(sim, { is_create_group: "false", group_id: "d9ce8c9eede54b3f841ec324fe0bfdc2" }, { content: YAML_SPEC, name: "pets.yaml" }));
     expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect((await call(sim, TASK_PATH(id))).json).toEqual({ task_id: id, task_status: "waiting", task_type: "import_api", task_result: "" });
     const done = await finalState(sim, id);
     expect(done).toMatchObject({ task_id: id, task_status: "succeed", task_type: "import_api" });
-    expect(JSON.parse(done.task_result)).toMatchObject({ group_id: "d9ce8c9eede54b3f841ec324fe0bfdc2", swagger: { result: "Success" } });
+    const result = JSON.parse(done.task_result) as { success: Array<Record<string, string>>; failure: Array<Record<string, string>>; group_id: string };
+    expect(result.group_id).toBe("d9ce8c9eede54b3f841ec324fe0bfdc2");
+    expect(result.success.map((e) => `${e.method} ${e.path}`).sort()).toEqual(["GET /pets", "POST /pets"]);
+    expect(result.failure).toEqual([{ method: "DELETE", path: "/pets/{id}", error_code: "APIG.3301", error_msg: "The API already exists" }]);
+    expect(sim.uploads.at(-1)).toMatchObject({ fileName: "pets.yaml", content: YAML_SPEC, fields: { is_create_group: "false" } });
     // Only the creating gateway sees it.
     expect((await call(sim, TASK_PATH(id, "proj1", "other"))).status).toBe(404);
   });
 
-  it("async-import as form data: a swagger whose title contains 'fail' ends failed", async () => {
+  it("async-import: a JSON swagger whose title contains 'fail' ends failed", async () => {
     const sim = await start();
-    const form = new FormData();
-    form.set("is_create_group", "true");
-    form.set("file_name", new Blob([JSON.stringify({ swagger: "2.0", info: { title: "group-that-will-fail", version: "1" }, paths: {} })]), "api.json");
-    const encoded = new Response(form);
-    const body = await encoded.text();
-    const contentType = encoded.headers.get("content-type") ?? "";
-    const id = taskIdOf(await post(sim, "import", body, { "content-type": contentType }));
+    const doc = JSON.stringify({ swagger: "2.0", info: { title: "group-that-will-fail", version: "1" }, paths: {} });
+    const id = taskIdOf(await importForm(sim, { is_create_group: "true" }, { content: doc, name: "api.json" }));
     const done = await finalState(sim, id);
     expect(done).toMatchObject({ task_status: "failed", task_type: "import_api" });
     expect(JSON.parse(done.task_result)).toEqual({ error_code: "APIG.3201", error_msg: "The API group name already exists" });
-
-    const yaml = new FormData();
-    yaml.set("file_name", new Blob(['swagger: "2.0"\ninfo:\n  title: fine-group\n  version: "1"\n']), "api.yaml");
-    const enc2 = new Response(yaml);
-    const id2 = taskIdOf(await post(sim, "import", await enc2.text(), { "content-type": enc2.headers.get("content-type") ?? "" }));
-    expect(await finalState(sim, id2)).toMatchObject({ task_status: "succeed" });
   });
 
-  it("async-import without file_name answers 400 APIG.2001", async () => {
+  it("async-import refuses what the documentation does not allow, with APIG's 400 codes", async () => {
     const sim = await start();
-    const a = await post(sim, "import", JSON.stringify({ is_create_group: true }));
-    expect(a.status).toBe(400);
-    expect(a.json).toMatchObject({ error_code: "APIG.2001" });
+    const spec = { content: YAML_SPEC, name: "pets.yaml" };
+    const refusals = [
+      // the documented "example" JSON body: no file can travel in it
+      await post(sim, "import", JSON.stringify({ is_create_group: false, group_id: "g", file_name: "APIGroup_test.json" })),
+      await importForm(sim, { is_create_group: "true" }),
+      await importForm(sim, { is_create_group: "true", file_name: YAML_SPEC }),
+      await importForm(sim, { is_create_group: "false" }, spec),
+      await importForm(sim, { extend_mode: "replace" }, spec),
+      await importForm(sim, { simple_mode: "yes" }, spec),
+      await importForm(sim, { bogus: "1" }, spec),
+      await importForm(sim, {}, { content: "just: text\n", name: "x.yaml" }),
+    ];
+    expect(refusals.map((a) => [a.status, (a.json as { error_code: string }).error_code])).toEqual([
+      [400, "APIG.2001"],
+      [400, "APIG.2001"],
+      [400, "APIG.2001"],
+      [400, "APIG.2001"],
+      [400, "APIG.2012"],
+      [400, "APIG.2012"],
+      [400, "APIG.2012"],
+      [400, "APIG.2012"],
+    ]);
+    expect(sim.uploads).toEqual([]);
+  });
+
+  it("async-export returns the APIs imported into the group, as YAML when asked, in OpenAPI 3.0 when asked", async () => {
+    const sim = await start();
+    await importForm(sim, { is_create_group: "false", group_id: "grp1" }, { content: YAML_SPEC, name: "pets.yaml" });
+    const id = taskIdOf(await post(sim, "export", JSON.stringify({ env_id: "DEFAULT_ENVIRONMENT_RELEASE_ID", group_id: "grp1", type: "yaml" })));
+    const result = JSON.parse((await finalState(sim, id)).task_result) as { FileType: string; Comment: string };
+    expect(result.FileType).toBe(".yaml");
+    expect(result.Comment).toContain("/pets:");
+    expect(result.Comment).not.toContain("/pets/{id}");
+    const id3 = taskIdOf(
+      await call(sim, "/v2/proj1/apigw/instances/inst1/openapi/async-export?oas_version=3.0", {
+        method: "POST",
+        headers: { "x-auth-token": TOKEN, "content-type": "application/json" },
+        body: JSON.stringify({ env_id: "e", group_id: "grp1" }),
+      }),
+    );
+    expect(JSON.parse((JSON.parse((await finalState(sim, id3)).task_result) as { Comment: string }).Comment)).toMatchObject({ openapi: "3.0.0", paths: { "/pets": {} } });
+    const bad = await call(sim, "/v2/proj1/apigw/instances/inst1/openapi/async-export?oas_version=4", {
+      method: "POST",
+      headers: { "x-auth-token": TOKEN, "content-type": "application/json" },
+      body: JSON.stringify({ env_id: "e", group_id: "grp1" }),
+    });
+    expect(bad.status).toBe(400);
   });
 
   it("async-export answers 202 and ends with FileName, FileType and Comment; env_id is required", async () => {

@@ -25,6 +25,8 @@ export interface ApiError {
   message: string;
   /** Sent with `validation_failed`. */
   issues: Array<{ path: string; message: string }>;
+  /** Sent with `apig_rejected`: APIG's own refusal. */
+  apig?: { http_status: number; error_code: string; error_msg: string };
 }
 
 /**

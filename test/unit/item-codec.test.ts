@@ -47,6 +47,7 @@ const full: Watch = {
       last_error: "HTTP 500",
       next_attempt_at: 1_764_324_400_000,
       delivered_at: null,
+      attempts_log: [{ at: "2026-11-28T10:05:01.000Z", http_status: 500, duration_ms: 12, error: "HTTP 500" }],
     },
   ],
   event_id: "msg_abc",
@@ -73,6 +74,15 @@ describe("item codec: the stored item derives from the watch schema", () => {
     expect(item).not.toHaveProperty("lease_until");
     const delivered = toItem({ ...full, targets: [{ ...full.targets[0]!, state: "delivered", next_attempt_at: null }] }, opts);
     expect(delivered).not.toHaveProperty("due_at");
+    // A first delivery keeps the registration time (the writer delivers at once);
+    // a redelivery moves the key to its time, where the running poller's pickup finds it.
+    const first = toItem({ ...full, targets: [{ ...full.targets[0]!, attempts: 0, attempts_log: [], next_attempt_at: 1_764_324_500_000 }] }, opts);
+    expect(first.due_at).toBe(Date.parse(full.created_at));
+    const again = toItem(
+      { ...full, targets: [{ ...full.targets[0]!, attempts: 0, next_attempt_at: 1_764_324_500_000, attempts_log: [{ at: full.finished_at!, http_status: 410, duration_ms: 5, error: "HTTP 410" }] }] },
+      opts,
+    );
+    expect(again.due_at).toBe(1_764_324_500_000);
   });
 
   it("refuses an item that is not a watch, naming it", () => {

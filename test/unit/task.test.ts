@@ -26,7 +26,7 @@ function watch(patch: Partial<Watch> = {}): Watch {
     not_found_since: null,
     labels: {},
     targets: [
-      { id: "t0", type: "slack", url: "https://hooks.slack.com/services/x", state: "pending", attempts: 0, last_error: null, next_attempt_at: null, delivered_at: null },
+      { id: "t0", type: "slack", url: "https://hooks.slack.com/services/x", state: "pending", attempts: 0, last_error: null, next_attempt_at: null, delivered_at: null, attempts_log: [] },
     ],
     event_id: null,
     version: 3,

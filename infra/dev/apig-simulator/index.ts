@@ -57,6 +57,17 @@ export interface RecordedRequest {
   at: number;
 }
 
+/** An accepted async-import upload: its form fields and the `file_name` part. */
+export interface RecordedUpload {
+  projectId: string;
+  instanceId: string;
+  /** The file part's filename and content type. */
+  fileName: string;
+  contentType: string;
+  content: string;
+  fields: Record<string, string>;
+}
+
 /** A running simulator. */
 export interface ApigSimulator {
   /** Base URL, no trailing slash; serves APIG and IAM. */
@@ -81,6 +92,8 @@ export interface ApigSimulator {
   scriptIam(answers: ScriptedAnswer[]): void;
   /** Every request received, in order. */
   requests: RecordedRequest[];
+  /** Every async-import upload accepted, in order. */
+  uploads: RecordedUpload[];
   /** Invalidate every IAM token issued so far. */
   expireTokens(): void;
   /** TCP connections accepted so far (to see keep-alive at work). */
@@ -176,6 +189,7 @@ export async function startApigSimulator(opts: SimulatorOptions = {}): Promise<A
     script: (taskId, answers) => table.script(taskId, answers),
     scriptIam: (answers) => table.scriptIam(answers),
     requests: table.requests,
+    uploads: table.uploads,
     expireTokens: () => iam.expireAll(),
     connections: () => connections,
   };

@@ -2,6 +2,7 @@
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
 import type { Iam, Reply } from "./iam";
+import { readSpec } from "./spec";
 import { errorBody, parseJson, type TaskTable } from "./state";
 
 const BAD_TOKEN = errorBody("APIG.1002", "Incorrect token or token resolution failed");
@@ -11,11 +12,19 @@ const missingParam = (name: string) =>
 /** The answer to a path or method that is no APIG API. */
 export const NO_SUCH_API: Reply = { status: 404, body: errorBody("APIG.0101", "The API does not exist or has not been published") };
 
-/** The documented example sends JSON; the parameter table says form data. Both are accepted. */
+/**
+ * The FormData fields of async-import (the parameter table); `file_name` is
+ * the file part itself and is checked apart. The documented "example request"
+ * shows a JSON body, but a file cannot travel in one: only multipart is taken.
+ */
+const flag = z.enum(["true", "false"]).optional();
 const importFields = z.object({
-  is_create_group: z.union([z.boolean(), z.enum(["true", "false"])]).optional(),
-  group_id: z.string().optional(),
-  file_name: z.string().min(1),
+  is_create_group: flag,
+  group_id: z.string().min(1).optional(),
+  extend_mode: z.enum(["merge", "override"]).optional(),
+  simple_mode: flag,
+  mock_mode: flag,
+  api_mode: z.enum(["merge", "override"]).optional(),
 });
 const exportRequest = z.object({
   env_id: z.string().min(1),
@@ -25,14 +34,7 @@ const exportRequest = z.object({
   version: z.string().optional(),
   apis: z.array(z.string()).optional(),
 });
-const swaggerTitle = z.object({ info: z.object({ title: z.string() }) });
-
-/** The swagger `info.title` of an imported file, JSON or YAML; "" when there is none. */
-function titleOf(file: string): string {
-  const json = swaggerTitle.safeParse(parseJson(file));
-  if (json.success) return json.data.info.title;
-  return /^\s+title:\s*["']?([^"'\n]*)["']?\s*$/m.exec(file)?.[1] ?? "";
-}
+const invalidParam = (name: string) => errorBody("APIG.2012", `Invalid parameter value,parameterName:${name}. Please refer to the support documentation`);
 
 function safeDecode(s: string): string {
   try {
@@ -78,43 +80,44 @@ export class ApigRoutes {
     if (!known) return NO_SUCH_API;
     if (taskId !== undefined) return this.queryTask(projectId, instanceId, taskId);
     if (kind === "import") return this.createImport(req, body, projectId, instanceId);
-    return this.createExport(body, projectId, instanceId);
+    return this.createExport(req, url, body, projectId, instanceId);
   }
 
   private async createImport(req: IncomingMessage, body: Buffer, projectId: string, instanceId: string): Promise<Reply> {
     const type = req.headers["content-type"] ?? "";
-    let fields: unknown;
-    let title = "";
-    if (type.startsWith("multipart/form-data")) {
-      let form: FormData;
-      try {
-        // The WHATWG Request parses multipart bodies, so no parser of our own.
-        form = await new Request("http://simulator/", { method: "POST", headers: { "content-type": type }, body }).formData();
-      } catch {
-        return { status: 400, body: errorBody("APIG.2012", "Invalid parameter value,parameterName:file_name") };
-      }
-      const file = form.get("file_name");
-      const content = file === null ? "" : typeof file === "string" ? file : await file.text();
-      title = titleOf(content);
-      fields = {
-        is_create_group: form.get("is_create_group") ?? undefined,
-        group_id: form.get("group_id") ?? undefined,
-        file_name: file === null ? undefined : typeof file === "string" ? file : file.name || "swagger",
-      };
-    } else {
-      fields = parseJson(body.toString("utf8"));
-      // A swagger document posted as the JSON body names itself in info.title.
-      title = swaggerTitle.safeParse(fields).data?.info.title ?? "";
+    if (!/^multipart\/form-data;\s*boundary=/i.test(type)) return { status: 400, body: missingParam("file_name") };
+    let form: FormData;
+    try {
+      // The WHATWG Request parses multipart bodies, so no parser of our own.
+      form = await new Request("http://simulator/", { method: "POST", headers: { "content-type": type }, body }).formData();
+    } catch {
+      return { status: 400, body: invalidParam("file_name") };
     }
-    const f = importFields.safeParse(fields);
-    if (!f.success) return { status: 400, body: missingParam("file_name") };
-    const createGroup = f.data.is_create_group === undefined || f.data.is_create_group === true || f.data.is_create_group === "true";
+    const file = form.get("file_name");
+    // The document must come as a file part (with a filename), not a text field.
+    if (file === null || typeof file === "string") return { status: 400, body: missingParam("file_name") };
+    const fields: Record<string, string> = {};
+    for (const [k, v] of form.entries()) if (k !== "file_name" && typeof v === "string") fields[k] = v;
+    const f = importFields.strict().safeParse(fields);
+    if (!f.success) {
+      const issue = f.error.issues[0];
+      const name = issue?.code === "unrecognized_keys" ? issue.keys[0] : issue?.path[0];
+      return { status: 400, body: invalidParam(String(name ?? "form")) };
+    }
+    const createGroup = f.data.is_create_group !== "false";
     if (!createGroup && !f.data.group_id) return { status: 400, body: missingParam("group_id") };
-    const taskId = this.table.createImport({ projectId, instanceId, title, fileName: f.data.file_name, createGroup, groupId: f.data.group_id });
+    const content = await file.text();
+    const spec = readSpec(content);
+    if (spec === undefined) return { status: 400, body: invalidParam("file_name") };
+    this.table.recordUpload({ projectId, instanceId, fileName: file.name, contentType: file.type, content, fields });
+    const taskId = this.table.createImport({ projectId, instanceId, spec, fileName: file.name, createGroup, groupId: f.data.group_id });
     return { status: 202, body: JSON.stringify({ task_id: taskId }) };
   }
 
-  private createExport(body: Buffer, projectId: string, instanceId: string): Reply {
+  private createExport(req: IncomingMessage, url: URL, body: Buffer, projectId: string, instanceId: string): Reply {
+    if (!/^application\/json/i.test(req.headers["content-type"] ?? "")) return { status: 400, body: missingParam("env_id") };
+    const oas = url.searchParams.get("oas_version");
+    if (oas !== null && oas !== "2.0" && oas !== "3.0") return { status: 400, body: invalidParam("oas_version") };
     const raw = parseJson(body.toString("utf8"));
     const e = exportRequest.safeParse(raw);
     if (!e.success) {
@@ -129,6 +132,7 @@ export class ApigRoutes {
       define: e.data.define,
       yaml: e.data.type === "yaml" || e.data.type === "yml",
       version,
+      oasVersion: oas ?? "2.0",
     });
     return { status: 202, body: JSON.stringify({ task_id: taskId }) };
   }

@@ -1,6 +1,7 @@
 // The simulator's task table: tasks and how they progress, scripted answers, demo auto-tasks and recorded requests; no HTTP here.
 import { randomBytes } from "node:crypto";
-import type { ApigSimulator, RecordedRequest, ScriptedAnswer, SimulatorOptions, TaskState } from "./index";
+import type { ApigSimulator, RecordedRequest, RecordedUpload, ScriptedAnswer, SimulatorOptions, TaskState } from "./index";
+import { type ReadSpec, type SpecOperation, writeSpec } from "./spec";
 
 interface Task {
   projectId: string;
@@ -49,6 +50,10 @@ export interface QueryResult {
 export class TaskTable {
   /** Every request received, in order (handed out as is by `ApigSimulator.requests`). */
   readonly requests: RecordedRequest[] = [];
+  /** Every async-import upload accepted, in order. */
+  readonly uploads: RecordedUpload[] = [];
+  /** APIs imported per group, for exports to return. */
+  private readonly groups = new Map<string, { title: string; operations: SpecOperation[] }>();
   private readonly tasks = new Map<string, Task>();
   private readonly scripts = new Map<string, ScriptedAnswer[]>();
   private readonly iamScript: ScriptedAnswer[] = [];
@@ -90,30 +95,45 @@ export class TaskTable {
   }
 
   /**
-   * A new import task; it fails when the swagger title or file name contains
-   * "fail". The result names a new group, or `groupId` when none is created.
+   * A new import task, its result derived from the document: one success
+   * entry per operation, a failure entry for an operation whose operationId
+   * contains "fail", and the whole task failed when the title or the file
+   * name contains "fail". The result names a new group, or `groupId`.
    */
-  createImport(i: { projectId: string; instanceId: string; title: string; fileName: string; createGroup: boolean; groupId?: string }): string {
+  createImport(i: { projectId: string; instanceId: string; spec: ReadSpec; fileName: string; createGroup: boolean; groupId?: string }): string {
     const taskId = hex32();
-    const fails = /fail/i.test(i.title) || /fail/i.test(i.fileName);
+    const fails = /fail/i.test(i.spec.title) || /fail/i.test(i.fileName);
+    const groupId = i.createGroup ? hex32() : (i.groupId ?? DEMO_GROUP);
+    const ok = i.spec.operations.filter((o) => !o.fails);
+    if (!fails) {
+      const group = this.groups.get(groupId) ?? { title: i.spec.title, operations: [] };
+      const known = new Set(group.operations.map((o) => `${o.method} ${o.path}`));
+      group.operations.push(...ok.filter((o) => !known.has(`${o.method} ${o.path}`)));
+      this.groups.set(groupId, group);
+    }
+    const result = JSON.stringify({
+      success: ok.map((o) => ({ id: hex32(), action: "create", method: o.method, path: o.path })),
+      failure: i.spec.operations
+        .filter((o) => o.fails)
+        .map((o) => ({ method: o.method, path: o.path, error_code: "APIG.3301", error_msg: "The API already exists" })),
+      swagger: { id: hex32(), result: "Success" },
+      group_id: groupId,
+    });
     this.tasks.set(taskId, {
       projectId: i.projectId,
       instanceId: i.instanceId,
       taskType: "import_api",
-      states: this.walk(
-        fails
-          ? { status: "failed", result: FAILED_RESULT }
-          : { status: "succeed", result: importResult(i.createGroup ? hex32() : (i.groupId ?? DEMO_GROUP)) },
-      ),
+      states: this.walk(fails ? { status: "failed", result: FAILED_RESULT } : { status: "succeed", result }),
       served: 0,
     });
     return taskId;
   }
 
-  /** A new export task whose result is an empty swagger document of the group. */
-  createExport(e: { projectId: string; instanceId: string; groupId: string; define?: string; yaml: boolean; version: string }): string {
+  /** A new export task whose result is a document of the APIs imported into the group (none for an unknown group). */
+  createExport(e: { projectId: string; instanceId: string; groupId: string; define?: string; yaml: boolean; version: string; oasVersion: string }): string {
     const taskId = hex32();
-    const swagger = { swagger: "2.0", info: { title: e.groupId, version: e.version }, paths: {} };
+    const group = this.groups.get(e.groupId);
+    const document = writeSpec({ title: group?.title || e.groupId, version: e.version, oasVersion: e.oasVersion, yaml: e.yaml }, group?.operations ?? []);
     this.tasks.set(taskId, {
       projectId: e.projectId,
       instanceId: e.instanceId,
@@ -123,12 +143,17 @@ export class TaskTable {
         result: JSON.stringify({
           FileName: `${e.groupId}-RELEASE-${e.define ?? "spec"}-${e.version}`,
           FileType: e.yaml ? ".yaml" : ".json",
-          Comment: JSON.stringify(swagger, null, "\t"),
+          Comment: document,
         }),
       }),
       served: 0,
     });
     return taskId;
+  }
+
+  /** Keep an accepted upload for tests to look at. */
+  recordUpload(u: RecordedUpload): void {
+    this.uploads.push(u);
   }
 
   /**

@@ -6,8 +6,12 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 
-/** API Gateway refuses payloads over 10 MB; refuse earlier here, the handler's own limit is 64 KiB. */
-const MAX_READ = 1024 * 1024;
+/**
+ * API Gateway refuses payloads over 10 MB (and Lambda events over 6 MB);
+ * refuse earlier here, above the handler's own limits (64 KiB, 5 MiB for
+ * `POST /imports`), so the handler answers those itself.
+ */
+const MAX_READ = 6 * 1024 * 1024;
 
 type Handler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -84,7 +88,7 @@ export function createLambdaHttpServer(handler: Handler): Server {
         if (!refused) {
           refused = true;
           res.writeHead(413, { "content-type": "application/json", connection: "close" });
-          res.end(JSON.stringify({ error: { code: "payload_too_large", message: "body over 65536 bytes" } }));
+          res.end(JSON.stringify({ error: { code: "payload_too_large", message: `body over ${MAX_READ} bytes` } }));
           req.destroy();
         }
         return;

@@ -1,0 +1,95 @@
+// @ts-check
+/**
+ * The CLI's calls to the apig-taskwatch HTTP API over Node's built-in fetch,
+ * and the mapping of every way they can fail to one line and an exit code.
+ */
+
+/** Exit codes, as PRODUCT.md fixes them. */
+export const EXIT = /** @type {const} */ ({ ok: 0, failed: 1, usage: 2, partial: 3, still_running: 4, unreachable: 5 });
+
+/** A failure with a one-line message and the exit code it ends the CLI with. */
+export class CliError extends Error {
+  /** @override */
+  name = "CliError";
+  /**
+   * @param {string} message
+   * @param {number} exitCode
+   * @param {boolean} [transient] worth retrying while waiting
+   */
+  constructor(message, exitCode, transient = false) {
+    super(message);
+    this.exitCode = exitCode;
+    this.transient = transient;
+  }
+}
+
+/**
+ * @typedef {{ path: string, message: string }} Issue
+ * @typedef {{ error?: { code?: string, message?: string, issues?: Issue[], apig?: { error_code: string, error_msg: string } } }} ErrorAnswer
+ * @typedef {{ task_id: string, status: string, outcome: string | null, task_type: string | null, created_at: string,
+ *   finished_at: string | null, result: any, last_error: { code: string, message: string } | null,
+ *   notify: Array<{ id: string, type: string, url: string, state: string, attempts: number, last_error: string | null }> }} Watch
+ */
+
+/**
+ * One call to the API; the parsed JSON answer, or a {@link CliError}.
+ * @param {{ url: string, apiKey: string | undefined }} conn
+ * @param {"GET" | "POST" | "DELETE"} method
+ * @param {string} path
+ * @param {{ body?: unknown, timeoutMs?: number }} [opts]
+ * @returns {Promise<any>}
+ */
+export async function call(conn, method, path, opts = {}) {
+  if (conn.apiKey === undefined) throw new CliError("no API key: set TASKWATCH_API_KEY or pass --api-key", EXIT.usage);
+  /** @type {Response} */
+  let res;
+  try {
+    res = await fetch(conn.url + path, {
+      method,
+      headers: {
+        authorization: `Bearer ${conn.apiKey}`,
+        ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
+      redirect: "error",
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+    });
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+    const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : "";
+    const why = err instanceof Error && err.name === "TimeoutError" ? "no answer in time" : code || (cause instanceof Error ? cause.message : "network error");
+    throw new CliError(`cannot reach ${conn.url}: ${why}`, EXIT.unreachable, true);
+  }
+  const text = await res.text();
+  /** @type {any} */
+  let json;
+  try {
+    json = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (res.ok) {
+    if (json === undefined) throw new CliError(`${conn.url} answered ${res.status} without JSON: is it apig-taskwatch?`, EXIT.unreachable, true);
+    return json;
+  }
+  throw errorFor(res.status, /** @type {ErrorAnswer | undefined} */ (json), path);
+}
+
+/**
+ * @param {number} status
+ * @param {ErrorAnswer | undefined} body
+ * @param {string} path
+ */
+function errorFor(status, body, path) {
+  const e = body?.error;
+  const message = e?.message ?? `HTTP ${status}`;
+  if (status === 401) return new CliError(`the service refused the API key (${message})`, EXIT.unreachable);
+  if (status === 400 || status === 413 || status === 415) {
+    const issues = (e?.issues ?? []).map((i) => `${i.path || "body"}: ${i.message}`).join("; ");
+    return new CliError(`${message}${issues ? `: ${issues}` : ""}`, EXIT.usage);
+  }
+  if (status === 404) return new CliError(e?.code === "not_found" && path.startsWith("/tasks/") ? `no such watch: ${decodeURIComponent(path.split("/")[2] ?? "")}` : message, EXIT.failed);
+  if (status === 422 && e?.apig) return new CliError(`APIG refused the request: ${e.apig.error_code} ${e.apig.error_msg}`, EXIT.failed);
+  if (status === 429 || status >= 500) return new CliError(`the service answered ${status}: ${message}`, EXIT.unreachable, true);
+  return new CliError(message, EXIT.failed);
+}

@@ -1,0 +1,234 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * `taskwatch`: the apig-taskwatch command line for pipelines. Plain ES
+ * modules that node runs as they are (no build step, nothing to go stale),
+ * type-checked by `tsc` through JSDoc; Node built-ins only, so it starts in
+ * well under 300 ms. Errors are one line on stderr, never a stack trace.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import { call, CliError, EXIT } from "./api.mjs";
+import { helpText, many, optional, parseCommandLine, required, seconds, UsageError } from "./args.mjs";
+import { progress, summary } from "./render.mjs";
+
+/** @typedef {import("./api.mjs").Watch} Watch */
+/** @typedef {import("./args.mjs").Invocation} Invocation */
+/** @typedef {{ url: string, apiKey: string | undefined }} Conn */
+
+/** Exit code of a finished watch. @param {Watch} w */
+function exitFor(w) {
+  if (w.outcome === "succeeded") return EXIT.ok;
+  if (w.outcome === "partial") return EXIT.partial;
+  return EXIT.failed;
+}
+
+/** @param {Invocation} inv @param {unknown} value */
+function print(inv, value) {
+  process.stdout.write(inv.json ? `${JSON.stringify(value, null, 2)}\n` : `${typeof value === "string" ? value : JSON.stringify(value)}\n`);
+}
+
+/**
+ * Follow a watch with `?wait=` until it ends or `timeoutS` runs out. Blips
+ * (the service restarting, a 502) are retried for a minute before giving up.
+ * @param {Conn} conn
+ * @param {Watch} first the watch as last read
+ * @param {number | undefined} timeoutS
+ * @returns {Promise<{ watch: Watch, done: boolean }>}
+ */
+async function follow(conn, first, timeoutS) {
+  const taskId = first.task_id;
+  const until = timeoutS === undefined ? Infinity : Date.now() + timeoutS * 1000;
+  const show = progress(process.stderr);
+  show.update(first);
+  let failingSince = 0;
+  let pause = 1000;
+  try {
+    for (;;) {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      const wait = Math.max(0, Math.min(25, left));
+      /** @type {Watch} */
+      let w;
+      try {
+        w = await call(conn, "GET", `/tasks/${encodeURIComponent(taskId)}?wait=${wait}`, { timeoutMs: (wait + 15) * 1000 });
+        failingSince = 0;
+        pause = 1000;
+      } catch (err) {
+        if (!(err instanceof CliError) || !err.transient) throw err;
+        failingSince ||= Date.now();
+        if (Date.now() - failingSince > 60_000 || Date.now() + pause > until) throw err;
+        await new Promise((ok) => setTimeout(ok, pause));
+        pause = Math.min(pause * 2, 10_000);
+        continue;
+      }
+      show.update(w);
+      if (w.outcome !== null && w.outcome !== undefined) return { watch: w, done: true };
+      if (Date.now() >= until) return { watch: w, done: false };
+    }
+  } finally {
+    show.done();
+  }
+}
+
+/**
+ * The end of a command that may wait: print the watch and choose the exit code.
+ * @param {Invocation} inv
+ * @param {Conn} conn
+ * @param {Watch} w
+ * @param {{ wait: boolean, timeoutS?: number, onDone?: (w: Watch) => void }} opts
+ */
+async function finish(inv, conn, w, opts) {
+  if (!opts.wait) {
+    print(inv, inv.json ? w : summary(w));
+    return EXIT.ok;
+  }
+  const r = w.outcome != null ? { watch: w, done: true } : await follow(conn, w, opts.timeoutS);
+  print(inv, inv.json ? r.watch : summary(r.watch));
+  if (!r.done) {
+    process.stderr.write(`taskwatch: ${r.watch.task_id} still ${r.watch.status} after ${opts.timeoutS} s\n`);
+    return EXIT.still_running;
+  }
+  opts.onDone?.(r.watch);
+  return exitFor(r.watch);
+}
+
+/** The notify, labels and timeout_s of a command that creates a watch. @param {import("./args.mjs").Values} v */
+function watchOptions(v) {
+  const webhooks = many(v, "webhook");
+  const secrets = many(v, "secret");
+  if (webhooks.length !== secrets.length) throw new UsageError("give one --secret per --webhook, in the same order");
+  const notify = [
+    ...webhooks.map((url, i) => ({ type: "webhook", url, secret: secrets[i] })),
+    ...many(v, "slack").map((webhook_url) => ({ type: "slack", webhook_url })),
+  ];
+  /** @type {Record<string, string>} */
+  const labels = {};
+  for (const l of many(v, "label")) {
+    const eq = l.indexOf("=");
+    if (eq < 1) throw new UsageError(`--label must be key=value, got "${l}"`);
+    labels[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  const timeout = seconds(v, "timeout");
+  const region = optional(v, "region");
+  return {
+    project_id: required(v, "project"),
+    instance_id: required(v, "instance"),
+    ...(region !== undefined ? { region } : {}),
+    ...(notify.length > 0 ? { notify } : {}),
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(timeout !== undefined ? { timeout_s: timeout } : {}),
+  };
+}
+
+/** @param {Invocation} inv @returns {Promise<number>} */
+async function run(inv) {
+  const conn = { url: inv.url, apiKey: inv.apiKey };
+  const v = inv.values;
+  const id = () => encodeURIComponent(inv.positionals[0] ?? "");
+  switch (inv.command) {
+    case "help":
+      process.stdout.write(`${helpText()}\n`);
+      return EXIT.ok;
+    case "register": {
+      const timeoutS = seconds(v, "wait-timeout");
+      const w = await call(conn, "POST", "/tasks", { body: { ...watchOptions(v), task_id: required(v, "task") } });
+      return finish(inv, conn, w, { wait: v.wait === true, timeoutS });
+    }
+    case "wait": {
+      const timeoutS = seconds(v, "timeout");
+      return finish(inv, conn, await call(conn, "GET", `/tasks/${id()}`), { wait: true, timeoutS });
+    }
+    case "import": {
+      const file = required(v, "file");
+      if (v.group !== undefined && v["create-group"] === true) throw new UsageError("give --group G or --create-group, not both");
+      /** @type {string} */
+      let spec;
+      try {
+        spec = readFileSync(file, "utf8");
+      } catch (err) {
+        throw new UsageError(`cannot read --file ${file}: ${err instanceof Error && "code" in err ? err.code : "unreadable"}`);
+      }
+      const group = optional(v, "group");
+      const body = {
+        ...watchOptions(v),
+        spec,
+        file_name: optional(v, "file-name") ?? basename(file).replace(/[^A-Za-z0-9_.-]/g, "_").slice(-128),
+        ...(group !== undefined ? { group_id: group, is_create_group: false } : {}),
+        ...(v["create-group"] === true ? { is_create_group: true } : {}),
+        ...(v["extend-mode"] !== undefined ? { extend_mode: v["extend-mode"] } : {}),
+        ...(v["api-mode"] !== undefined ? { api_mode: v["api-mode"] } : {}),
+        ...(v["simple-mode"] === true ? { simple_mode: true } : {}),
+        ...(v["mock-mode"] === true ? { mock_mode: true } : {}),
+      };
+      const timeoutS = seconds(v, "wait-timeout");
+      const w = await call(conn, "POST", "/imports", { body, timeoutMs: 60_000 });
+      return finish(inv, conn, w, { wait: v.wait === true, timeoutS });
+    }
+    case "export": {
+      const out = optional(v, "out");
+      const apis = many(v, "api");
+      const body = {
+        ...watchOptions(v),
+        group_id: required(v, "group"),
+        env_id: required(v, "env"),
+        ...(v.define !== undefined ? { define: v.define } : {}),
+        ...(v.type !== undefined ? { type: v.type } : {}),
+        ...(v.version !== undefined ? { version: v.version } : {}),
+        ...(v["oas-version"] !== undefined ? { oas_version: v["oas-version"] } : {}),
+        ...(apis.length > 0 ? { apis } : {}),
+      };
+      const timeoutS = seconds(v, "wait-timeout");
+      const w = await call(conn, "POST", "/exports", { body, timeoutMs: 60_000 });
+      // --out needs the document, so it waits.
+      return finish(inv, conn, w, {
+        wait: v.wait === true || out !== undefined,
+        timeoutS,
+        onDone: (done) => {
+          if (out === undefined || done.outcome !== "succeeded") return;
+          const r = done.result;
+          if (r?.kind !== "export" || typeof r.content !== "string") throw new CliError("the finished export carries no document", EXIT.failed);
+          if (r.truncated) throw new CliError(`the exported document has ${r.content_chars} characters; the service keeps only the first 65536, so ${out} was not written`, EXIT.failed);
+          writeFileSync(out, r.content);
+          process.stderr.write(`taskwatch: wrote ${out} (${Buffer.byteLength(r.content)} bytes)\n`);
+        },
+      });
+    }
+    case "get":
+      print(inv, inv.json ? await call(conn, "GET", `/tasks/${id()}`) : summary(await call(conn, "GET", `/tasks/${id()}`)));
+      return EXIT.ok;
+    case "list": {
+      const q = new URLSearchParams();
+      const status = optional(v, "status");
+      const limit = optional(v, "limit");
+      if (status !== undefined) q.set("status", status);
+      if (limit !== undefined) q.set("limit", limit);
+      const page = await call(conn, "GET", `/tasks${q.size > 0 ? `?${q}` : ""}`);
+      /** @type {Watch[]} */
+      const items = page.items;
+      print(inv, inv.json ? page : items.map((w) => `${w.task_id}  ${w.task_type ?? "-"}  ${w.outcome ?? w.status}  ${w.created_at}`).join("\n") || "(no watches)");
+      return EXIT.ok;
+    }
+    case "cancel":
+      print(inv, inv.json ? await call(conn, "DELETE", `/tasks/${id()}`) : summary(await call(conn, "DELETE", `/tasks/${id()}`)));
+      return EXIT.ok;
+    case "redeliver": {
+      const targets = many(v, "target");
+      const w = await call(conn, "POST", `/tasks/${id()}/redeliver`, { body: targets.length > 0 ? { targets } : {} });
+      print(inv, inv.json ? w : summary(w));
+      return EXIT.ok;
+    }
+  }
+}
+
+async function main() {
+  try {
+    process.exitCode = await run(parseCommandLine(process.argv.slice(2), process.env));
+  } catch (err) {
+    const code = err instanceof CliError ? err.exitCode : err instanceof UsageError ? EXIT.usage : EXIT.failed;
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`taskwatch: ${message.split("\n")[0]}\n`);
+    process.exitCode = code;
+  }
+}
+
+await main();

@@ -1,0 +1,61 @@
+/** GET /tasks/{task_id}?wait=S: answers as soon as the watch ends, without hammering the table. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Harness, registration, startHarness } from "../support/harness";
+
+const DONE = JSON.stringify({ success: [{ id: "a", method: "GET", path: "/a", action: "create" }], failure: [], group_id: "g" });
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h?.close());
+
+describe("?wait= long-poll", () => {
+  it("answers within 2 s of the task ending", async () => {
+    h.task("lp-end", ["processing"]);
+    expect((await h.call("POST", "/tasks", { body: registration("lp-end") })).json.status).toBe("processing");
+    const started = Date.now();
+    const waiting = h.call("GET", "/tasks/lp-end?wait=20").then((r) => ({ ...r, at: Date.now() }));
+    await new Promise((r) => setTimeout(r, 3000));
+    h.task("lp-end", [{ status: "succeed", result: DONE }]);
+    await h.tick();
+    const ended = Date.now();
+    const r = await waiting;
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ status: "succeed", outcome: "succeeded" });
+    console.log(`long-poll answered ${r.at - ended} ms after the terminal write`);
+    expect(r.at - ended).toBeLessThan(2000);
+    expect(r.at - started).toBeGreaterThanOrEqual(3000);
+  });
+
+  it("answers after S seconds with the current state, 200, reading the table a handful of times", async () => {
+    h.task("lp-run", ["processing"]);
+    await h.call("POST", "/tasks", { body: registration("lp-run") });
+    const reads = h.commands.GetItemCommand ?? 0;
+    const t0 = Date.now();
+    const r = await h.call("GET", "/tasks/lp-run?wait=3");
+    const took = Date.now() - t0;
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ status: "processing", outcome: null });
+    expect(took).toBeGreaterThanOrEqual(2900);
+    expect(took).toBeLessThan(5000);
+    // 250 ms growing to 1.5 s: about 6 reads in 3 s; a busy loop would make hundreds.
+    const used = (h.commands.GetItemCommand ?? 0) - reads;
+    expect(used).toBeGreaterThanOrEqual(3);
+    expect(used).toBeLessThanOrEqual(8);
+  });
+
+  it("answers a terminal watch at once, and refuses a wait outside 0..25", async () => {
+    h.task("lp-done", [{ status: "succeed", result: DONE }]);
+    await h.call("POST", "/tasks", { body: registration("lp-done") });
+    const t0 = Date.now();
+    expect((await h.call("GET", "/tasks/lp-done?wait=25")).json.status).toBe("succeed");
+    expect(Date.now() - t0).toBeLessThan(1000);
+    for (const w of ["26", "-1", "1.5", "abc"]) {
+      const r = await h.call("GET", `/tasks/lp-done?wait=${w}`);
+      expect(r.status, w).toBe(400);
+      expect(r.json.error.issues[0]?.path).toBe("wait");
+    }
+    expect((await h.call("GET", "/tasks/lp-none?wait=1")).status).toBe(404);
+  });
+});
