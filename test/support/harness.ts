@@ -10,6 +10,7 @@ import { request } from "undici";
 import { type ApigSimulator, type SimulatorOptions, startApigSimulator, type TaskState } from "../../infra/dev/apig-simulator";
 import { startDynalite } from "../../infra/dev/local/dynalite-server";
 import { createLambdaHttpServer } from "../../infra/dev/local/http-adapter";
+import { type CapacityTotals, meterCapacity } from "../../infra/dev/capacity-meter";
 import { ensureTable } from "../../infra/table";
 import type { WatchView } from "../../lib/domain/watch-view";
 import { fromApiGatewayEvent, toApiGatewayResult } from "../../lib/http/apigw-event";
@@ -60,6 +61,8 @@ export interface Harness {
   sim: ApigSimulator;
   apiUrl: string;
   logs: string[];
+  /** Capacity units the service's commands cost, table and indexes (see infra/dev/capacity-meter.ts). */
+  capacity: CapacityTotals;
   /** DynamoDB commands sent, by name (PutItemCommand, QueryCommand, ...). */
   commands: Record<string, number>;
   call(method: string, path: string, opts?: { body?: unknown; raw?: string | Buffer; key?: string | null; headers?: Record<string, string> }): Promise<ApiAnswer>;
@@ -100,6 +103,12 @@ export async function startHarness(
     },
     { step: "initialize", name: "countCommands" },
   );
+  const reader = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: "eu-central-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  const capacity = meterCapacity(raw, reader);
   const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const config = loadConfig({
     API_KEYS: `acme:${sha(KEYS.acme)},other:${sha(KEYS.other)}`,
@@ -128,6 +137,7 @@ export async function startHarness(
     apiUrl,
     logs,
     commands,
+    capacity: capacity.totals,
     async call(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };
       const key = o.key === undefined ? KEYS.acme : o.key;
@@ -166,6 +176,7 @@ export async function startHarness(
       });
       await sim.close();
       raw.destroy();
+      reader.destroy();
       await dynamo.close();
     },
   };

@@ -41,12 +41,16 @@ export interface SimulatorOptions {
   stepsPerState?: number;
   /** One line per request (method, path, status, duration); never headers or bodies. */
   log?: (line: string) => void;
+  /** Every task query is answered this long after it arrived, as a distant APIG would (default 0). */
+  latencyMs?: number;
 }
 
 /** One answer of a task query: `task_status` and `task_result` ("" while pending). */
 export interface TaskState {
   status: string;
   result?: string;
+  /** Epoch ms: answer this until then, however often asked (a task that ends at a known time). Without it, one query. */
+  until?: number;
 }
 
 /** A request as received, for counting calls in tests. */
@@ -144,6 +148,7 @@ export async function startApigSimulator(opts: SimulatorOptions = {}): Promise<A
     const normal = async () => reply(res, await routes.answer(req, url, method, body, route));
     // Scripted answers come before authentication so a test can script a 401 too.
     if (route.taskId !== undefined && method === "GET" && scripted(table.nextScripted(route.taskId), res, normal)) return;
+    if (route.taskId !== undefined && opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
     await normal();
   }
 

@@ -138,7 +138,7 @@ export class ApigRoutes {
   }
 
   private queryTask(projectId: string, instanceId: string, taskId: string): Reply {
-    const found = this.table.query(projectId, instanceId, taskId);
+    const found = this.table.query(projectId, instanceId, taskId, this.now());
     if (!found) return { status: 404, body: errorBody("APIG.3093", `The asynchronous task ${taskId} does not exist`) };
     const s = found.state;
     return {

@@ -160,7 +160,7 @@ export class TaskTable {
    * The next state of a task, or undefined when there is no such task in this
    * project and gateway. With `autoTasks`, an unknown id becomes a demo import.
    */
-  query(projectId: string, instanceId: string, taskId: string): QueryResult | undefined {
+  query(projectId: string, instanceId: string, taskId: string, now: number): QueryResult | undefined {
     let t = this.tasks.get(taskId);
     if (!t && this.opts.autoTasks) {
       t = { projectId, instanceId, taskType: "import_api", states: this.demoStates(taskId), served: 0 };
@@ -168,7 +168,11 @@ export class TaskTable {
     }
     // Another project's or gateway's task is as unknown as a missing one, like APIG.
     if (!t || t.projectId !== projectId || t.instanceId !== instanceId) return undefined;
-    const state = t.states[Math.min(t.served++, t.states.length - 1)] ?? { status: "waiting" };
+    // A state with `until` holds until that time, however often it is asked; others last one query.
+    let i = Math.min(t.served, t.states.length - 1);
+    while (i < t.states.length - 1 && t.states[i]!.until !== undefined && now >= t.states[i]!.until!) i = ++t.served;
+    const state = t.states[i] ?? { status: "waiting" };
+    if (state.until === undefined) t.served++;
     return { taskType: t.taskType, state };
   }
 
