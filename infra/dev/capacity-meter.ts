@@ -98,6 +98,25 @@ function indexWrites(ix: IndexDef, before: Item | undefined, after: Item | undef
   return [...keys].every((k) => same(p1[k], p2[k])) ? 0 : size(after!);
 }
 
+/** Add one PutItem's units: the table's (the larger of old and new item) and each index's. */
+export function chargePut(totals: CapacityTotals, before: Item | undefined, after: Item, applied: boolean): void {
+  totals.tableWrite += kb(Math.max(itemSize(after), before ? itemSize(before) : 0), 1024);
+  // A failed condition is billed on the table, and changes no index.
+  if (!applied) return;
+  for (const ix of indexes) totals.indexWrite[ix.name] = (totals.indexWrite[ix.name] ?? 0) + indexWrites(ix, before, after);
+}
+
+/** Add one read's units: the items read, in 4 KB steps, halved when eventually consistent. */
+export function chargeRead(totals: CapacityTotals, items: Item[], consistent: boolean): void {
+  const bytes = items.reduce((n, it) => n + itemSize(it), 0);
+  totals.read += kb(bytes, 4096) * (consistent ? 1 : 0.5);
+}
+
+export const emptyTotals = (): CapacityTotals => ({ read: 0, tableWrite: 0, indexWrite: {}, commands: {} });
+
+/** The table's own key attributes. */
+export const TABLE_KEYS = tableKeys;
+
 /**
  * Meter every command `client` sends from now on. `reader` is a second client
  * on the same endpoint, used to read old items without being counted.
@@ -116,20 +135,19 @@ export function meterCapacity(client: DynamoDBClient, reader: DynamoDBClient): {
       if (name === "PutItemCommand" && input.Item) {
         const key = Object.fromEntries(tableKeys.map((k) => [k, input.Item![k]!]));
         const before = await getOld(input.TableName, key);
-        // Billed on the larger of the old and the new item, even when the condition fails.
-        totals.tableWrite += kb(Math.max(itemSize(input.Item), before ? itemSize(before) : 0), 1024);
-        const result = await next(args); // a failed condition throws here: the indexes did not change
-        for (const ix of indexes) totals.indexWrite[ix.name] = (totals.indexWrite[ix.name] ?? 0) + indexWrites(ix, before, input.Item);
-        return result;
+        try {
+          const result = await next(args);
+          chargePut(totals, before, input.Item, true);
+          return result;
+        } catch (err) {
+          chargePut(totals, before, input.Item, false);
+          throw err;
+        }
       }
       const result = await next(args);
       const out = result.output as { Item?: Record<string, unknown>; Items?: Array<Record<string, unknown>> };
-      const factor = input.ConsistentRead ? 1 : 0.5;
-      if (name === "GetItemCommand") totals.read += (out.Item ? kb(itemSize(asItem(out.Item)), 4096) : 1) * factor;
-      if (name === "QueryCommand") {
-        const bytes = (out.Items ?? []).reduce((n, it) => n + itemSize(asItem(it)), 0);
-        totals.read += kb(bytes, 4096) * factor;
-      }
+      if (name === "GetItemCommand") chargeRead(totals, out.Item ? [asItem(out.Item)] : [], input.ConsistentRead === true);
+      if (name === "QueryCommand") chargeRead(totals, (out.Items ?? []).map(asItem), input.ConsistentRead === true);
       return result;
     },
     // Before the request is signed; items may come marshalled or as plain values (asItem takes both).

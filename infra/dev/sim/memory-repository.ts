@@ -10,6 +10,8 @@ import { dueAt, shardOf } from "../../../lib/store/item-codec";
 
 export class MemoryRepository implements WatchRepository {
   private readonly items = new Map<string, Watch>();
+  /** The due index: per shard, each watch's due time (kept on every write, as DynamoDB keeps a GSI). */
+  private readonly due = new Map<string, Map<string, number>>();
   /** What the loop asked for, by kind. */
   readonly counts = { gets: 0, creates: 0, saves: 0, conflicts: 0, fullReads: 0, pickups: 0 };
   /** Every dueKeys call: shard, kind and the time range asked. */
@@ -21,9 +23,20 @@ export class MemoryRepository implements WatchRepository {
     return `${tenant}/${taskId}`;
   }
 
+  private put(w: Watch): void {
+    const k = MemoryRepository.key(w.tenant, w.task_id);
+    this.items.set(k, structuredClone(w));
+    const shard = this.shardOf(w);
+    let ix = this.due.get(shard);
+    if (!ix) this.due.set(shard, (ix = new Map()));
+    const at = dueAt(w);
+    if (at === null) ix.delete(k);
+    else ix.set(k, at);
+  }
+
   /** Put a watch in as it is, bypassing the version check (test setup). */
   seed(w: Watch): void {
-    this.items.set(MemoryRepository.key(w.tenant, w.task_id), structuredClone(w));
+    this.put(w);
   }
 
   /** The stored copy, for assertions. */
@@ -37,7 +50,7 @@ export class MemoryRepository implements WatchRepository {
     const k = MemoryRepository.key(w.tenant, w.task_id);
     const existing = this.items.get(k);
     if (existing) return { created: false as const, existing: structuredClone(existing) };
-    this.items.set(k, structuredClone(w));
+    this.put(w);
     return { created: true as const, watch: w };
   }
 
@@ -57,7 +70,7 @@ export class MemoryRepository implements WatchRepository {
     this.counts.saves++;
     const { lease_until: _old, ...rest } = w;
     const next: Watch = { ...rest, version: w.version + 1, ...(leaseUntil !== undefined ? { lease_until: leaseUntil } : {}) };
-    this.items.set(k, structuredClone(next));
+    this.put(next);
     return next;
   }
 
@@ -82,11 +95,10 @@ export class MemoryRepository implements WatchRepository {
     this.counts[kind === "full" ? "fullReads" : "pickups"]++;
     this.reads.push({ shard, kind, ...(range.after !== undefined ? { after: range.after } : {}), upTo: range.upTo });
     const out: DueKey[] = [];
-    for (const w of this.items.values()) {
-      const at = dueAt(w);
-      if (at === null || this.shardOf(w) !== shard) continue;
+    for (const [k, at] of this.due.get(shard) ?? []) {
       if (at > range.upTo || (range.after !== undefined && at <= range.after)) continue;
-      out.push({ tenant: w.tenant, taskId: w.task_id, dueAt: at });
+      const slash = k.indexOf("/");
+      out.push({ tenant: k.slice(0, slash), taskId: k.slice(slash + 1), dueAt: at });
     }
     return out.sort((a, b) => a.dueAt - b.dueAt);
   }

@@ -1,0 +1,79 @@
+/**
+ * The capacity meter on the wire: an HTTP proxy in front of dynalite that
+ * bills every DynamoDB request passing through it (see `capacity-meter.ts`),
+ * so processes we do not hold a client of (the real Lambda handlers, run as
+ * the local stack runs them) can be metered too. For the benchmark only.
+ */
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type CapacityTotals, chargePut, chargeRead, emptyTotals, TABLE_KEYS } from "./capacity-meter";
+
+type Item = Parameters<typeof chargeRead>[1][number];
+
+function forward(target: URL, headers: Record<string, string | string[] | undefined>, body: Buffer): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(target, { method: "POST", headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 500, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Start the proxy; point DYNAMODB_ENDPOINT at `url`. */
+export async function startCapacityProxy(dynamoEndpoint: string): Promise<{ url: string; totals: CapacityTotals; reset(): void; close(): Promise<void> }> {
+  const target = new URL(dynamoEndpoint);
+  let totals = emptyTotals();
+  const rawCall = async (op: string, payload: unknown) => {
+    const res = await forward(
+      target,
+      { "content-type": "application/x-amz-json-1.0", "x-amz-target": `DynamoDB_20120810.${op}`, authorization: "AWS4-HMAC-SHA256 Credential=local/20260101/eu-central-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0" },
+      Buffer.from(JSON.stringify(payload)),
+    );
+    return JSON.parse(res.body.toString("utf8")) as { Item?: Item };
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", async () => {
+      const body = Buffer.concat(chunks);
+      const op = String(req.headers["x-amz-target"] ?? "").split(".")[1] ?? "";
+      totals.commands[op] = (totals.commands[op] ?? 0) + 1;
+      try {
+        const input = JSON.parse(body.toString("utf8") || "{}") as { TableName: string; Item?: Item; ConsistentRead?: boolean };
+        let before: Item | undefined;
+        if (op === "PutItem" && input.Item) {
+          const Key = Object.fromEntries(TABLE_KEYS.map((k) => [k, input.Item![k]]));
+          before = (await rawCall("GetItem", { TableName: input.TableName, Key, ConsistentRead: true })).Item;
+        }
+        const out = await forward(target, req.headers, body);
+        if (op === "PutItem" && input.Item) chargePut(totals, before, input.Item, out.status === 200);
+        if (out.status === 200 && (op === "GetItem" || op === "Query")) {
+          const parsed = JSON.parse(out.body.toString("utf8")) as { Item?: Item; Items?: Item[] };
+          chargeRead(totals, op === "GetItem" ? (parsed.Item ? [parsed.Item] : []) : (parsed.Items ?? []), input.ConsistentRead === true);
+        }
+        res.writeHead(out.status, out.headers).end(out.body);
+      } catch {
+        res.writeHead(502).end();
+      }
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", () => ok()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get totals() {
+      return totals;
+    },
+    reset() {
+      totals = emptyTotals();
+    },
+    close: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
