@@ -9,6 +9,7 @@ import { transition, type TransitionRules } from "../domain/lifecycle";
 import { isTerminal, type Watch } from "../domain/watch";
 import { toView } from "../domain/watch-view";
 import type { Logger, Sender, TaskQuery, WatchRepository } from "./ports";
+import type { RegionHealth } from "./region-health";
 
 export interface WatchDeps {
   store: WatchRepository;
@@ -22,6 +23,8 @@ export interface WatchDeps {
   retryScheduleS: readonly number[];
   /** How long a writer owns a watch's deliveries; longer than one round of tries. */
   leaseMs: number;
+  /** Region health, observed on every APIG answer; the poller persists it (`flush`) after each round. */
+  health: Pick<RegionHealth, "flush">;
 }
 
 export type WatchOutcome =

@@ -4,6 +4,7 @@
  * reported without waiting for the poller.
  */
 import { errorText } from "../domain/error-text";
+import { type Labels, sameLabels } from "../domain/labels";
 import type { NotifyTarget } from "../domain/target";
 import type { Watch } from "../domain/watch";
 import { processWatch, type WatchDeps } from "./process-watch";
@@ -18,13 +19,32 @@ export interface Registration {
   task_id: string;
   region: string;
   targets: TargetSpec[];
-  labels: Record<string, string>;
+  labels: Labels;
   timeout_s: number;
 }
 
-/** The same task id is already watched for another project or instance. */
+/** The same task id is already watched with another project, instance, region, targets, labels or timeout. */
 export class RegistrationConflictError extends Error {
   override name = "RegistrationConflictError";
+  constructor(
+    /** The registration fields that differ: `project_id`, `instance_id`, `region`, `notify`, `labels`, `timeout_s`. */
+    readonly fields: string[],
+  ) {
+    super(`this task_id is already watched with a different ${fields.join(", ")}`);
+  }
+}
+
+/** The fields in which a registration differs from the watch it would repeat; pure. */
+export function conflictingFields(existing: Watch, r: Registration): string[] {
+  const out: string[] = [];
+  if (existing.project_id !== r.project_id) out.push("project_id");
+  if (existing.instance_id !== r.instance_id) out.push("instance_id");
+  if (existing.region !== r.region) out.push("region");
+  const same = (a: TargetSpec, b: TargetSpec) => a.type === b.type && a.url === b.url && a.secret === b.secret;
+  if (existing.targets.length !== r.targets.length || existing.targets.some((t, i) => !same(t, r.targets[i]!))) out.push("notify");
+  if (!sameLabels(existing.labels, r.labels)) out.push("labels");
+  if (Date.parse(existing.deadline_at) - Date.parse(existing.created_at) !== r.timeout_s * 1000) out.push("timeout_s");
+  return out;
 }
 
 /** A fresh target: nothing owed until the watch ends. */
@@ -71,7 +91,7 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
 /**
  * Register a watch for `tenant`.
  * @returns `created: false` with the existing watch when the task was already watched
- * @throws {@link RegistrationConflictError} when it is watched for another project or instance
+ * @throws {@link RegistrationConflictError} when it is watched with different fields
  */
 export async function registerWatch(
   deps: WatchDeps,
@@ -81,11 +101,9 @@ export async function registerWatch(
   const watch = newWatch(tenant, r, deps.clock());
   const created = await deps.store.create(watch);
   if (!created.created) {
-    const e = created.existing;
-    if (e.project_id !== watch.project_id || e.instance_id !== watch.instance_id) {
-      throw new RegistrationConflictError("this task_id is already watched for another project_id or instance_id");
-    }
-    return { created: false, watch: e };
+    const fields = conflictingFields(created.existing, r);
+    if (fields.length > 0) throw new RegistrationConflictError(fields);
+    return { created: false, watch: created.existing };
   }
   // Its failure must not fail the registration: the watch is stored and the
   // poller will carry on.

@@ -70,6 +70,8 @@ export async function runTick(deps: WatchDeps, opts: TickOptions): Promise<TickS
     const since = owed ?? (i >= next ? Date.parse(w.updated_at) : start);
     summary.oldestDueAgeS = Math.max(summary.oldestDueAgeS, Math.round((start - since) / 1000));
   });
+  // For GET /health in the API's process: throttled to a write a minute per region.
+  await deps.health.flush({ pollerRan: true });
   return summary;
 }
 

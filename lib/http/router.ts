@@ -8,7 +8,9 @@ import { errorText } from "../domain/error-text";
 import { InvalidCursorError } from "../app/ports";
 import { cancelWatch } from "../app/cancel";
 import type { WatchDeps } from "../app/process-watch";
+import type { HealthReport } from "../app/health-report";
 import { registerWatch, RegistrationConflictError, type TargetSpec } from "../app/register";
+import { labelsFrom } from "../domain/labels";
 import { toView } from "../domain/watch-view";
 import type { ApiKeyHash } from "../platform/config";
 import { authenticate } from "./auth";
@@ -24,6 +26,10 @@ export interface ApiDeps extends WatchDeps {
   defaultRegion: string;
   defaultTimeoutS: number;
   defaultTargets: TargetSpec[];
+  /** The regions served; a registration for any other is refused. */
+  regions: string[];
+  /** The `GET /health` report (cached per container), or null when the table does not answer. */
+  healthReport: () => Promise<HealthReport | null>;
 }
 
 /**
@@ -50,12 +56,8 @@ async function route(deps: ApiDeps, req: HttpRequest): Promise<HttpResponse> {
 
   if (path === "/health") {
     if (method !== "GET") throw methodNotAllowed();
-    try {
-      await deps.store.ping();
-      return json(200, { status: "ok" });
-    } catch {
-      return json(503, { status: "unavailable" });
-    }
+    const report = await deps.healthReport();
+    return report === null ? json(503, { status: "unavailable", checks: { table: { status: "unavailable" } } }) : json(200, report);
   }
 
   const isList = path === "/tasks";
@@ -98,19 +100,33 @@ async function register(deps: ApiDeps, tenant: string, req: HttpRequest): Promis
     n.type === "slack" ? { type: n.type, url: n.webhook_url } : { type: n.type, url: n.url, secret: n.secret },
   );
 
+  const region = body.region ?? deps.defaultRegion;
+  if (!deps.regions.includes(region)) {
+    const served = deps.regions.join(", ");
+    throw new HttpError(400, "unknown_region", `region ${region} is not served here; served: ${served}`, [
+      { path: "region", message: `must be one of: ${served}` },
+    ]);
+  }
   try {
     const r = await registerWatch(deps, tenant, {
       project_id: body.project_id,
       instance_id: body.instance_id,
       task_id: body.task_id,
-      region: body.region ?? deps.defaultRegion,
+      region,
       targets: requested ?? deps.defaultTargets,
-      labels: body.labels ?? {},
+      labels: body.labels ?? labelsFrom([]),
       timeout_s: body.timeout_s ?? deps.defaultTimeoutS,
     });
     return json(r.created ? 201 : 200, toView(r.watch));
   } catch (err) {
-    if (err instanceof RegistrationConflictError) throw new HttpError(409, "conflict", err.message);
+    if (err instanceof RegistrationConflictError) {
+      throw new HttpError(
+        409,
+        "conflict",
+        err.message,
+        err.fields.map((f) => ({ path: f, message: "differs from the watch already registered for this task_id" })),
+      );
+    }
     throw err;
   }
 }

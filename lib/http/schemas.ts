@@ -34,10 +34,8 @@ const notifyRequest = (allowPrivate: boolean) =>
     z.strictObject({ type: z.literal("webhook"), url: targetUrl(allowPrivate), secret: WebhookSecret }),
   ]);
 
-export const Labels = z.record(
-  z.string().check(z.regex(/^[A-Za-z0-9_.:/-]{1,64}$/, "label names are 1-64 of [A-Za-z0-9_.:/-]")),
-  z.string().check(z.maxLength(256)),
-).check(z.refine((l) => Object.keys(l).length <= 20, "at most 20 labels"));
+export { LabelsInput as Labels } from "../domain/labels";
+import { LabelsInput } from "../domain/labels";
 
 const registrationRequest = (allowPrivate: boolean) =>
   z.strictObject({
@@ -46,7 +44,7 @@ const registrationRequest = (allowPrivate: boolean) =>
     task_id: Id,
     region: z.optional(RegionId),
     notify: z.optional(z.array(notifyRequest(allowPrivate)).check(z.maxLength(10))),
-    labels: z.optional(Labels),
+    labels: z.optional(LabelsInput),
     timeout_s: z.optional(z.int().check(z.minimum(60), z.maximum(30 * 86400))),
   });
 

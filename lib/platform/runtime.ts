@@ -13,19 +13,25 @@ import { jsonLogger } from "./log";
 import { httpSender } from "../notify/sender";
 import { createGuardedAgent } from "../notify/ssrf-guard";
 import { DynamoWatchRepository } from "../store/watch-repository";
-import type { Logger, TaskQuery } from "../app/ports";
+import type { FaultObserver, Logger, TaskQuery } from "../app/ports";
+import { cachedHealth } from "../app/health-report";
+import { countingFaults, RegionHealth } from "../app/region-health";
+import { RegionalTaskQuery } from "../otc/regional-apig";
+import { DynamoHealthStore } from "../store/health-repository";
 
 export interface RuntimeOverrides {
   log?: Logger;
   clock?: () => Date;
   random?: () => number;
-  /** Dispatcher for APIG and IAM calls. */
+  /** Dispatcher for APIG and IAM calls (default: one keep-alive pool per region). */
   apigDispatcher?: Dispatcher;
   /** Dispatcher for notification targets (default: the SSRF-guarded agent). */
   notifyDispatcher?: Dispatcher;
   auth?: AuthProvider;
   /** DynamoDB client (tests wrap one to count commands). */
   db?: DynamoDBDocumentClient;
+  /** The metrics hook for region faults (default: an in-memory counter). */
+  faults?: FaultObserver;
 }
 
 /** DynamoDB document client for the configured endpoint (dynalite locally). */
@@ -44,32 +50,49 @@ export function dynamoClient(config: Config): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** APIG access for the configured endpoint, one keep-alive pool shared by all watches. */
-export function apigFor(config: Config, auth: AuthProvider, dispatcher: Dispatcher): TaskQuery {
-  return new ApigClient({ endpoint: config.apigEndpoint, auth, dispatcher, timeoutMs: config.apigTimeoutMs });
+const newPool = () => new Agent({ keepAliveTimeout: 30_000, connections: 32, connect: { timeout: 5_000 } });
+
+/**
+ * APIG access for every served region: per region one client, one keep-alive
+ * pool (unless a dispatcher is given) and one authentication (IAM tokens per
+ * region), shared by all that region's watches.
+ */
+export function apigFor(config: Config, overrides: Pick<RuntimeOverrides, "auth" | "apigDispatcher"> = {}): RegionalTaskQuery {
+  const byRegion = new Map<string, TaskQuery>();
+  for (const [region, endpoints] of config.regions) {
+    const dispatcher = overrides.apigDispatcher ?? newPool();
+    const auth = overrides.auth ?? authFor(config, dispatcher, endpoints.iam);
+    byRegion.set(region, new ApigClient({ endpoint: endpoints.apig, auth, dispatcher, timeoutMs: config.apigTimeoutMs }));
+  }
+  return new RegionalTaskQuery(byRegion);
 }
 
 /** Everything the API and the poller need, from one configuration. */
 export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): ApiDeps {
-  const apigDispatcher =
-    overrides.apigDispatcher ?? new Agent({ keepAliveTimeout: 30_000, connections: 32, connect: { timeout: 5_000 } });
   const notifyDispatcher =
     overrides.notifyDispatcher ?? createGuardedAgent({ allowPrivate: config.allowPrivateTargets });
-  const auth = overrides.auth ?? authFor(config, apigDispatcher);
+  const db = overrides.db ?? dynamoClient(config);
+  const clock = overrides.clock ?? (() => new Date());
   const log = overrides.log ?? jsonLogger(undefined, { service: config.serviceName });
   const defaultTargets: ApiDeps["defaultTargets"] = [];
   if (config.slackWebhookUrl) defaultTargets.push({ type: "slack", url: config.slackWebhookUrl });
   if (config.defaultWebhook) defaultTargets.push({ type: "webhook", ...config.defaultWebhook });
+  const healthStore = new DynamoHealthStore(db, config.tableName);
+  const health = new RegionHealth({ store: healthStore, clock, log, faults: overrides.faults ?? countingFaults() });
   return {
-    store: new DynamoWatchRepository(overrides.db ?? dynamoClient(config), {
+    store: new DynamoWatchRepository(db, {
       tableName: config.tableName,
+      cursorKey: config.cursorKey,
       dueShards: config.dueShards,
       retentionDays: config.retentionDays,
       onMalformed: (key: string, problem: string) => log.error("watch_malformed", { key: key.slice(0, 200), problem: problem.slice(0, 300) }),
     }),
-    apig: apigFor(config, auth, apigDispatcher),
+    apig: health.observing(apigFor(config, overrides)),
+    health,
+    healthReport: cachedHealth(healthStore, clock, config.healthCacheS * 1000),
+    regions: [...config.regions.keys()],
     sender: httpSender({ dispatcher: notifyDispatcher }),
-    clock: overrides.clock ?? (() => new Date()),
+    clock,
     random: overrides.random ?? Math.random,
     log,
     rules: { notFoundGraceMs: config.notFoundGraceS * 1000 },
