@@ -1,0 +1,22 @@
+/**
+ * kill -9 at random moments under load, restart on the same data directory:
+ * nothing lost, nothing wrong, nothing stuck or polled forever, one
+ * webhook-id per task. The bigger run: `npm run chaos` (scripts/chaos.ts).
+ */
+import { describe, expect, it } from "vitest";
+import { runChaos } from "../support/chaos";
+
+describe("crash safety of the local stack", () => {
+  it("survives kill -9 and restart under load", async () => {
+    const report = await runChaos({ watches: 60, kills: 3, settleMs: 25_000 });
+    expect({ lost: report.lost, wrong: report.wrong, stuck: report.stuck, notNotified: report.notNotified, multipleIds: report.multipleIds }).toEqual({
+      lost: [],
+      wrong: [],
+      stuck: [],
+      notNotified: [],
+      multipleIds: [],
+    });
+    expect(report.pollsAfterEnd).toBe(0);
+    expect(report.restarts).toBe(3);
+  }, 90_000);
+});
