@@ -44,6 +44,11 @@ export async function exited(proc: ChildProcess, ms: number): Promise<boolean> {
     if (Date.now() > until) return false;
     await new Promise((r) => setTimeout(r, 25));
   }
+  // Its last words may still be in the pipes.
+  const drained = Date.now() + 2_000;
+  while ((proc.stdout?.readableEnded === false || proc.stderr?.readableEnded === false) && Date.now() < drained) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   return true;
 }
 
