@@ -2,7 +2,7 @@
  * Watching each region's APIG as a whole: every answer is sorted into good,
  * an authentication fault or a connection fault. Faults are counted (the
  * {@link FaultObserver} metrics hook), logged once per region every few
- * minutes with APIG's code, and the poller persists the state per region at
+ * minutes with APIG's code while they persist (no good answer for a minute), and the poller persists the state per region at
  * most once a minute, so `GET /health` in another process can name a region
  * whose credentials or endpoint are wrong.
  */
@@ -50,7 +50,12 @@ interface RegionState {
   writtenAt: number | null;
   loggedAt: number | null;
   faultsSinceLog: number;
+  /** A failing line went out and no recovery line since. */
+  reported: boolean;
 }
+
+/** A fault is persistent, and worth a log line, when the region has not answered well for this long (or ever). */
+const PERSISTENT_MS = 60_000;
 
 /** Per-process tracker of region health; `observe` is synchronous and cheap, `flush` writes. */
 export class RegionHealth {
@@ -86,18 +91,17 @@ export class RegionHealth {
         writtenAt: null,
         loggedAt: null,
         faultsSinceLog: 0,
+        reported: false,
       };
       this.regions.set(region, s);
     }
     const fault = regionFaultOf(region, obs);
     if (fault === null) {
-      const wasFaulting = s.record.last_fault_at !== null && (s.record.last_ok_at === null || s.record.last_ok_at < s.record.last_fault_at);
       s.record.last_ok_at = at;
       s.dirty = true;
-      if (wasFaulting && s.loggedAt !== null) {
-        this.opts.log.info("apig_region_recovered", { region });
-        s.loggedAt = null;
-        s.faultsSinceLog = 0;
+      if (s.reported) {
+        this.opts.log.info("apig_region_recovered", { region, code: s.record.last_code });
+        s.reported = false;
       }
       return;
     }
@@ -107,7 +111,10 @@ export class RegionHealth {
     s.record.last_http_status = obs.ok ? null : obs.http_status;
     s.dirty = true;
     s.faultsSinceLog++;
-    if (s.loggedAt === null || now.getTime() - s.loggedAt >= this.logEveryMs) {
+    // A lone timeout among good answers is a task's bad luck, not the region's;
+    // and a flapping region gets one line per interval, not one per flap.
+    const persistent = s.record.last_ok_at === null || now.getTime() - Date.parse(s.record.last_ok_at) >= PERSISTENT_MS;
+    if (persistent && (s.loggedAt === null || now.getTime() - s.loggedAt >= this.logEveryMs)) {
       // Code and status only: an APIG message is safe, but an IAM or network one need not be.
       this.opts.log.error("apig_region_failing", {
         region,
@@ -119,6 +126,7 @@ export class RegionHealth {
       });
       s.loggedAt = now.getTime();
       s.faultsSinceLog = 0;
+      s.reported = true;
     }
   }
 

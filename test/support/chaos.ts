@@ -28,6 +28,8 @@ export interface ChaosOptions {
   /** Share of APIG queries answered with a fault. */
   apigFaultRate?: number;
   log?: (line: string) => void;
+  /** Told each stack's whole output when it is killed (for diagnosis). */
+  stackOutput?: (output: string) => void;
   seed?: number;
 }
 
@@ -80,8 +82,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     req.on("end", () => {
       const r = random();
       if (r < (opts.receiverHangRate ?? 0.05)) {
+        // Hangs, then drops the connection without an answer. (A receiver
+        // that hangs for the sender's whole 15 s holds up the local tick that
+        // long: see the report of issue 9.)
         hanging.add(res);
-        return; // never answers: the sender's 15 s timeout, or a kill, ends it
+        setTimeout(() => res.destroy(), 2_000);
+        return;
       }
       if (r < (opts.receiverHangRate ?? 0.05) + (opts.receiverFailRate ?? 0.15)) {
         res.writeHead(500).end("flaky");
@@ -138,6 +144,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   };
   const kill = async () => {
     if (!stack) return;
+    opts.stackOutput?.(stack.output());
     killHard(stack.proc);
     await new Promise<void>((r) => (stack!.proc.exitCode !== null || stack!.proc.signalCode !== null ? r() : stack!.proc.once("exit", () => r())));
     stack = null;
