@@ -3,6 +3,7 @@
  * into them; every failure is a 4xx in the documented error shape.
  */
 import * as z from "../domain/zod";
+import { LabelsInput } from "../domain/labels";
 import { WebhookSecret } from "../domain/target";
 import { checkTargetUrl } from "../notify/ssrf-guard";
 import { RegionId, WatchStatus } from "../domain/watch";
@@ -34,8 +35,8 @@ const notifyRequest = (allowPrivate: boolean) =>
     z.strictObject({ type: z.literal("webhook"), url: targetUrl(allowPrivate), secret: WebhookSecret }),
   ]);
 
+/** Registration labels: any valid name kept exactly (see `domain/labels.ts`). */
 export { LabelsInput as Labels } from "../domain/labels";
-import { LabelsInput } from "../domain/labels";
 
 const registrationRequest = (allowPrivate: boolean) =>
   z.strictObject({
