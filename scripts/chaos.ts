@@ -29,6 +29,7 @@ const figures = {
   tasks_with_more_than_one_webhook_id: report.multipleIds.length,
   duplicate_deliveries_same_id: report.duplicateDeliveries,
   apig_polls_after_all_ended: report.pollsAfterEnd,
+  index_entries_repaired_at_restarts: report.indexEntriesRepaired,
   duration_s: Math.round(report.durationMs / 1000),
 };
 console.log(JSON.stringify(figures, null, 2));

@@ -8,7 +8,7 @@ import { runChaos } from "../support/chaos";
 
 describe("crash safety of the local stack", () => {
   it("survives kill -9 and restart under load", async () => {
-    const report = await runChaos({ watches: 60, kills: 3, settleMs: 25_000 });
+    const report = await runChaos({ watches: 120, kills: 4, settleMs: 25_000 });
     // On failure, the figures say which watches and how.
     console.log(JSON.stringify({ ...report, durationMs: report.durationMs }));
     expect({ lost: report.lost, wrong: report.wrong, stuck: report.stuck, notNotified: report.notNotified, multipleIds: report.multipleIds }).toEqual({
@@ -19,6 +19,6 @@ describe("crash safety of the local stack", () => {
       multipleIds: [],
     });
     expect(report.pollsAfterEnd).toBe(0);
-    expect(report.restarts).toBe(3);
+    expect(report.restarts).toBe(4);
   }, 90_000);
 });

@@ -45,6 +45,8 @@ export interface ChaosReport {
   multipleIds: string[];
   duplicateDeliveries: number;
   pollsAfterEnd: number;
+  /** Index entries the start-up repair found out of step, summed over restarts. */
+  indexEntriesRepaired: number;
   durationMs: number;
 }
 
@@ -138,6 +140,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
 
   let stack: RunningStack | null = await startStack(env);
   let restarts = 0;
+  let repairedEntries = 0;
   const restart = async () => {
     stack = await startStack(env);
     restarts++;
@@ -145,6 +148,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const kill = async () => {
     if (!stack) return;
     opts.stackOutput?.(stack.output());
+    repairedEntries += Number(/(\d+) index entries repaired/.exec(stack.output())?.[1] ?? 0);
     killHard(stack.proc);
     await new Promise<void>((r) => (stack!.proc.exitCode !== null || stack!.proc.signalCode !== null ? r() : stack!.proc.once("exit", () => r())));
     stack = null;
@@ -162,44 +166,34 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     return { status: res.statusCode, json: (await res.body.json()) as Record<string, unknown> };
   };
 
-  // Register every task, spread over the run; a registration cut off by a
-  // kill is sent again (a repeat answers 200 with the same watch).
-  const pending = [...expected.keys()];
+  // Register every task from a few concurrent clients while the stack is
+  // killed at random moments; a registration cut off by a kill is sent again
+  // after the restart (a repeat answers 200 with the same watch).
+  const queue = [...expected.keys()];
   let registered = 0;
-  const registerSome = async (n: number) => {
-    for (let k = 0; k < n && pending.length > 0; k++) {
-      const id = pending[0]!;
+  const client = async () => {
+    for (;;) {
+      const id = queue.shift();
+      if (id === undefined) return;
       try {
-        const r = await call("POST", "/tasks", {
-          project_id: "p",
-          instance_id: "i",
-          task_id: id,
-          notify: [{ type: "webhook", url: hookUrl, secret }],
-        });
-        if (r.status === 200 || r.status === 201) {
-          pending.shift();
-          registered++;
-        } else throw new Error(`registration answered ${r.status}`);
+        const r = await call("POST", "/tasks", { project_id: "p", instance_id: "i", task_id: id, notify: [{ type: "webhook", url: hookUrl, secret }] });
+        if (r.status !== 200 && r.status !== 201) throw new Error(`registration answered ${r.status}`);
+        registered++;
       } catch {
-        return; // the stack is down: try again after the restart
+        queue.push(id);
+        await new Promise((r) => setTimeout(r, 200));
       }
     }
   };
-
-  const perRound = Math.ceil(opts.watches / (opts.kills + 1));
-  for (let round = 0; round <= opts.kills; round++) {
-    // Register this round's share concurrently with the poller working, then kill at a random moment.
-    const killAfter = 300 + random() * 2500;
-    const reg = registerSome(perRound);
-    if (round < opts.kills) {
-      await new Promise((r) => setTimeout(r, killAfter));
-      await kill();
-      await reg;
-      log(`kill ${round + 1}/${opts.kills} after ${Math.round(killAfter)} ms; registered ${registered}/${opts.watches}`);
-      await restart();
-    } else await reg;
+  const clients = Promise.all(Array.from({ length: 8 }, client));
+  for (let k = 0; k < opts.kills; k++) {
+    const after = 500 + random() * 3500;
+    await new Promise((r) => setTimeout(r, after));
+    await kill();
+    log(`kill ${k + 1}/${opts.kills} after ${Math.round(after)} ms; registered ${registered}/${opts.watches}`);
+    await restart();
   }
-  while (pending.length > 0) await registerSome(pending.length);
+  await clients;
 
   // Settle: every watch terminal and every delivery done, or the deadline passes.
   const views = new Map<string, Record<string, unknown>>();
@@ -257,6 +251,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     multipleIds,
     duplicateDeliveries: deliveries - ids.size,
     pollsAfterEnd,
+    indexEntriesRepaired: repairedEntries,
     durationMs: Date.now() - started,
   };
 }
