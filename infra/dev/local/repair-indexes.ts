@@ -24,6 +24,7 @@ type Item = Record<string, AttributeValue>;
 
 export interface RepairSummary {
   items: number;
+  /** Index entries that disagreed with their item (other version, other key, no item) or were missing. */
   staleEntries: number;
   journalReplayed: number;
 }
@@ -79,10 +80,17 @@ export async function repairIndexes(
     rmSync(opts.journalPath);
   }
 
-  const items = await scanAll(db, table);
+  const items = (await scanAll(db, table)).filter((it) => it.pk?.S?.startsWith("T#"));
+  // Counted before the rewrite below silently fixes them: copies of another
+  // version under the right key, and items the index has lost.
+  const dueBefore = new Map((await scanAll(db, table, opts.indexes.due)).map((e) => [keyOf(e), e]));
+  let rewritten = 0;
+  for (const it of items) {
+    const entry = dueBefore.get(keyOf(it));
+    if (it.due_at !== undefined && (entry === undefined || entry.version?.N !== it.version?.N)) rewritten++;
+  }
   const byKey = new Map<string, Item>();
   for (const it of items) {
-    if (!it.pk?.S?.startsWith("T#")) continue;
     const { lease_until: _lease, ...rest } = it;
     byKey.set(keyOf(rest), rest);
     // Same item again: dynalite replaces index entries stored under the same key with this content.
@@ -108,5 +116,5 @@ export async function repairIndexes(
     await applyJournal(db, table, plan);
     rmSync(opts.journalPath);
   }
-  return { items: byKey.size, staleEntries: stale.length, journalReplayed };
+  return { items: byKey.size, staleEntries: rewritten + stale.length, journalReplayed };
 }
