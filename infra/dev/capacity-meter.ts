@@ -18,6 +18,8 @@ export interface CapacityTotals {
   tableWrite: number;
   /** Write units of each index. */
   indexWrite: Record<string, number>;
+  /** Write units of items that are not watches (the poller's `health` items), table and indexes. */
+  otherWrite: number;
   /** Commands by name. */
   commands: Record<string, number>;
 }
@@ -100,7 +102,13 @@ function indexWrites(ix: IndexDef, before: Item | undefined, after: Item | undef
 
 /** Add one PutItem's units: the table's (the larger of old and new item) and each index's. */
 export function chargePut(totals: CapacityTotals, before: Item | undefined, after: Item, applied: boolean): void {
-  totals.tableWrite += kb(Math.max(itemSize(after), before ? itemSize(before) : 0), 1024);
+  const units = kb(Math.max(itemSize(after), before ? itemSize(before) : 0), 1024);
+  // Per deployment, not per watch: kept apart so a watch's life can be counted.
+  if (!after.pk?.S?.startsWith("T#")) {
+    totals.otherWrite += units;
+    return;
+  }
+  totals.tableWrite += units;
   // A failed condition is billed on the table, and changes no index.
   if (!applied) return;
   for (const ix of indexes) totals.indexWrite[ix.name] = (totals.indexWrite[ix.name] ?? 0) + indexWrites(ix, before, after);
@@ -112,7 +120,7 @@ export function chargeRead(totals: CapacityTotals, items: Item[], consistent: bo
   totals.read += kb(bytes, 4096) * (consistent ? 1 : 0.5);
 }
 
-export const emptyTotals = (): CapacityTotals => ({ read: 0, tableWrite: 0, indexWrite: {}, commands: {} });
+export const emptyTotals = (): CapacityTotals => ({ read: 0, tableWrite: 0, indexWrite: {}, otherWrite: 0, commands: {} });
 
 /** The table's own key attributes. */
 export const TABLE_KEYS = tableKeys;
@@ -122,7 +130,7 @@ export const TABLE_KEYS = tableKeys;
  * on the same endpoint, used to read old items without being counted.
  */
 export function meterCapacity(client: DynamoDBClient, reader: DynamoDBClient): { totals: CapacityTotals; reset(): void } {
-  const totals: CapacityTotals = { read: 0, tableWrite: 0, indexWrite: {}, commands: {} };
+  const totals: CapacityTotals = emptyTotals();
   const getOld = async (table: string, key: Item): Promise<Item | undefined> =>
     (await reader.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
 
@@ -156,15 +164,12 @@ export function meterCapacity(client: DynamoDBClient, reader: DynamoDBClient): {
   return {
     totals,
     reset() {
-      totals.read = 0;
-      totals.tableWrite = 0;
-      totals.indexWrite = {};
-      totals.commands = {};
+      Object.assign(totals, emptyTotals());
     },
   };
 }
 
-/** Total write units: the table's and every index's. */
+/** Total write units of watches: the table's and every index's (not the `health` items). */
 export function writeUnits(t: CapacityTotals): number {
   return t.tableWrite + Object.values(t.indexWrite).reduce((a, b) => a + b, 0);
 }

@@ -313,6 +313,8 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
         sum.errors++;
         deps.log.error("due_read_failed", { error: errorText(err) });
       }
+      // Region health and "the poller runs" for GET /health; written at most once a minute.
+      await deps.health.flush({ pollerRan: true });
     }
     for (let top = waiting.peekKey(); top !== undefined && top <= deps.clock().getTime(); top = waiting.peekKey()) {
       const n = waiting.pop()!.item;
@@ -357,6 +359,7 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
   }
   await Promise.all(running);
   delete state.wake;
+  await deps.health.flush({ pollerRan: true });
 
   const end = deps.clock().getTime();
   sum.watches = state.entries.size;

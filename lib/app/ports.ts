@@ -136,3 +136,42 @@ export interface Metrics {
   /** Record one observation (a latency, an age) to be graphed as a distribution or maximum. */
   observe(name: string, value: number, unit: MetricUnit, dims?: MetricDims): void;
 }
+
+/** One APIG fault that says the region, not the task, is in trouble. */
+export interface RegionFault {
+  region: string;
+  /** `auth`: APIG or IAM refused our credentials; `connection`: APIG could not be reached or did not answer. */
+  kind: "auth" | "connection";
+  /** APIG's `error_code` (`APIG.1002`), or ours (`ECONNREFUSED`, `timeout`, `iam_unauthorized`). */
+  code: string;
+}
+
+/**
+ * The metrics hook for region faults: told about every one. Wire it to a
+ * metrics library (one counter with region, kind and code as dimensions).
+ */
+export interface FaultObserver {
+  fault(f: RegionFault): void;
+}
+
+/** What the poller last knew about one region's APIG, as persisted for `GET /health`. */
+export interface RegionHealthRecord {
+  region: string;
+  /** The latest good answer (any answer that is not an auth or connection fault). */
+  last_ok_at: string | null;
+  /** The latest auth or connection fault, with APIG's code. */
+  last_fault_at: string | null;
+  last_code: string | null;
+  last_http_status: number | null;
+  /** When this record was written. */
+  updated_at: string;
+}
+
+/** Where the poller leaves its health for the API to read (the table, in `health` items). */
+export interface HealthStore {
+  putRegion(r: RegionHealthRecord): Promise<void>;
+  /** The poller ran (a tick finished) at `at`. */
+  putPollerRun(at: string): Promise<void>;
+  /** Everything written so far; throws when the table does not answer. */
+  read(): Promise<{ pollerRunAt: string | null; regions: RegionHealthRecord[] }>;
+}

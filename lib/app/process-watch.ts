@@ -9,6 +9,7 @@ import { type ApigObservation, transition, type TransitionRules } from "../domai
 import { isTerminal, type Watch } from "../domain/watch";
 import { toView } from "../domain/watch-view";
 import type { Logger, Metrics, Sender, TaskQuery, TaskRef, WatchRepository } from "./ports";
+import type { RegionHealth } from "./region-health";
 import { recordDelivery, recordPoll } from "./telemetry";
 
 export interface WatchDeps {
@@ -23,6 +24,8 @@ export interface WatchDeps {
   retryScheduleS: readonly number[];
   /** How long a writer owns a watch's deliveries; longer than one round of tries (see `platform/timing.ts`). */
   leaseMs: number;
+  /** Region health, observed on every APIG answer; the poller persists it (`flush`) after each round. */
+  health: Pick<RegionHealth, "flush">;
 }
 
 export type WatchOutcome = "unchanged" | "transitioned" | "conflict" | "delivered" | "leased" | "gone";

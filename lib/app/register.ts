@@ -2,6 +2,7 @@
  * Registering a watch: build it, ask APIG about the task at once, and store
  * it with that first answer, once per (tenant, task id).
  */
+import { type Labels, sameLabels } from "../domain/labels";
 import type { NotifyTarget } from "../domain/target";
 import type { Watch } from "../domain/watch";
 import { transition } from "../domain/lifecycle";
@@ -17,13 +18,32 @@ export interface Registration {
   task_id: string;
   region: string;
   targets: TargetSpec[];
-  labels: Record<string, string>;
+  labels: Labels;
   timeout_s: number;
 }
 
-/** The same task id is already watched for another project or instance. */
+/** The same task id is already watched with another project, instance, region, targets, labels or timeout. */
 export class RegistrationConflictError extends Error {
   override name = "RegistrationConflictError";
+  constructor(
+    /** The registration fields that differ: `project_id`, `instance_id`, `region`, `notify`, `labels`, `timeout_s`. */
+    readonly fields: string[],
+  ) {
+    super(`this task_id is already watched with a different ${fields.join(", ")}`);
+  }
+}
+
+/** The fields in which a registration differs from the watch it would repeat; pure. */
+export function conflictingFields(existing: Watch, r: Registration): string[] {
+  const out: string[] = [];
+  if (existing.project_id !== r.project_id) out.push("project_id");
+  if (existing.instance_id !== r.instance_id) out.push("instance_id");
+  if (existing.region !== r.region) out.push("region");
+  const same = (a: TargetSpec, b: TargetSpec) => a.type === b.type && a.url === b.url && a.secret === b.secret;
+  if (existing.targets.length !== r.targets.length || existing.targets.some((t, i) => !same(t, r.targets[i]!))) out.push("notify");
+  if (!sameLabels(existing.labels, r.labels)) out.push("labels");
+  if (Date.parse(existing.deadline_at) - Date.parse(existing.created_at) !== r.timeout_s * 1000) out.push("timeout_s");
+  return out;
 }
 
 /** A fresh target: nothing owed until the watch ends. */
@@ -74,7 +94,7 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
  * write. A task that is already done is stored finished, its notifications
  * owed; the poller sends them within seconds (the API never sends).
  * @returns `created: false` with the existing watch when the task was already watched
- * @throws {@link RegistrationConflictError} when it is watched for another project or instance
+ * @throws {@link RegistrationConflictError} when it is watched with different fields
  */
 export async function registerWatch(
   deps: WatchDeps,
@@ -94,10 +114,9 @@ export async function registerWatch(
   return { created: true, watch: created.watch };
 }
 
-/** An existing watch answers a re-registration only if it follows the same task. */
+/** An existing watch answers a re-registration only if every field is the same. */
 function sameTask(existing: Watch, r: Registration): Watch {
-  if (existing.project_id !== r.project_id || existing.instance_id !== r.instance_id) {
-    throw new RegistrationConflictError("this task_id is already watched for another project_id or instance_id");
-  }
+  const fields = conflictingFields(existing, r);
+  if (fields.length > 0) throw new RegistrationConflictError(fields);
   return existing;
 }

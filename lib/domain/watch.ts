@@ -17,6 +17,7 @@
  * owes one delivery per notification target (the outbox, see `delivery.ts`).
  */
 import * as z from "./zod";
+import { StoredLabels } from "./labels";
 import { NotifyTarget } from "./target";
 import type { TaskResult as TaskResultType } from "./task-result";
 import { TaskResult } from "./task-result";
@@ -108,7 +109,8 @@ export const Watch = z.object({
   last_error: z.nullable(WatchError),
   /** When APIG first answered 404 APIG.3093 in the current streak. */
   not_found_since: z.nullable(z.string()),
-  labels: z.record(z.string(), z.string()),
+  /** Null-prototype: any name is kept exactly (see `labels.ts`). */
+  labels: StoredLabels,
   targets: z.array(NotifyTarget),
   /** Standard Webhooks `webhook-id` of the terminal event, same for every try. */
   event_id: z.nullable(z.string()),

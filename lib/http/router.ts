@@ -12,6 +12,8 @@ import type { WatchDeps } from "../app/process-watch";
 import { redeliverWatch } from "../app/redeliver";
 import { registerWatch, RegistrationConflictError, type TargetSpec } from "../app/register";
 import { submitAndWatch, type SubmitAndWatchResult } from "../app/submit";
+import type { HealthReport } from "../app/health-report";
+import { labelsFrom } from "../domain/labels";
 import { isTerminal } from "../domain/watch";
 import { toView, WatchView } from "../domain/watch-view";
 import * as z from "../domain/zod";
@@ -46,6 +48,10 @@ export interface ApiDeps extends WatchDeps {
   defaultRegion: string;
   defaultTimeoutS: number;
   defaultTargets: TargetSpec[];
+  /** The regions served; a registration for any other is refused. */
+  regions: string[];
+  /** The `GET /health` report (cached per container), or null when the table does not answer. */
+  healthReport: () => Promise<HealthReport | null>;
 }
 
 /**
@@ -133,12 +139,8 @@ export const ROUTES: readonly Route[] = [
     auth: false,
     responses: { 200: { description: "healthy", schema: "Health" }, 503: { description: "the table does not answer", schema: "Health" } },
     handle: async ({ deps }) => {
-      try {
-        await deps.store.ping();
-        return json(200, { status: "ok" });
-      } catch {
-        return json(503, { status: "unavailable" });
-      }
+      const report = await deps.healthReport();
+      return report === null ? json(503, { status: "unavailable", checks: { table: { status: "unavailable" } } }) : json(200, report);
     },
   }),
   defineRoute({
@@ -333,23 +335,23 @@ function targetsOf(notify: RegistrationBody["notify"]): TargetSpec[] | undefined
 }
 
 async function register(deps: ApiDeps, tenant: string, body: RegistrationBody): Promise<HttpResponse> {
-  const requested = targetsOf(body.notify);
-
   try {
-    const r = await registerWatch(deps, tenant, {
-      project_id: body.project_id,
-      instance_id: body.instance_id,
-      task_id: body.task_id,
-      region: body.region ?? deps.defaultRegion,
-      targets: requested ?? deps.defaultTargets,
-      labels: body.labels ?? {},
-      timeout_s: body.timeout_s ?? deps.defaultTimeoutS,
-    });
+    const r = await registerWatch(deps, tenant, { ...watchOf(deps, body), task_id: body.task_id });
     return json(r.created ? 201 : 200, toView(r.watch));
   } catch (err) {
-    if (err instanceof RegistrationConflictError) throw new HttpError(409, "conflict", err.message);
-    throw err;
+    throw conflictOr(err);
   }
+}
+
+/** A registration conflict as a 409 naming each differing field; anything else as it is. */
+function conflictOr(err: unknown): unknown {
+  if (!(err instanceof RegistrationConflictError)) return err;
+  return new HttpError(
+    409,
+    "conflict",
+    err.message,
+    err.fields.map((f) => ({ path: f, message: "differs from the watch already registered for this task_id" })),
+  );
 }
 
 async function list(deps: ApiDeps, tenant: string, query: HttpRequest["query"]): Promise<HttpResponse> {
@@ -390,14 +392,25 @@ async function redeliver(deps: ApiDeps, tenant: string, taskId: string, body: z.
   }
 }
 
-/** The watch a submission creates, from the request's watch options and this deployment's defaults. */
+/**
+ * The watch a request asks for, from its watch options and this deployment's
+ * defaults. A region this deployment does not serve is a 400 `unknown_region`:
+ * it would be polled at the wrong endpoint.
+ */
 function watchOf(deps: ApiDeps, body: Pick<RegistrationBody, "project_id" | "instance_id" | "region" | "notify" | "labels" | "timeout_s">) {
+  const region = body.region ?? deps.defaultRegion;
+  if (!deps.regions.includes(region)) {
+    const served = deps.regions.join(", ");
+    throw new HttpError(400, "unknown_region", `region ${region} is not served here; served: ${served}`, [
+      { path: "region", message: `must be one of: ${served}` },
+    ]);
+  }
   return {
     project_id: body.project_id,
     instance_id: body.instance_id,
-    region: body.region ?? deps.defaultRegion,
+    region,
     targets: targetsOf(body.notify) ?? deps.defaultTargets,
-    labels: body.labels ?? {},
+    labels: body.labels ?? labelsFrom([]),
     timeout_s: body.timeout_s ?? deps.defaultTimeoutS,
   };
 }

@@ -3,6 +3,7 @@
  * into them; every failure is a 4xx in the documented error shape.
  */
 import * as z from "../domain/zod";
+import { LabelsInput } from "../domain/labels";
 import { WebhookSecret } from "../domain/target";
 import { checkTargetUrl } from "../notify/ssrf-guard";
 import { RegionId, WatchStatus } from "../domain/watch";
@@ -34,16 +35,14 @@ const notifyRequest = (allowPrivate: boolean) =>
     z.strictObject({ type: z.literal("webhook"), url: targetUrl(allowPrivate), secret: WebhookSecret }),
   ]);
 
-export const Labels = z.record(
-  z.string().check(z.regex(/^[A-Za-z0-9_.:/-]{1,64}$/, "label names are 1-64 of [A-Za-z0-9_.:/-]")),
-  z.string().check(z.maxLength(256)),
-).check(z.refine((l) => Object.keys(l).length <= 20, "at most 20 labels"));
+/** Registration labels: any valid name kept exactly (see `domain/labels.ts`). */
+export { LabelsInput as Labels } from "../domain/labels";
 
 /** What every request that creates a watch may say about it, besides the task. */
 const watchOptions = (allowPrivate: boolean) => ({
   region: z.optional(RegionId),
   notify: z.optional(z.array(notifyRequest(allowPrivate)).check(z.maxLength(10))),
-  labels: z.optional(Labels),
+  labels: z.optional(LabelsInput),
   timeout_s: z.optional(z.int().check(z.minimum(60), z.maximum(30 * 86400))),
 });
 

@@ -8,6 +8,7 @@ import { errorCode, isTimeout } from "../domain/error-text";
 import { requestCapped } from "../platform/http-request";
 import { parseRetryAfter } from "../platform/retry-after";
 import { buildSlackMessage } from "./slack-message";
+import { SSRF_BLOCKED } from "./ssrf-guard";
 import type { Sender } from "../app/ports";
 import { buildWebhookBody, webhookHeaders } from "./webhook-signature";
 
@@ -61,7 +62,9 @@ export function httpSender(opts: HttpSenderOptions): Sender {
         }
         return { ok: false, final: false, error, http_status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
       } catch (err) {
-        return { ok: false, final: false, error: describeError(err, timeoutMs) };
+        // The guard will refuse this address on every try: dead now, not after a day of retries.
+        const final = errorCode(err, "") === SSRF_BLOCKED;
+        return { ok: false, final, error: describeError(err, timeoutMs) };
       }
     },
   };
@@ -70,6 +73,6 @@ export function httpSender(opts: HttpSenderOptions): Sender {
 function describeError(err: unknown, timeoutMs: number): string {
   if (isTimeout(err)) return `no answer within ${timeoutMs} ms`;
   const code = errorCode(err, "");
-  if (code === "ERR_SSRF_BLOCKED") return "target address not allowed";
+  if (code === SSRF_BLOCKED) return "target address not allowed";
   return `connection failed${code ? ` (${code})` : ""}`;
 }

@@ -96,9 +96,16 @@ export function humanDuration(ms: number): string {
   return `${sec}s`;
 }
 
-function outcome(status: WatchStatus, taskType: WatchView["task_type"]): { emoji: string; title: string } {
+function outcome(view: WatchView): { emoji: string; title: string } {
+  const { status, task_type: taskType } = view;
   const noun = taskType === "import_api" ? "Import" : taskType === "export_api" ? "Export" : "Task";
-  switch (status) {
+  // APIG says `succeed`, but some APIs were not imported: a warning, never a success.
+  if (view.outcome === "partial") {
+    const r = view.result;
+    const failed = r?.kind === "import" ? r.failure_count : 0;
+    return { emoji: ":warning:", title: `${noun} partly succeeded: ${failed} API${failed === 1 ? "" : "s"} failed` };
+  }
+  switch (status as WatchStatus) {
     case "succeed":
       return { emoji: ":white_check_mark:", title: `${noun} succeeded` };
     case "failed":
@@ -225,7 +232,7 @@ function labelsBlock(labels: Record<string, string>): SlackBlock | null {
  * @param opts.now used for the duration of a watch that has no `finished_at`
  */
 export function buildSlackMessage(view: WatchView, opts: { now?: Date } = {}): SlackMessage {
-  const { emoji, title } = outcome(view.status, view.task_type);
+  const { emoji, title } = outcome(view);
   const end = view.finished_at !== null ? Date.parse(view.finished_at) : (opts.now ?? new Date()).getTime();
   const duration = humanDuration(end - Date.parse(view.created_at));
   const result = view.result;

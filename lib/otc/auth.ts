@@ -32,8 +32,12 @@ export function iamUserAuth(provider: ReturnType<typeof createIamTokenProvider>)
   };
 }
 
-/** The authentication the configuration asks for. */
-export function authFor(config: Config, dispatcher: Dispatcher): AuthProvider {
+/**
+ * The authentication the configuration asks for, for one region: an IAM user
+ * gets tokens from that region's IAM, cached per project there, so tokens are
+ * per (project, region).
+ */
+export function authFor(config: Config, dispatcher: Dispatcher, iamEndpoint: string = config.iamEndpoint): AuthProvider {
   const a = config.auth;
   switch (a.method) {
     case "aksk":
@@ -41,7 +45,7 @@ export function authFor(config: Config, dispatcher: Dispatcher): AuthProvider {
     case "password":
       return iamUserAuth(
         createIamTokenProvider({
-          iamEndpoint: config.iamEndpoint,
+          iamEndpoint,
           username: a.username,
           password: a.password,
           domainName: a.domainName,

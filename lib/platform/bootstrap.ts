@@ -55,7 +55,8 @@ interface Built {
   readAt: number;
   config: Config;
   deps: ServiceDeps;
-  auth: AuthProvider;
+  /** The OTC authentication of each served region (IAM tokens are per region). */
+  auth: Map<string, AuthProvider>;
 }
 
 /** A loader of the process's dependencies from `process.env` (and SSM), re-reading secrets as described above. */
@@ -81,17 +82,21 @@ export function lazyDeps(env: NodeJS.ProcessEnv = process.env, opts: LazyDepsOpt
     }
   };
 
-  // Every request goes through this one provider; it asks the current build.
-  const auth = rotatingAuth(
-    () => built!.auth,
-    async () => {
-      if (now() - lastForced < minForcedMs) return false;
-      lastForced = now();
-      const changed = await reload();
-      if (changed) telemetry.log.info("secrets_reloaded", { reason: "credentials_refused" });
-      return changed;
-    },
-  );
+  // Credentials refused: read the secrets again at once (at most every minForcedMs).
+  const refresh = async () => {
+    if (now() - lastForced < minForcedMs) return false;
+    lastForced = now();
+    const changed = await reload();
+    if (changed) telemetry.log.info("secrets_reloaded", { reason: "credentials_refused" });
+    return changed;
+  };
+  // Every request of a region goes through its one provider; it asks the current build.
+  const rotating = new Map<string, AuthProvider>();
+  const regionAuth = (region: string) => {
+    let a = rotating.get(region);
+    if (!a) rotating.set(region, (a = rotatingAuth(() => built!.auth.get(region)!, refresh)));
+    return a;
+  };
 
   /** Read the secrets; rebuild when they changed. True when the build changed. Throws only without a previous build. */
   const reload = (): Promise<boolean> => {
@@ -113,14 +118,17 @@ export function lazyDeps(env: NodeJS.ProcessEnv = process.env, opts: LazyDepsOpt
         const deps = buildDeps(config, {
           log: telemetry.log,
           metrics: telemetry.metrics,
-          auth,
+          regionAuth,
           apigDispatcher: shared.apig,
           notifyDispatcher: shared.notify,
           db: shared.db,
         });
         // Unchanged OTC credentials (only API keys rotated, say) keep their provider and its cached IAM tokens.
         const sameOtc = built !== undefined && JSON.stringify(built.config.auth) === JSON.stringify(config.auth);
-        const otc = sameOtc ? built!.auth : authFor(config, shared.apig);
+        const apig = shared.apig;
+        const otc = sameOtc
+          ? built!.auth
+          : new Map([...config.regions].map(([region, endpoints]) => [region, authFor(config, apig, endpoints.iam)] as const));
         built = { fingerprint, readAt: now(), config, deps, auth: otc };
         return true;
       } catch (err) {

@@ -3,9 +3,12 @@
  * variable names; every error names the variable at fault and never echoes a
  * secret value.
  */
+import { createHash } from "node:crypto";
 import { WebhookSecret } from "../domain/target";
 import { RegionId } from "../domain/watch";
 import * as z from "../domain/zod";
+import { checkTargetUrl } from "../notify/ssrf-guard";
+import { type Endpoints, builtInEndpoints } from "./regions";
 
 export type OtcAuth =
   | { method: "aksk"; accessKey: string; secretKey: string }
@@ -32,9 +35,18 @@ export interface ApiKeyHash {
 export interface Config {
   /** Names this deployment in logs and metrics (`apig-taskwatch-prod`). */
   serviceName: string;
+  /** Default region of a registration (`OTC_REGION`). */
   region: string;
+  /** APIG endpoint of `region`. */
   apigEndpoint: string;
+  /** IAM endpoint of `region`. */
   iamEndpoint: string;
+  /** The regions this deployment serves, each with its endpoints; `region` is one of them. */
+  regions: Map<string, Endpoints>;
+  /** Key of the MAC on `GET /tasks` cursors (`CURSOR_SECRET`, or derived per deployment). */
+  cursorKey: Buffer;
+  /** How long one container reuses its `GET /health` answer. */
+  healthCacheS: number;
   auth: OtcAuth;
   apiKeys: ApiKeyHash[];
   slackWebhookUrl: string | null;
@@ -77,13 +89,6 @@ export class ConfigError extends Error {
     super(message);
   }
 }
-
-const REGION_HOSTS: Record<string, { apig: string; iam: string }> = {
-  "eu-de": { apig: "https://apig.eu-de.otc.t-systems.com", iam: "https://iam.eu-de.otc.t-systems.com" },
-  "eu-nl": { apig: "https://apig.eu-nl.otc.t-systems.com", iam: "https://iam.eu-nl.otc.t-systems.com" },
-  // The Swiss cloud's IAM lives on a host of its own.
-  "eu-ch2": { apig: "https://apig.eu-ch2.sc.otc.t-systems.com", iam: "https://iam-pub.eu-ch2.sc.otc.t-systems.com" },
-};
 
 const opt = (v: string | undefined) => {
   const t = v?.trim();
@@ -133,6 +138,41 @@ const apiKeysSchema = z.pipe(
   }),
 );
 
+/** `region=url,...`: one parser for APIG_ENDPOINTS and IAM_ENDPOINTS. */
+const endpointMap = z.pipe(
+  z.string(),
+  z.transform((s, ctx) => {
+    const out = new Map<string, string>();
+    for (const part of s.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const eq = part.indexOf("=");
+      const region = part.slice(0, eq).trim();
+      const url = httpUrl.safeParse(part.slice(eq + 1));
+      if (eq < 1 || !RegionId.safeParse(region).success || !url.success) {
+        ctx.issues.push({ code: "custom", message: "each entry must be region=http(s)-url, the region like eu-de", input: s });
+        return z.NEVER;
+      }
+      out.set(region, url.data);
+    }
+    return out;
+  }),
+);
+
+/** `REGIONS`: comma-separated region ids, each checked like a registration's `region`. */
+const regionList = z.pipe(
+  z.string(),
+  z.transform((s, ctx) => {
+    const out: string[] = [];
+    for (const r of s.split(",").map((p) => p.trim()).filter(Boolean)) {
+      if (!RegionId.safeParse(r).success) {
+        ctx.issues.push({ code: "custom", message: `"${r.slice(0, 40)}" is not a region id (lowercase letters, digits, dashes, like eu-de)`, input: s });
+        return z.NEVER;
+      }
+      if (!out.includes(r)) out.push(r);
+    }
+    return out;
+  }),
+);
+
 const retrySchema = z.pipe(
   z.string().check(z.trim(), z.regex(/^\d+(\s*,\s*\d+)*$/, "must be comma-separated whole seconds")),
   z.transform((s) => s.split(",").map((p) => Number(p.trim()))),
@@ -177,15 +217,14 @@ export function loadConfig(env: Env): Config {
   const s = (name: string) => opt(env[name]);
 
   const region = field(env, "OTC_REGION", RegionId, issues, "eu-de");
-  const hosts = REGION_HOSTS[region] ?? {
-    apig: `https://apig.${region}.otc.t-systems.com`,
-    iam: `https://iam.${region}.otc.t-systems.com`,
-  };
+  const regions = servedRegions(env, region, issues);
+  const home = regions.get(region) ?? builtInEndpoints(region);
 
   const auth = pickAuth(env, issues);
 
-  const slack = field(env, "SLACK_WEBHOOK_URL", httpUrl, issues, null as string | null);
-  const whUrl = field(env, "DEFAULT_WEBHOOK_URL", httpUrl, issues, null as string | null);
+  const allowPrivateTargets = field(env, "ALLOW_PRIVATE_TARGETS", bool, issues, false);
+  const slack = field(env, "SLACK_WEBHOOK_URL", targetUrl(allowPrivateTargets), issues, null as string | null);
+  const whUrl = field(env, "DEFAULT_WEBHOOK_URL", targetUrl(allowPrivateTargets), issues, null as string | null);
   const whSecret = s("DEFAULT_WEBHOOK_SECRET") ?? null;
   if ((whUrl === null) !== (whSecret === null) && !issues.some((i) => i.variable === "DEFAULT_WEBHOOK_URL")) {
     issues.push({
@@ -198,17 +237,25 @@ export function loadConfig(env: Env): Config {
 
   const retry = field(env, "NOTIFY_RETRY_S", retrySchema, issues, [5, 300, 1800, 7200, 18000, 36000, 36000]);
 
+  const apiKeys = field(env, "API_KEYS", apiKeysSchema, issues, []);
+  const tableName = s("TABLE_NAME") ?? "apig-taskwatch";
+  const serviceName = s("SERVICE_NAME") ?? "apig-taskwatch";
+  const cursorSecret = field(env, "CURSOR_SECRET", z.string().check(z.trim(), z.minLength(16, "must be at least 16 characters")), issues, null as string | null);
+
   const config: Config = {
-    serviceName: s("SERVICE_NAME") ?? "apig-taskwatch",
+    serviceName,
     region,
-    apigEndpoint: field(env, "APIG_ENDPOINT", httpUrl, issues, hosts.apig),
-    iamEndpoint: field(env, "IAM_ENDPOINT", httpUrl, issues, hosts.iam).replace(/\/v3$/, ""),
+    apigEndpoint: home.apig,
+    iamEndpoint: home.iam,
+    regions,
+    cursorKey: cursorKeyOf(cursorSecret, serviceName, tableName, apiKeys),
+    healthCacheS: field(env, "HEALTH_CACHE_S", int(0, 300), issues, 12),
     auth,
-    apiKeys: field(env, "API_KEYS", apiKeysSchema, issues, []),
+    apiKeys,
     slackWebhookUrl: slack,
     defaultWebhook: whUrl !== null && whSecret !== null ? { url: whUrl, secret: whSecret } : null,
-    allowPrivateTargets: field(env, "ALLOW_PRIVATE_TARGETS", bool, issues, false),
-    tableName: s("TABLE_NAME") ?? "apig-taskwatch",
+    allowPrivateTargets,
+    tableName,
     dynamodbEndpoint: field(env, "DYNAMODB_ENDPOINT", httpUrl, issues, null as string | null),
     awsRegion: s("AWS_REGION") ?? s("AWS_DEFAULT_REGION") ?? "eu-central-1",
     port: field(env, "PORT", int(0, 65535), issues, 3000),
@@ -228,12 +275,70 @@ export function loadConfig(env: Env): Config {
   };
 
   if (issues.length > 0) {
-    throw new ConfigError(
-      "invalid configuration: " + issues.map((i) => `${i.variable}: ${i.message}`).join("; "),
-      issues,
-    );
+    // One line per bad variable: start-up prints this as it is.
+    throw new ConfigError("invalid configuration:\n" + issues.map((i) => `  ${i.variable}: ${i.message}`).join("\n"), issues);
   }
   return config;
+}
+
+/**
+ * A default target is sent to without any request checking it, so one that
+ * could never be delivered (not https, a private address without
+ * ALLOW_PRIVATE_TARGETS) must stop the start rather than die in the outbox.
+ */
+const targetUrl = (allowPrivate: boolean) =>
+  z.pipe(
+    z.string().check(
+      z.trim(),
+      z.superRefine((s, ctx) => {
+        const r = checkTargetUrl(s, { allowPrivate });
+        if (!r.ok) {
+          const hint = allowPrivate ? "" : " (ALLOW_PRIVATE_TARGETS=true allows http and private addresses for local runs)";
+          ctx.addIssue({ code: "custom", message: `${r.message}; it could never be delivered${hint}`, input: s });
+        }
+      }),
+    ),
+    z.transform((s) => s),
+  );
+
+/**
+ * The regions served and their endpoints: `REGIONS`, or `OTC_REGION` plus
+ * every region `APIG_ENDPOINTS` names; each region's endpoints from
+ * `APIG_ENDPOINTS` / `IAM_ENDPOINTS`, then `APIG_ENDPOINT` / `IAM_ENDPOINT`
+ * for `OTC_REGION` alone, then the built-in table.
+ */
+function servedRegions(env: Env, home: string, issues: ConfigError["issues"]): Map<string, Endpoints> {
+  const apigMap = field(env, "APIG_ENDPOINTS", endpointMap, issues, new Map<string, string>());
+  const iamMap = field(env, "IAM_ENDPOINTS", endpointMap, issues, new Map<string, string>());
+  const apigHome = field(env, "APIG_ENDPOINT", httpUrl, issues, null as string | null);
+  const iamHome = field(env, "IAM_ENDPOINT", httpUrl, issues, null as string | null);
+  const listed = field(env, "REGIONS", regionList, issues, null as string[] | null);
+  const served = listed ?? [home, ...[...apigMap.keys()].filter((r) => r !== home)];
+  if (listed !== null && !listed.includes(home)) {
+    issues.push({ variable: "REGIONS", message: `must include OTC_REGION (${home}), the region of a registration that names none` });
+  }
+  const out = new Map<string, Endpoints>();
+  for (const r of served) {
+    const builtIn = builtInEndpoints(r);
+    const apig = apigMap.get(r) ?? (r === home ? apigHome : null) ?? builtIn.apig;
+    const iam = iamMap.get(r) ?? (r === home ? iamHome : null) ?? builtIn.iam;
+    out.set(r, { apig, iam: iam.replace(/\/v3$/, "") });
+  }
+  return out;
+}
+
+/**
+ * The cursor MAC key: `CURSOR_SECRET` when set, else derived from what
+ * identifies the deployment, so every container of it agrees without a new
+ * secret to manage. The cursor names a position in the caller's own
+ * partition only, which the MAC binds to the tenant.
+ */
+function cursorKeyOf(secret: string | null, service: string, table: string, keys: ApiKeyHash[]): Buffer {
+  const h = createHash("sha256").update("apig-taskwatch cursor v1\n");
+  if (secret !== null) return h.update(secret).digest();
+  h.update(`${service}\n${table}\n`);
+  for (const k of keys) h.update(`${k.tenant}:`).update(k.hash);
+  return h.digest();
 }
 
 /** Exactly one credential set may be given, and it must be complete. */

@@ -16,8 +16,12 @@ import { httpSender } from "../notify/sender";
 import { createGuardedAgent } from "../notify/ssrf-guard";
 import { DynamoWatchRepository } from "../store/watch-repository";
 import type { LoopDeps } from "../app/poll-loop";
-import type { Logger, Metrics, TaskQuery } from "../app/ports";
+import type { FaultObserver, Logger, Metrics, TaskQuery, TaskSubmitter } from "../app/ports";
+import { cachedHealth } from "../app/health-report";
+import { countingFaults, RegionHealth } from "../app/region-health";
 import { DEFAULT_CADENCE } from "../domain/cadence";
+import { RegionalSubmitter, RegionalTaskQuery } from "../otc/regional-apig";
+import { DynamoHealthStore } from "../store/health-repository";
 import { pollerTiming } from "./timing";
 
 export interface RuntimeOverrides {
@@ -25,15 +29,20 @@ export interface RuntimeOverrides {
   metrics?: Metrics;
   clock?: () => Date;
   random?: () => number;
-  /** Dispatcher for APIG and IAM calls. */
+  /** Dispatcher for APIG and IAM calls (default: one keep-alive pool per region). */
   apigDispatcher?: Dispatcher;
   /** Dispatcher for notification targets (default: the SSRF-guarded agent). */
   notifyDispatcher?: Dispatcher;
+  /** One authentication for every region (tests). */
   auth?: AuthProvider;
+  /** The authentication of one region, given its IAM endpoint (secret rotation wraps each). */
+  regionAuth?: (region: string, iamEndpoint: string) => AuthProvider;
   /** Waits on the clock; tests with a virtual clock pass one that advances it. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** DynamoDB client (tests wrap one to count commands). */
   db?: DynamoDBDocumentClient;
+  /** The metrics hook for region faults (default: an in-memory counter). */
+  faults?: FaultObserver;
 }
 
 /** DynamoDB document client for the configured endpoint (dynalite locally). */
@@ -52,9 +61,28 @@ export function dynamoClient(config: Config): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** APIG access for the configured endpoint, one keep-alive pool shared by all watches. */
-export function apigFor(config: Config, auth: AuthProvider, dispatcher: Dispatcher): TaskQuery {
-  return new ApigClient({ endpoint: config.apigEndpoint, auth, dispatcher, timeoutMs: config.apigTimeoutMs });
+/**
+ * APIG access for every served region: per region one client for task
+ * queries and one for submissions, one keep-alive pool with as many
+ * connections as parallel polls (so a poll never queues for a socket), and
+ * one authentication (IAM tokens per region), shared by all its watches.
+ */
+export function apigFor(
+  config: Config,
+  overrides: Pick<RuntimeOverrides, "auth" | "regionAuth" | "apigDispatcher"> = {},
+): { query: RegionalTaskQuery; submitter: TaskSubmitter } {
+  const queries = new Map<string, TaskQuery>();
+  const submitters = new Map<string, TaskSubmitter>();
+  for (const [region, endpoints] of config.regions) {
+    const dispatcher =
+      overrides.apigDispatcher ??
+      new Agent({ keepAliveTimeout: 30_000, connections: Math.max(16, config.pollConcurrency), connect: { timeout: 5_000 } });
+    const auth = overrides.regionAuth?.(region, endpoints.iam) ?? overrides.auth ?? authFor(config, dispatcher, endpoints.iam);
+    const client = { endpoint: endpoints.apig, auth, dispatcher, timeoutMs: config.apigTimeoutMs };
+    queries.set(region, new ApigClient(client));
+    submitters.set(region, new ApigSubmitter(client));
+  }
+  return { query: new RegionalTaskQuery(queries), submitter: new RegionalSubmitter(submitters) };
 }
 
 /** `setTimeout` as a promise that an abort resolves early, clearing the timer. */
@@ -75,28 +103,32 @@ export type ServiceDeps = ApiDeps & LoopDeps;
 
 /** Everything the API and the poller need, from one configuration. */
 export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): ServiceDeps {
-  // As many connections as parallel queries, so a poll never queues for a socket.
-  const apigDispatcher =
-    overrides.apigDispatcher ??
-    new Agent({ keepAliveTimeout: 30_000, connections: Math.max(16, config.pollConcurrency), connect: { timeout: 5_000 } });
   const notifyDispatcher =
     overrides.notifyDispatcher ?? createGuardedAgent({ allowPrivate: config.allowPrivateTargets });
-  const auth = overrides.auth ?? authFor(config, apigDispatcher);
+  const db = overrides.db ?? dynamoClient(config);
+  const clock = overrides.clock ?? (() => new Date());
   const log = overrides.log ?? createLogger({ serviceName: config.serviceName, logLevel: config.logLevel });
+  const otc = apigFor(config, overrides);
   const defaultTargets: ApiDeps["defaultTargets"] = [];
   if (config.slackWebhookUrl) defaultTargets.push({ type: "slack", url: config.slackWebhookUrl });
   if (config.defaultWebhook) defaultTargets.push({ type: "webhook", ...config.defaultWebhook });
+  const healthStore = new DynamoHealthStore(db, config.tableName);
+  const health = new RegionHealth({ store: healthStore, clock, log, faults: overrides.faults ?? countingFaults() });
   return {
-    store: new DynamoWatchRepository(overrides.db ?? dynamoClient(config), {
+    store: new DynamoWatchRepository(db, {
       tableName: config.tableName,
+      cursorKey: config.cursorKey,
       dueShards: config.dueShards,
       retentionDays: config.retentionDays,
       onMalformed: (key: string, problem: string) => log.error("watch_malformed", { key: key.slice(0, 200), problem: problem.slice(0, 300) }),
     }),
-    apig: apigFor(config, auth, apigDispatcher),
-    submitter: new ApigSubmitter({ endpoint: config.apigEndpoint, auth, dispatcher: apigDispatcher, timeoutMs: config.apigTimeoutMs }),
+    apig: health.observing(otc.query),
+    submitter: otc.submitter,
+    health,
+    healthReport: cachedHealth(healthStore, clock, config.healthCacheS * 1000),
+    regions: [...config.regions.keys()],
     sender: httpSender({ dispatcher: notifyDispatcher }),
-    clock: overrides.clock ?? (() => new Date()),
+    clock,
     sleep: overrides.sleep ?? sleepFor,
     cadence: { ...DEFAULT_CADENCE, backoffCapMs: config.backoffCapS * 1000 },
     random: overrides.random ?? Math.random,

@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import type { DueKey } from "../app/ports";
 import { nextDeliveryAt } from "../domain/delivery";
+import { labelPairs } from "../domain/labels";
 import { isTerminal, Watch } from "../domain/watch";
 
 export const INDEX_BY_CREATED = "by_created";
@@ -66,6 +67,8 @@ export function toItem(w: Watch, opts: CodecOptions, leaseUntil?: number): Recor
     pk: pkOf(w.tenant),
     sk: skOf(w.task_id),
     created_key: `${w.created_at}#${w.task_id}`,
+    // Pairs, not a map: the marshaller mishandles `constructor` and `__proto__` names.
+    labels: labelPairs(w.labels),
   };
   const due = dueAt(w);
   if (due !== null) {

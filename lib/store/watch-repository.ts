@@ -2,6 +2,7 @@
  * The {@link WatchRepository} on DynamoDB: every change is a conditional
  * write on the version read before. Item layout: `item-codec.ts`.
  */
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../domain/zod";
@@ -13,10 +14,14 @@ export class StoreError extends Error {
   override name = "StoreError";
 }
 
-const cursorSchema = z.object({ pk: z.string(), sk: z.string(), created_key: z.string() });
+const keyPart = z.string().check(z.minLength(1), z.maxLength(1024));
+const cursorSchema = z.object({ pk: keyPart, sk: keyPart, created_key: keyPart });
+const cursorEnvelope = z.object({ k: z.unknown(), m: z.string() });
 
 export interface StoreOptions extends CodecOptions {
   tableName: string;
+  /** HMAC key of list cursors: a cursor we did not issue, or issued to another tenant, is refused. */
+  cursorKey: Buffer;
   /** Told about stored items that do not parse (the poller skips them and carries on). */
   onMalformed?: (key: string, problem: string) => void;
 }
@@ -91,7 +96,7 @@ export class DynamoWatchRepository implements WatchRepository {
   }
 
   async list(tenant: string, q: { status?: string; limit: number; cursor?: string }): Promise<WatchPage> {
-    let startKey = q.cursor === undefined ? undefined : decodeCursor(q.cursor, pkOf(tenant));
+    let startKey = q.cursor === undefined ? undefined : decodeCursor(q.cursor, pkOf(tenant), this.opts.cursorKey);
     const items: Watch[] = [];
     // A status filter may thin out pages; bound the work one request does.
     for (let page = 0; page < 10 && items.length < q.limit; page++) {
@@ -114,7 +119,7 @@ export class DynamoWatchRepository implements WatchRepository {
       startKey = out.LastEvaluatedKey ? cursorSchema.parse(out.LastEvaluatedKey) : undefined;
       if (!startKey) break;
     }
-    return { items, nextCursor: startKey ? Buffer.from(JSON.stringify(startKey)).toString("base64url") : null };
+    return { items, nextCursor: startKey ? encodeCursor(startKey, pkOf(tenant), this.opts.cursorKey) : null };
   }
 
   async dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]> {
@@ -151,14 +156,36 @@ export class DynamoWatchRepository implements WatchRepository {
   }
 }
 
-function decodeCursor(cursor: string, pk: string): Record<string, unknown> {
+/** The MAC binds a cursor to the key it names and to the tenant it was issued to. */
+function cursorMac(key: Buffer, pk: string, startKey: string): string {
+  return createHmac("sha256", key).update(`${pk}\n${startKey}`).digest("base64url");
+}
+
+function encodeCursor(startKey: Record<string, unknown>, pk: string, key: Buffer): string {
+  const k = JSON.stringify(startKey);
+  return Buffer.from(JSON.stringify({ k, m: cursorMac(key, pk, k) })).toString("base64url");
+}
+
+function decodeCursor(cursor: string, pk: string, key: Buffer): Record<string, unknown> {
+  const invalid = () => new InvalidCursorError("cursor is not valid");
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw invalid();
+  }
+  const e = cursorEnvelope.safeParse(envelope);
+  if (!e.success || typeof e.data.k !== "string") throw invalid();
+  const expected = Buffer.from(cursorMac(key, pk, e.data.k));
+  const given = Buffer.from(e.data.m);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    parsed = JSON.parse(e.data.k);
   } catch {
-    throw new InvalidCursorError("cursor is not valid");
+    throw invalid();
   }
   const r = cursorSchema.safeParse(parsed);
-  if (!r.success || r.data.pk !== pk) throw new InvalidCursorError("cursor is not valid");
+  if (!r.success || r.data.pk !== pk) throw invalid();
   return r.data;
 }

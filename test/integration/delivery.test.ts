@@ -190,6 +190,7 @@ describe("delivery: outbox, retries, dead letters", () => {
     now += 5_000;
     await h.tick();
     expect(r.received).toHaveLength(0);
-    expect((await h.call("GET", "/tasks/d-ssrf")).json.notify[0]).toMatchObject({ state: "dead", attempts: 2, last_error: "target address not allowed" });
+    // Refused at connect: dead on the first try, not retried for a day.
+    expect((await h.call("GET", "/tasks/d-ssrf")).json.notify[0]).toMatchObject({ state: "dead", attempts: 1, last_error: "target address not allowed" });
   });
 });

@@ -17,8 +17,9 @@ const SECRET = `whsec_${randomBytes(24).toString("base64")}`;
 
 describe("HTTP API", () => {
   it("health needs no key", async () => {
+    await h.tick();
     const r = await h.call("GET", "/health", { key: null });
-    expect(r).toMatchObject({ status: 200, json: { status: "ok" } });
+    expect(r).toMatchObject({ status: 200, json: { status: "ok", checks: { table: { status: "ok" }, poller: { status: "ok" } } } });
   });
 
   it("refuses missing, malformed and unknown keys with 401", async () => {

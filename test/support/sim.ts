@@ -54,6 +54,7 @@ export function startSim(opts: { shards?: number; latencyMs?: number; backoffCap
     random: seeded(),
     log: { info: log("info"), warn: log("warn"), error: log("error") },
     metrics: nullMetrics,
+    health: { flush: async () => {} },
     rules: { notFoundGraceMs: 600_000 },
     retryScheduleS: [5, 300],
     leaseMs: 40_000,

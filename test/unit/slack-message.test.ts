@@ -213,3 +213,17 @@ describe("mrkdwnCut", () => {
     expect(mrkdwnCut("short", 10)).toBe("short");
   });
 });
+
+describe("partial imports", () => {
+  it("shows an import that succeeded with failed APIs as a warning, not a success", () => {
+    const result = parseTaskResult(
+      JSON.stringify({ success: [{ id: "a", method: "GET", path: "/a", action: "create" }], failure: [{ method: "PUT", path: "/b", error_code: "APIG.3301", error_msg: "dup" }, { method: "PUT", path: "/c" }] }),
+      "import_api",
+    );
+    const m = buildSlackMessage(view({ result }));
+    expect(header(m.blocks)).toBe(":warning: Import partly succeeded: 2 APIs failed");
+    expect(m.text).toMatch(/^Import partly succeeded: 2 APIs failed/);
+    const clean = buildSlackMessage(view({ result: parseTaskResult(JSON.stringify({ success: [], failure: [] }), "import_api") }));
+    expect(header(clean.blocks)).toBe(":white_check_mark: Import succeeded");
+  });
+});

@@ -11,7 +11,12 @@ import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { startApigSimulator } from "../apig-simulator";
 import { ensureTable } from "../../table";
+import { type Config, loadConfig } from "../../../lib/platform/config";
+import { pollerTiming } from "../../../lib/platform/timing";
+import { INDEX_BY_CREATED, INDEX_DUE } from "../../../lib/store/item-codec";
+import { lockDataDir } from "./data-dir-lock";
 import { startDynalite } from "./dynalite-server";
+import { repairIndexes } from "./repair-indexes";
 import { createLambdaHttpServer } from "./http-adapter";
 
 const env = process.env;
@@ -24,9 +29,29 @@ process.on("warning", (w) => {
 });
 if (existsSync(".env")) process.loadEnvFile(".env");
 
+/**
+ * The configuration as it will be once start-up has filled in what it
+ * provides itself (dev key, simulator, dynalite), checked before anything is
+ * created on disk or started.
+ */
+function preflight(simulated: boolean): Config {
+  return loadConfig({
+    ...env,
+    API_KEYS: env.API_KEYS || `dev:${"0".repeat(64)}`,
+    DYNAMODB_ENDPOINT: env.DYNAMODB_ENDPOINT || "http://127.0.0.1:1",
+    ...(simulated ? { OTC_AUTH_TOKEN: "preflight" } : {}),
+  });
+}
+
 async function main(): Promise<void> {
-  const dataDir = resolve(env.DATA_DIR || ".data");
+  const otcKeys = ["OTC_CREDENTIALS", "OTC_ACCESS_KEY", "OTC_SECRET_KEY", "OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME", "OTC_AUTH_TOKEN"];
+  const simulated = !otcKeys.some((k) => env[k]);
+  const planned = preflight(simulated);
+
+  const dataDir = resolve(planned.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  const unlock = lockDataDir(dataDir);
+  process.on("exit", unlock);
   const notes: string[] = [];
 
   // A stable dev key per data directory, so a restart does not lock you out.
@@ -38,8 +63,6 @@ async function main(): Promise<void> {
     env.API_KEYS = `dev:${createHash("sha256").update(devKey).digest("hex")}`;
   }
 
-  const otcKeys = ["OTC_CREDENTIALS", "OTC_ACCESS_KEY", "OTC_SECRET_KEY", "OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME", "OTC_AUTH_TOKEN"];
-  const simulated = !otcKeys.some((k) => env[k]);
   const simulator = simulated
     ? await startApigSimulator({
         host: "127.0.0.1",
@@ -49,6 +72,10 @@ async function main(): Promise<void> {
       })
     : null;
   if (simulator) {
+    // The simulator stands in for every served region's APIG and IAM.
+    const all = [...planned.regions.keys()].map((r) => `${r}=${simulator.url}`).join(",");
+    env.APIG_ENDPOINTS = all;
+    env.IAM_ENDPOINTS = all;
     env.APIG_ENDPOINT = simulator.url;
     notes.push(`APIG simulator: ${simulator.url} (no OTC credentials set; any task id you register runs as a demo import)`);
   }
@@ -62,12 +89,15 @@ async function main(): Promise<void> {
     credentials: { accessKeyId: "local", secretAccessKey: "local" },
   });
   await ensureTable(ddb, env.TABLE_NAME);
+  // A kill -9 may have left index entries out of step with their items.
+  const repaired = await repairIndexes(ddb, env.TABLE_NAME, {
+    journalPath: join(dataDir, "index-repair.journal"),
+    indexes: { due: INDEX_DUE, byCreated: INDEX_BY_CREATED },
+  });
   ddb.destroy();
 
   // Imported only now: the handlers read their configuration from the
   // environment this function has just completed, as Lambda's would.
-  const { loadConfig } = await import("../../../lib/platform/config");
-  const { pollerTiming } = await import("../../../lib/platform/timing");
   const config = loadConfig(env);
   const api = await import("../../../functions/api");
   const poller = await import("../../../functions/poller");
@@ -96,42 +126,62 @@ async function main(): Promise<void> {
       });
   };
   const timer = setInterval(tick, config.pollIntervalS * 1000);
+  // At once too: work left by the last run, and /health, should not wait a whole interval.
   tick();
 
   const lines = [
     "apig-taskwatch is running",
     `  HTTP API:   ${apiUrl}   (try: curl ${apiUrl}/health)`,
     devKey ? `  API key:    ${devKey}   (tenant "dev"; set API_KEYS to use your own)` : "  API keys:   from API_KEYS",
-    `  Data:       ${join(dataDir, "dynamodb")} (kept across restarts)`,
+    `  Data:       ${join(dataDir, "dynamodb")} (kept across restarts; ${repaired.items} watches${repaired.staleEntries > 0 ? `, ${repaired.staleEntries} index entries repaired` : ""})`,
     `  Poller:     one invocation every ${config.pollIntervalS} s, each polling young tasks every few seconds`,
+    `  Regions:    ${[...config.regions.keys()].join(", ")}`,
     simulator ? `  ${notes[0]}` : `  APIG:       ${config.apigEndpoint} (auth: ${config.auth.method})`,
     "  Stop with Ctrl-C.",
   ];
   console.log(lines.join("\n"));
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: stopping`);
+    console.log(`\n${reason}: stopping`);
+    // Whatever hangs, the process ends within 10 s of the signal.
+    setTimeout(() => {
+      console.error("stop took too long; exiting");
+      process.exit(1);
+    }, 8_000).unref();
     clearInterval(timer);
+    clearInterval(orphanCheck);
+    // The running invocation starts nothing more; what is in flight finishes.
     poller.stopPolling();
-    await running;
     await new Promise<void>((r) => {
       server.close(() => r());
       server.closeAllConnections();
     });
+    await running;
     await simulator?.close();
     await dynamo.close();
+    unlock();
     console.log("stopped cleanly");
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGHUP", () => void stop("SIGHUP"));
+  // `npm start` puts npm and a shell above this process; when one of them is
+  // killed without passing the signal on, this process is re-parented and
+  // must not keep serving on its port.
+  const parent = process.ppid;
+  const orphanCheck = setInterval(() => {
+    if (process.ppid !== parent) void stop("parent process gone");
+  }, 500);
+  orphanCheck.unref();
 }
 
 main().catch((err: unknown) => {
-  // Configuration errors name the variable; nothing here prints values.
-  console.error(`apig-taskwatch failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  // One line per problem, no stack trace: configuration errors name the variable, never its value.
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`apig-taskwatch failed to start: ${message}`);
   process.exit(1);
 });
