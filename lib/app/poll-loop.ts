@@ -41,6 +41,8 @@ interface Entry {
   shard: string;
   /** Registration time, from the due index until the watch is read. */
   createdAt: number;
+  /** The `due_at` the index last showed for it: when it changes, someone else rescheduled it. */
+  indexDueAt: number;
   /** The stored watch as last read or written; null until read. */
   watch: Watch | null;
   lastPollAt: number | null;
@@ -259,13 +261,26 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
         for (const k of keys) {
           const key = keyOf(k.tenant, k.taskId);
           seen.add(key);
-          if (state.entries.has(key)) continue;
+          const known = state.entries.get(key);
+          if (known) {
+            // Moved in the index by another writer (a redelivery, a retry it
+            // scheduled): our copy is stale, read it again now.
+            if (known.indexDueAt !== k.dueAt && !known.inFlight) {
+              known.indexDueAt = k.dueAt;
+              known.watch = null;
+              known.nextAt = now;
+              known.dueBy = now;
+              queue(known);
+            }
+            continue;
+          }
           const e: Entry = {
             key,
             tenant: k.tenant,
             taskId: k.taskId,
             shard,
             createdAt: k.dueAt,
+            indexDueAt: k.dueAt,
             watch: null,
             lastPollAt: null,
             faults: 0,

@@ -107,6 +107,40 @@ describe("poll loop: reads of the due index", () => {
   });
 });
 
+describe("poll loop: another writer's changes", () => {
+  it("a delivery another writer rescheduled (a redelivery) is sent within seconds, not at the old retry time", async () => {
+    const sim = startSim();
+    // The first try fails and the next one is an hour away; later tries succeed.
+    sim.deps.retryScheduleS = [3600];
+    let tries = 0;
+    sim.deps.sender = {
+      async send(_t, view) {
+        await sim.vt.sleep(50);
+        sim.sent.push({ taskId: view.task_id, at: sim.vt.now });
+        return ++tries === 1 ? { ok: false, final: false, error: "HTTP 500" } : { ok: true, status: 200 };
+      },
+    };
+    sim.watch("again", 5 * S);
+    const state = createPollerState();
+    const run = runPollLoop(sim.deps, state, invocation(sim));
+    let redeliveredAt = 0;
+    void sim.vt.sleep(20 * S).then(() => {
+      // Another writer (the API's redelivery) puts the target back to pending, due now.
+      redeliveredAt = sim.vt.now;
+      const w = sim.store.peek("acme", "again")!;
+      expect(w.targets[0]).toMatchObject({ state: "pending", attempts: 1 });
+      sim.store.seed({
+        ...w,
+        version: w.version + 1,
+        targets: w.targets.map((t) => ({ ...t, state: "pending", attempts: 0, next_attempt_at: sim.vt.now })),
+      });
+    });
+    await sim.vt.drive(run);
+    expect(sim.sent).toHaveLength(2);
+    expect(sim.sent[1]!.at - redeliveredAt).toBeLessThanOrEqual(10 * S);
+  });
+});
+
 describe("poll loop: backoff cannot starve", () => {
   it("after a transient fault the next poll comes within BACKOFF_CAP_S, even with slow answers holding the slots, across invocations", async () => {
     const cap = 20 * S;
