@@ -29,6 +29,24 @@ const nodeFlags = ["--enable-source-maps"];
 // Must match custom.esbuild in serverless.yml.
 const banner = "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
 
+/** One function bundled with serverless.yml's esbuild options (custom.esbuild). */
+const bundleFunction = (entry, outfile, external = []) =>
+  build({
+    entryPoints: [entry],
+    bundle: true,
+    minify: true,
+    sourcemap: true,
+    sourcesContent: false,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    mainFields: ["module", "main"],
+    outfile,
+    external,
+    banner: { js: banner },
+    logLevel: "silent",
+  });
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const kib = (bytes) => (bytes / 1024).toFixed(0);
 
@@ -78,21 +96,7 @@ try {
     const extDir = join(root, ".esbuild-measure", fn);
     mkdirSync(extDir, { recursive: true });
     const outfile = join(extDir, `${fn}.mjs`);
-    await build({
-      entryPoints: [join(root, "functions", `${fn}.ts`)],
-      bundle: true,
-      minify: true,
-      sourcemap: true,
-      sourcesContent: false,
-      platform: "node",
-      format: "esm",
-      target: "node22",
-      mainFields: ["module", "main"],
-      outfile,
-      external: ["@aws-sdk/*", "@smithy/*"],
-      banner: { js: banner },
-      logLevel: "silent",
-    });
+    await bundleFunction(join(root, "functions", `${fn}.ts`), outfile, ["@aws-sdk/*", "@smithy/*"]);
     variants.push({
       fn,
       variant: "SDK external (runtime's)",
@@ -108,20 +112,7 @@ try {
     for (const fn of functions) {
       const dir = join(baseTree, ".bench-out");
       const outfile = join(dir, `${fn}.mjs`);
-      await build({
-        entryPoints: [join(baseTree, "functions", `${fn}.ts`)],
-        bundle: true,
-        minify: true,
-        sourcemap: true,
-        sourcesContent: false,
-        platform: "node",
-        format: "esm",
-        target: "node22",
-        mainFields: ["module", "main"],
-        outfile,
-        banner: { js: banner },
-        logLevel: "silent",
-      });
+      await bundleFunction(join(baseTree, "functions", `${fn}.ts`), outfile);
       variants.push({
         fn,
         variant: `baseline ${BASELINE}, SDK bundled`,

@@ -10,7 +10,7 @@ export type CancelResult =
 
 /** Cancel a tenant's watch; cancelling a cancelled watch answers it again. */
 export async function cancelWatch(deps: WatchDeps, tenant: string, taskId: string): Promise<CancelResult> {
-  // A tick may write between our read and our write; re-read and try again.
+  // The poller may write between our read and our write; re-read and try again.
   for (let i = 0; i < 5; i++) {
     const w = await deps.store.get(tenant, taskId);
     if (!w) return { ok: false, reason: "not_found" };

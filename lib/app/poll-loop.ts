@@ -126,22 +126,15 @@ export interface LoopSummary {
 
 const keyOf = (tenant: string, taskId: string) => `${tenant}/${taskId}`;
 
+/** A summary with nothing counted yet. */
+export function emptyLoopSummary(): LoopSummary {
+  return { watches: 0, polls: 0, deliveryRounds: 0, transitions: 0, conflicts: 0, errors: 0, fullReads: 0, pickups: 0, deferred: 0, oldestDueAgeS: 0, pollsPerS: 0 };
+}
+
 /** Run one invocation's loop over `opts.shards`. Never throws for a single watch's failure. */
 export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: LoopOptions): Promise<LoopSummary> {
   const started = deps.clock().getTime();
-  const sum: LoopSummary = {
-    watches: 0,
-    polls: 0,
-    deliveryRounds: 0,
-    transitions: 0,
-    conflicts: 0,
-    errors: 0,
-    fullReads: 0,
-    pickups: 0,
-    deferred: 0,
-    oldestDueAgeS: 0,
-    pollsPerS: 0,
-  };
+  const sum = emptyLoopSummary();
   const owned = new Set(opts.shards);
   // Waiting for their time (by nextAt), and ready to go (by dueBy).
   const waiting = new MinHeap<{ e: Entry; seq: number }>();

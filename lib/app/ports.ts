@@ -170,7 +170,7 @@ export interface RegionHealthRecord {
 /** Where the poller leaves its health for the API to read (the table, in `health` items). */
 export interface HealthStore {
   putRegion(r: RegionHealthRecord): Promise<void>;
-  /** The poller ran (a tick finished) at `at`. */
+  /** The poller ran (an invocation read the due index) at `at`. */
   putPollerRun(at: string): Promise<void>;
   /** Everything written so far; throws when the table does not answer. */
   read(): Promise<{ pollerRunAt: string | null; regions: RegionHealthRecord[] }>;

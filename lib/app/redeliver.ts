@@ -24,7 +24,7 @@ export async function redeliverWatch(
   taskId: string,
   targetIds?: readonly string[],
 ): Promise<RedeliverResult> {
-  // A tick may write between our read and our write; re-read and try again.
+  // The poller may write between our read and our write; re-read and try again.
   for (let i = 0; i < 5; i++) {
     const w = await deps.store.get(tenant, taskId);
     if (!w) return { ok: false, reason: "not_found" };

@@ -45,7 +45,7 @@ function normalizeTaskType(t: string | null): TaskType | null {
   return t === "import_api" || t === "export_api" ? t : null;
 }
 
-/** Deterministic so every tick and every retry of one event agree on it. */
+/** Deterministic so every poller and every retry of one event agree on it. */
 export function eventIdFor(w: Pick<Watch, "tenant" | "task_id">, status: WatchStatus): string {
   return "msg_" + createHash("sha256").update(`${w.tenant}\n${w.task_id}\n${status}`).digest("hex").slice(0, 32);
 }

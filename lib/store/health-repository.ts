@@ -1,7 +1,7 @@
 /**
  * The {@link HealthStore} on the watch table: `health` items (pk `health`),
  * one per region (`sk` = `region#<id>`) and one for the poller's last run.
- * They carry no index keys, so ticks and listings never see them.
+ * They carry no index keys, so the poller and listings never see them.
  */
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../domain/zod";

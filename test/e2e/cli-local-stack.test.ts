@@ -3,11 +3,12 @@
  * local stack with its APIG simulator, then an import and an export through
  * the CLI, each waited for and ended with the right exit code.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { cleanEnv, startStack } from "../support/local-stack";
 
 const root = join(import.meta.dirname, "..", "..");
 const dataDir = mkdtempSync(join(tmpdir(), "taskwatch-cli-e2e-"));
@@ -21,13 +22,6 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(OTC_|API_KEYS|APIG_ENDPOINT|IAM_ENDPOINT|SLACK_WEBHOOK_URL|DEFAULT_WEBHOOK|SSM_PREFIX|DYNAMODB_ENDPOINT|TABLE_NAME|TASKWATCH_|VITEST|NODE_ENV)/.test(k)) env[k] = v;
-  }
-  return env;
-}
 
 function taskwatch(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((ok) => {
@@ -40,22 +34,9 @@ function taskwatch(args: string[], env: Record<string, string>): Promise<{ code:
 
 describe("taskwatch against npm start", () => {
   it("imports a YAML spec and exports the group, waiting for each", async () => {
-    app = spawn("npm", ["start"], {
-      cwd: root,
-      env: { ...cleanEnv(), PORT: "0", DATA_DIR: dataDir, POLL_INTERVAL_S: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true,
-    });
-    let out = "";
-    app.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    app.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    const until = Date.now() + 60_000;
-    while (!/HTTP API:\s+(\S+)/.test(out) || !/API key:\s+(\S+)/.test(out)) {
-      if (app.exitCode !== null) throw new Error(`npm start exited early:\n${out}`);
-      if (Date.now() > until) throw new Error(`no start banner:\n${out}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const env = { TASKWATCH_URL: /HTTP API:\s+(\S+)/.exec(out)![1]!, TASKWATCH_API_KEY: /API key:\s+(\S+)/.exec(out)![1]! };
+    const stack = await startStack(cleanEnv({ DATA_DIR: dataDir, POLL_INTERVAL_S: "1" }));
+    app = stack.proc;
+    const env = { TASKWATCH_URL: stack.url, TASKWATCH_API_KEY: stack.key };
 
     const imported = await taskwatch(
       ["import", "--project", "demo", "--instance", "gw", "--group", "grp-e2e", "--file", join(root, "test", "fixtures", "pets.yaml"), "--wait", "--wait-timeout", "30"],

@@ -2,7 +2,7 @@
  * `npm start` as a newcomer runs it: no configuration at all, then drive the
  * printed API over HTTP until a task's notification arrives, then SIGTERM.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { request } from "undici";
 import { Webhook } from "standardwebhooks";
 import { afterAll, describe, expect, it } from "vitest";
+import { cleanEnv, startStack, stopStack } from "../support/local-stack";
 import { type Receiver, startReceiver } from "../support/receiver";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
@@ -24,41 +25,9 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(OTC_|API_KEYS|APIG_ENDPOINT|IAM_ENDPOINT|SLACK_WEBHOOK_URL|DEFAULT_WEBHOOK|SSM_PREFIX|DYNAMODB_ENDPOINT|TABLE_NAME|VITEST|NODE_ENV)/.test(k)) env[k] = v;
-  }
-  // The deployed schedule (60 s) on purpose: a registration is still noticed within seconds.
-  return { ...env, PORT: "0", DATA_DIR: dataDir, ALLOW_PRIVATE_TARGETS: "true" };
-}
-
-async function startApp(): Promise<{ proc: ChildProcess; output: () => string; url: string; key: string }> {
-  // detached: its own process group, so the whole tree can be signalled like a terminal would.
-  const proc = spawn("npm", ["start"], { env: cleanEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
-  let out = "";
-  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const until = Date.now() + 60_000;
-  while (!/HTTP API:\s+(\S+)/.test(out) || !/API key:\s+(\S+)/.test(out)) {
-    if (proc.exitCode !== null) throw new Error(`npm start exited early:\n${out}`);
-    if (Date.now() > until) throw new Error(`no start banner:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { proc, output: () => out, url: /HTTP API:\s+(\S+)/.exec(out)![1]!, key: /API key:\s+(\S+)/.exec(out)![1]! };
-}
-
-/** SIGTERM to the process group, as a terminal or a process manager would; true when the app says it stopped cleanly. */
-async function stop(proc: ChildProcess, output: () => string): Promise<boolean> {
-  process.kill(-proc.pid!, "SIGTERM");
-  const until = Date.now() + 20_000;
-  while (proc.exitCode === null && proc.signalCode === null) {
-    if (Date.now() > until) throw new Error("did not stop after SIGTERM");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  // npm itself may die of the signal; the app underneath must have shut down on its own terms.
-  return output().includes("stopped cleanly") && (proc.exitCode === 0 || proc.signalCode === "SIGTERM");
-}
+// The deployed schedule (60 s) on purpose: a registration is still noticed within seconds.
+const startApp = () => startStack(cleanEnv({ DATA_DIR: dataDir, ALLOW_PRIVATE_TARGETS: "true" }));
+const stop = (proc: ChildProcess, output: () => string) => stopStack({ proc, output });
 
 describe("npm start", () => {
   it("serves the API, polls the simulator, delivers the notification, stops on SIGTERM", async () => {

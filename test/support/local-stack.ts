@@ -1,24 +1,29 @@
 /** `npm start` as a child process: start it, read its banner, signal it, kill it. */
 import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..", "..");
 
 export interface RunningStack {
   proc: ChildProcess;
   url: string;
+  /** The dev API key from the banner ("" when API_KEYS was set). */
+  key: string;
   output: () => string;
 }
 
 /** The environment minus anything that would point the stack elsewhere than the test says. */
-export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(OTC_|API_KEYS|APIG_ENDPOINT|IAM_ENDPOINT|REGIONS|SLACK_WEBHOOK_URL|DEFAULT_WEBHOOK|SSM_PREFIX|DYNAMODB_ENDPOINT|TABLE_NAME|VITEST|NODE_ENV|CURSOR_SECRET)/.test(k)) env[k] = v;
+    if (!/^(OTC_|API_KEYS|APIG_ENDPOINT|IAM_ENDPOINT|REGIONS|SLACK_WEBHOOK_URL|DEFAULT_WEBHOOK|SSM_PREFIX|DYNAMODB_ENDPOINT|TABLE_NAME|TASKWATCH_|VITEST|NODE_ENV|CURSOR_SECRET)/.test(k)) env[k] = v;
   }
   return { ...env, PORT: "0", ...extra };
 }
 
 /** Spawn `npm start` in its own process group (as a terminal would run it). */
 export function spawnStack(env: NodeJS.ProcessEnv): { proc: ChildProcess; output: () => string } {
-  const proc = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const proc = spawn("npm", ["start"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
@@ -34,7 +39,15 @@ export async function startStack(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Pr
     if (Date.now() > until) throw new Error(`no start banner:\n${output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { proc, output, url: /HTTP API:\s+(\S+)/.exec(output())![1]! };
+  return { proc, output, url: /HTTP API:\s+(\S+)/.exec(output())![1]!, key: /API key:\s+(\S+)/.exec(output())?.[1] ?? "" };
+}
+
+/** SIGTERM to the process group, as a terminal or a process manager would; true when the app says it stopped cleanly. */
+export async function stopStack(stack: Pick<RunningStack, "proc" | "output">): Promise<boolean> {
+  process.kill(-stack.proc.pid!, "SIGTERM");
+  if (!(await exited(stack.proc, 20_000))) throw new Error("did not stop after SIGTERM");
+  // npm itself may die of the signal; the app underneath must have shut down on its own terms.
+  return stack.output().includes("stopped cleanly") && (stack.proc.exitCode === 0 || stack.proc.signalCode === "SIGTERM");
 }
 
 /** Resolves once the process has exited; false if it did not within `ms`. */

@@ -3,7 +3,7 @@
  * the cadence, starvation, reads and fan-out, and for the benchmark's
  * large simulations. No I/O, deterministic.
  */
-import type { LoopDeps, LoopSummary } from "../../lib/app/poll-loop";
+import { emptyLoopSummary, type LoopDeps, type LoopSummary } from "../../lib/app/poll-loop";
 import type { Sender } from "../../lib/app/ports";
 import { newWatch } from "../../lib/app/register";
 import { DEFAULT_CADENCE } from "../../lib/domain/cadence";
@@ -90,18 +90,5 @@ export function startSim(opts: { shards?: number; latencyMs?: number; backoffCap
 
 /** A poller invocation's summary with everything at zero but `patch`. */
 export function loopSummary(patch: Partial<LoopSummary> = {}): LoopSummary {
-  return {
-    watches: 0,
-    polls: 0,
-    deliveryRounds: 0,
-    transitions: 0,
-    conflicts: 0,
-    errors: 0,
-    fullReads: 0,
-    pickups: 0,
-    deferred: 0,
-    oldestDueAgeS: 0,
-    pollsPerS: 0,
-    ...patch,
-  };
+  return { ...emptyLoopSummary(), ...patch };
 }

@@ -1,16 +1,8 @@
 /** Configuration: regions and their endpoints, default targets that could never be delivered, cursor and health settings. */
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../lib/platform/config";
+import { loadConfig } from "../../lib/platform/config";
+import { errorOf } from "../support/config-error";
 
-function errorOf(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
 const endpoints = (env: Record<string, string>) => Object.fromEntries(loadConfig(env).regions);
 
 describe("regions and clouds", () => {

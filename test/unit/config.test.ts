@@ -1,19 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { RegionId } from "../../lib/domain/watch";
 import { RegistrationRequest } from "../../lib/http/schemas";
-import { ConfigError, loadConfig } from "../../lib/platform/config";
+import { loadConfig } from "../../lib/platform/config";
+import { errorOf } from "../support/config-error";
 
 const HASH = "a".repeat(64);
 
-function errorOf(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("loadConfig", () => {
   it("defaults match docs/configuration.md", () => {
