@@ -1,11 +1,12 @@
 /** Lambda handler of the poller: one scheduled (or fanned-out worker) invocation of the poll loop. */
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import type { Context } from "aws-lambda";
 import { createPollerState, stopPollLoop } from "../lib/app/poll-loop";
 import { type InvocationSummary, runPollerInvocation, type WorkerInvoker } from "../lib/app/poller-invocation";
 import { recordTick } from "../lib/app/telemetry";
 import { errorText } from "../lib/domain/error-text";
 import { lazyDeps, telemetryFrom } from "../lib/platform/bootstrap";
+import { lambdaEnvCredentials, lambdaInvoker } from "../lib/platform/lambda-invoke";
+import { Agent } from "../lib/platform/undici";
 import { pollerTiming } from "../lib/platform/timing";
 
 const telemetry = telemetryFrom();
@@ -17,13 +18,10 @@ const state = createPollerState();
 /** Async invocations of this same function, one per worker (the role may invoke only itself). */
 function selfInvoker(): WorkerInvoker | undefined {
   const name = process.env.AWS_LAMBDA_FUNCTION_NAME;
-  if (!name) return undefined;
-  const lambda = new LambdaClient({ maxAttempts: 3 });
-  return {
-    async invoke(payload) {
-      await lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: "Event", Payload: JSON.stringify(payload) }));
-    },
-  };
+  const aws = lambdaEnvCredentials(process.env);
+  if (!name || !aws) return undefined;
+  const invoke = lambdaInvoker({ functionName: name, ...aws, dispatcher: new Agent({ connections: 16 }) });
+  return { invoke };
 }
 const invoker = selfInvoker();
 
