@@ -64,6 +64,7 @@ export interface PollerState {
   fullReadAt: Map<string, number>;
   /** Per shard: the upper bound of its last read. */
   readUpTo: Map<string, number>;
+  /** Per `region|maxRps`: the APIG rate limiters, which remember a throttled region across invocations. */
   throttles: Map<string, AimdThrottle>;
   /** Set by {@link stopPollLoop}: the running loop starts nothing more. */
   stopping: boolean;
@@ -155,11 +156,13 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
   };
   state.wake = poke;
 
+  // Per region and rate: a warm container whose share of the rate changed (fan-out) starts afresh.
   const throttle = (region: string) => {
-    let t = state.throttles.get(region);
+    const key = `${region}|${opts.maxRps}`;
+    let t = state.throttles.get(key);
     if (!t) {
       t = new AimdThrottle({ maxRps: opts.maxRps, minRps: Math.min(1, opts.maxRps) }, deps.clock().getTime());
-      state.throttles.set(region, t);
+      state.throttles.set(key, t);
     }
     return t;
   };

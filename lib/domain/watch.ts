@@ -36,18 +36,12 @@ export const WATCH_STATUSES = [
 export const WatchStatus = z.enum(WATCH_STATUSES);
 export type WatchStatus = z.infer<typeof WatchStatus>;
 
-const TERMINAL: ReadonlySet<WatchStatus> = new Set<WatchStatus>([
-  "succeed",
-  "failed",
-  "timed_out",
-  "not_found",
-  "cancelled",
-  "error",
-]);
+/** The states a watch is still followed in; every other one is terminal. */
+const RUNNING: ReadonlySet<WatchStatus> = new Set<WatchStatus>(["registered", "waiting", "processing"]);
 
 /** True for the states nothing moves a watch out of. */
 export function isTerminal(status: WatchStatus): boolean {
-  return TERMINAL.has(status);
+  return !RUNNING.has(status);
 }
 
 export const TaskType = z.enum(["import_api", "export_api"]);

@@ -200,7 +200,7 @@ describe("poll loop: APIG_MAX_RPS and APIG.9008", () => {
     for (const t of sim.apig.tasks.values()) t.fault = { code: "APIG.9008", http_status: 500 };
     const [throttled] = await minutes(sim, 1, { maxRps: 20, concurrency: 64 }, state);
     expect(throttled!.pollsPerS).toBeLessThan(5);
-    expect(state.throttles.get("eu-de")!.rps).toBeLessThan(5);
+    expect(state.throttles.get("eu-de|20")!.rps).toBeLessThan(5);
   });
 });
 
