@@ -108,6 +108,25 @@ describe("poll loop: reads of the due index", () => {
 });
 
 describe("poll loop: another writer's changes", () => {
+  it("after losing a conflict it reads the watch again and applies the answer to the fresh copy, instead of retrying a stale one", async () => {
+    const sim = startSim();
+    sim.watch("stale", 30 * S);
+    const state = createPollerState();
+    const run = runPollLoop(sim.deps, state, invocation(sim));
+    // Meanwhile another writer (a registration's labels, a redelivery...) bumps the version.
+    void sim.vt.sleep(10 * S).then(() => {
+      const w = sim.store.peek("acme", "stale")!;
+      sim.store.seed({ ...w, version: w.version + 1, labels: { touched: "yes" } });
+    });
+    await sim.vt.drive(run);
+    const w = sim.store.peek("acme", "stale")!;
+    // The end was recorded on top of the other writer's change, and notified once.
+    expect(w).toMatchObject({ status: "succeed", labels: { touched: "yes" } });
+    expect(sim.store.counts.conflicts).toBe(1);
+    expect(sim.sent.map((x) => x.taskId)).toEqual(["stale"]);
+  });
+
+
   it("a delivery another writer rescheduled (a redelivery) is sent within seconds, not at the old retry time", async () => {
     const sim = startSim();
     // The first try fails and the next one is an hour away; later tries succeed.
