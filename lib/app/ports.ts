@@ -93,16 +93,12 @@ export interface WatchRepository {
   list(tenant: string, q: { status?: string; limit: number; cursor?: string }): Promise<WatchPage>;
   /** The partitions of the due set, for the poller to walk (or split among invocations). */
   dueShards(): string[];
-  /** The partition a watch's due entry lives in. */
-  shardOf(w: Pick<Watch, "tenant" | "task_id">): string;
   /**
    * Keys of the watches with work due in one partition, every page: those
    * with `after < due_at <= upTo` (`after` omitted: all due by `upTo`).
    * Eventually consistent; the version check on write makes a stale entry harmless.
    */
   dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]>;
-  /** Cheap liveness probe. */
-  ping(): Promise<void>;
 }
 
 /** A cursor of `GET /tasks` that did not come from us (or from another tenant). */

@@ -41,15 +41,6 @@ export function taskRefOf(w: Watch): TaskRef {
   return { region: w.region, projectId: w.project_id, instanceId: w.instance_id, taskId: w.task_id };
 }
 
-/**
- * Handle one watch: deliver what a finished one owes, or ask APIG about an
- * unfinished one and apply the answer.
- */
-export async function processWatch(deps: WatchDeps, watch: Watch): Promise<Processed> {
-  if (isTerminal(watch.status)) return deliverOwed(deps, watch, deps.clock());
-  return applyObservation(deps, watch, await queryApig(deps, watch));
-}
-
 /** Ask APIG about a watch's task, counting the query and any fault for the metrics. */
 export async function queryApig(deps: WatchDeps, watch: Watch): Promise<ApigObservation> {
   const observation = await deps.apig.queryTask(taskRefOf(watch));

@@ -8,7 +8,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } fro
 import * as z from "../domain/zod";
 import { type DueKey, InvalidCursorError, type WatchPage, type WatchRepository } from "../app/ports";
 import type { Watch } from "../domain/watch";
-import { type CodecOptions, dueKeyOf, fromItem, INDEX_BY_CREATED, INDEX_DUE, pkOf, shardOf, skOf, toItem } from "./item-codec";
+import { type CodecOptions, dueKeyOf, fromItem, INDEX_BY_CREATED, INDEX_DUE, pkOf, skOf, toItem } from "./item-codec";
 
 export class StoreError extends Error {
   override name = "StoreError";
@@ -32,11 +32,6 @@ export class DynamoWatchRepository implements WatchRepository {
     private readonly db: DynamoDBDocumentClient,
     private readonly opts: StoreOptions,
   ) {}
-
-  /** Shard of a watch in the due index. */
-  shardOf(w: Pick<Watch, "tenant" | "task_id">): string {
-    return shardOf(w, this.opts.dueShards);
-  }
 
   dueShards(): string[] {
     return Array.from({ length: this.opts.dueShards }, (_, i) => `S#${i}`);
@@ -151,9 +146,6 @@ export class DynamoWatchRepository implements WatchRepository {
     return out;
   }
 
-  async ping(): Promise<void> {
-    await this.db.send(new GetCommand({ TableName: this.opts.tableName, Key: { pk: "health", sk: "health" } }));
-  }
 }
 
 /** The MAC binds a cursor to the key it names and to the tenant it was issued to. */

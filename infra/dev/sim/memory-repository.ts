@@ -86,7 +86,7 @@ export class MemoryRepository implements WatchRepository {
     return Array.from({ length: this.shards }, (_, i) => `S#${i}`);
   }
 
-  shardOf(w: Pick<Watch, "tenant" | "task_id">): string {
+  private shardOf(w: Pick<Watch, "tenant" | "task_id">): string {
     return shardOf(w, this.shards);
   }
 
@@ -103,5 +103,4 @@ export class MemoryRepository implements WatchRepository {
     return out.sort((a, b) => a.dueAt - b.dueAt);
   }
 
-  async ping(): Promise<void> {}
 }
