@@ -6,10 +6,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { BatchWriteCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type ApigSimulator, startApigSimulator } from "../../infra/dev/apig-simulator";
-import { startDynalite } from "../../infra/dev/local/dynalite-server";
+import { localDynamoClient, startDynalite } from "../../infra/dev/local/dynalite-server";
 import { ensureTable } from "../../infra/table";
 import { newWatch } from "../../lib/app/register";
 import type { Watch } from "../../lib/domain/watch";
@@ -69,11 +69,7 @@ export async function startStack(opts: { latencyMs: number }): Promise<Stack> {
   const dynamo = await startDynalite();
   const sim = await startApigSimulator({ latencyMs: opts.latencyMs, auth: { tokens: [SIM_TOKEN] } });
   const tableName = `bench-${randomBytes(3).toString("hex")}`;
-  const raw = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: "eu-central-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const raw = localDynamoClient(dynamo.endpoint);
   await ensureTable(raw, tableName);
   const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   return {

@@ -11,9 +11,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDynalite } from "../../infra/dev/local/dynalite-server";
+import { localDynamoClient, startDynalite } from "../../infra/dev/local/dynalite-server";
 import { ensureTable } from "../../infra/table";
 import table from "../../infra/table.json";
 import { SECRET_VARIABLES } from "../../lib/platform/ssm-env";
@@ -372,7 +371,7 @@ describe("the packaged bundles run from the zip alone", () => {
     dir = mkdtempSync(join(tmpdir(), "bundle-"));
     for (const fn of ["api", "poller"]) execFileSync("python3", ["-m", "zipfile", "-e", out(`${fn}.zip`), dir]);
     dynamo = await startDynalite();
-    const c = new DynamoDBClient({ endpoint: dynamo.endpoint, region: "eu-central-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
+    const c = localDynamoClient(dynamo.endpoint);
     await ensureTable(c, "bundle-test");
     c.destroy();
     // Just enough of SSM (JSON 1.1 protocol) to answer GetParametersByPath.

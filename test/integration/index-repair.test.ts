@@ -8,11 +8,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AttributeValue, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 // dynalite's own storage engine (a dependency of dynalite): used only to make crash states.
 import { ClassicLevel } from "classic-level";
 import { afterEach, describe, expect, it } from "vitest";
-import { startDynalite } from "../../infra/dev/local/dynalite-server";
+import { localDynamoClient, startDynalite } from "../../infra/dev/local/dynalite-server";
 import { repairIndexes } from "../../infra/dev/local/repair-indexes";
 import { ensureTable } from "../../infra/table";
 import { INDEX_BY_CREATED, INDEX_DUE } from "../../lib/store/item-codec";
@@ -35,7 +35,7 @@ const watch = (version: number, dueAt: number | null, extra: Item = {}): Item =>
 
 async function open(dir: string) {
   const d = await startDynalite({ path: dir });
-  const db = new DynamoDBClient({ endpoint: d.endpoint, region: "eu-central-1", credentials: { accessKeyId: "l", secretAccessKey: "l" } });
+  const db = localDynamoClient(d.endpoint);
   await ensureTable(db, TABLE);
   return {
     db,

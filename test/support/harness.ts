@@ -4,11 +4,10 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { request } from "undici";
 import { type ApigSimulator, type SimulatorOptions, startApigSimulator, type TaskState } from "../../infra/dev/apig-simulator";
-import { startDynalite } from "../../infra/dev/local/dynalite-server";
+import { localDynamoClient, startDynalite } from "../../infra/dev/local/dynalite-server";
 import { createLambdaHttpServer } from "../../infra/dev/local/http-adapter";
 import { type CapacityTotals, meterCapacity } from "../../infra/dev/capacity-meter";
 import { ensureTable } from "../../infra/table";
@@ -92,11 +91,7 @@ export async function startHarness(
   const dynamo = await startDynalite();
   const sim = await startApigSimulator({ ...opts.sim, auth: { tokens: [SIM_TOKEN], ...opts.sim?.auth } });
   const tableName = `watches-${randomBytes(4).toString("hex")}`;
-  const raw = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: "eu-central-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const raw = localDynamoClient(dynamo.endpoint);
   await ensureTable(raw, tableName);
   const commands: Record<string, number> = {};
   raw.middlewareStack.add(
@@ -110,11 +105,7 @@ export async function startHarness(
     },
     { step: "initialize", name: "countCommands" },
   );
-  const reader = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: "eu-central-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const reader = localDynamoClient(dynamo.endpoint);
   const capacity = meterCapacity(raw, reader);
   const db = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   const config = loadConfig({

@@ -1,5 +1,6 @@
 /** An embedded DynamoDB (dynalite) on 127.0.0.1, in memory or in a directory. */
 import type { AddressInfo } from "node:net";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import dynalite from "dynalite";
 
 export interface LocalDynamo {
@@ -28,4 +29,9 @@ export async function startDynalite(opts: { path?: string; port?: number } = {})
         server.close(() => resolve());
       }),
   };
+}
+
+/** An SDK client for a dynalite endpoint: dynalite ignores credentials, but the SDK insists on having some. */
+export function localDynamoClient(endpoint: string, region = "eu-central-1"): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
 }

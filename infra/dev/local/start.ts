@@ -8,14 +8,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { startApigSimulator } from "../apig-simulator";
 import { ensureTable } from "../../table";
 import { type Config, loadConfig } from "../../../lib/platform/config";
 import { pollerTiming } from "../../../lib/platform/timing";
 import { INDEX_BY_CREATED, INDEX_DUE } from "../../../lib/store/item-codec";
 import { lockDataDir } from "./data-dir-lock";
-import { startDynalite } from "./dynalite-server";
+import { localDynamoClient, startDynalite } from "./dynalite-server";
 import { repairIndexes } from "./repair-indexes";
 import { createLambdaHttpServer } from "./http-adapter";
 
@@ -83,11 +82,7 @@ async function main(): Promise<void> {
   const dynamo = await startDynalite({ path: join(dataDir, "dynamodb") });
   env.DYNAMODB_ENDPOINT = dynamo.endpoint;
   env.TABLE_NAME ||= "apig-taskwatch";
-  const ddb = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: env.AWS_REGION || "eu-central-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const ddb = localDynamoClient(dynamo.endpoint, env.AWS_REGION || undefined);
   await ensureTable(ddb, env.TABLE_NAME);
   // A kill -9 may have left index entries out of step with their items.
   const repaired = await repairIndexes(ddb, env.TABLE_NAME, {
