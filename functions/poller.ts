@@ -5,9 +5,9 @@ import { type InvocationSummary, runPollerInvocation, type WorkerInvoker } from 
 import { recordTick } from "../lib/app/telemetry";
 import { errorText } from "../lib/domain/error-text";
 import { lazyDeps, telemetryFrom } from "../lib/platform/bootstrap";
-import { lambdaEnvCredentials, lambdaInvoker } from "../lib/platform/lambda-invoke";
-import { Agent } from "../lib/platform/undici";
-import { pollerTiming } from "../lib/platform/timing";
+import { lambdaEnvCredentials, lambdaInvoker } from "../lib/aws/lambda-invoke";
+import { Agent } from "../lib/net/undici";
+import { pollerTiming } from "../lib/app/timing";
 
 const telemetry = telemetryFrom();
 const deps = lazyDeps(process.env, { telemetry });

@@ -1,7 +1,13 @@
 /** Bearer API keys -> tenant, compared as SHA-256 hashes in constant time. */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { ApiKeyHash } from "../platform/config";
 import { HttpError } from "./errors";
+
+export interface ApiKeyHash {
+  tenant: string;
+  /** 32-byte SHA-256 of the key. */
+  hash: Buffer;
+}
+
 
 /**
  * Bearer key -> tenant. Every configured hash is compared, in constant time,

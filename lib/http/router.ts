@@ -17,7 +17,7 @@ import { labelsFrom } from "../domain/labels";
 import { isTerminal } from "../domain/watch";
 import { toView, WatchView } from "../domain/watch-view";
 import * as z from "../domain/zod";
-import type { ApiKeyHash } from "../platform/config";
+import type { ApiKeyHash } from "./auth";
 import { authenticate } from "./auth";
 import { errorResponse, HttpError, methodNotAllowed, notFound, validationError } from "./errors";
 import { type HttpRequest, type HttpResponse, json } from "./message";

@@ -5,8 +5,8 @@
  */
 import type { Dispatcher } from "undici";
 import { errorCode, isTimeout } from "../domain/error-text";
-import { requestCapped } from "../platform/http-request";
-import { parseRetryAfter } from "../platform/retry-after";
+import { requestCapped } from "../net/http-request";
+import { parseRetryAfter } from "../net/retry-after";
 import { buildSlackMessage } from "./slack-message";
 import { SSRF_BLOCKED } from "./ssrf-guard";
 import type { Sender } from "../app/ports";

@@ -7,7 +7,7 @@
 import dns, { type LookupAddress } from "node:dns";
 import net from "node:net";
 import type * as Undici from "undici";
-import { Agent, buildConnector } from "../platform/undici";
+import { Agent, buildConnector } from "../net/undici";
 
 /** Verdict on one IP address. */
 export type AddressVerdict = { allowed: true } | { allowed: false; reason: string };

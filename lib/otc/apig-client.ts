@@ -6,7 +6,7 @@
 import type { Dispatcher } from "undici";
 import * as z from "../domain/zod";
 import { errorCode, errorMessage, isTimeout } from "../domain/error-text";
-import { requestCapped, ResponseTooLargeError } from "../platform/http-request";
+import { requestCapped, ResponseTooLargeError } from "../net/http-request";
 import type { TaskRef } from "../app/ports";
 import type { ApigObservation } from "../domain/lifecycle";
 

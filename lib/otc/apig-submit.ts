@@ -8,7 +8,7 @@ import type { Dispatcher } from "undici";
 import * as z from "../domain/zod";
 import { errorMessage, isTimeout } from "../domain/error-text";
 import type { ExportSubmission, ImportSubmission, SubmitResult, SubmitTarget, TaskSubmitter } from "../app/ports";
-import { requestCapped } from "../platform/http-request";
+import { requestCapped } from "../net/http-request";
 import type { AuthProvider, OutgoingRequest } from "./apig-client";
 import { multipartBody } from "./multipart";
 

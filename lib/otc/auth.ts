@@ -4,9 +4,15 @@
  */
 import type { Dispatcher } from "undici";
 import { type AuthProvider, staticTokenAuth } from "./apig-client";
-import type { Config } from "../platform/config";
 import { createIamTokenProvider, IamAuthError } from "./iam-token";
 import { signRequest } from "./signer";
+
+export type OtcAuth =
+  | { method: "aksk"; accessKey: string; secretKey: string }
+  | { method: "password"; username: string; password: string; domainName: string }
+  | { method: "token"; token: string }
+  | { method: "none" };
+
 
 /** AK/SK: every request signed afresh; a 401 cannot be cured by retrying. */
 export function akskAuth(accessKey: string, secretKey: string, now: () => Date = () => new Date()): AuthProvider {
@@ -37,8 +43,7 @@ export function iamUserAuth(provider: ReturnType<typeof createIamTokenProvider>)
  * gets tokens from that region's IAM, cached per project there, so tokens are
  * per (project, region).
  */
-export function authFor(config: Config, dispatcher: Dispatcher, iamEndpoint: string = config.iamEndpoint): AuthProvider {
-  const a = config.auth;
+export function authFor(a: OtcAuth, dispatcher: Dispatcher, iamEndpoint: string): AuthProvider {
   switch (a.method) {
     case "aksk":
       return akskAuth(a.accessKey, a.secretKey);

@@ -3,11 +3,11 @@
  * cached per project for the life of the process — in Lambda, across the
  * invocations of a warm container — and renewed well before they expire.
  */
-import { Agent, type Dispatcher } from "../platform/undici";
+import { Agent, type Dispatcher } from "../net/undici";
 import * as z from "../domain/zod";
 import { errorCode } from "../domain/error-text";
-import { type CappedResponse, requestCapped } from "../platform/http-request";
-import { parseRetryAfter } from "../platform/retry-after";
+import { type CappedResponse, requestCapped } from "../net/http-request";
+import { parseRetryAfter } from "../net/retry-after";
 
 /** Stable codes of {@link IamAuthError}. */
 export type IamErrorCode = "iam_unauthorized" | "iam_throttled" | "iam_unavailable" | "iam_bad_response";

@@ -8,13 +8,13 @@
 import { createHash } from "node:crypto";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { type Config, type Env, loadConfig, parseLogLevel } from "./config";
-import { createLogger, type LambdaLogger } from "./log";
-import { createMetrics, type FlushableMetrics } from "./metrics";
+import { createLogger, type LambdaLogger } from "../aws/log";
+import { createMetrics, type FlushableMetrics } from "../aws/metrics";
 import { authFor, rotatingAuth } from "../otc/auth";
 import type { AuthProvider } from "../otc/apig-client";
 import { buildDeps, dynamoClient, type ServiceDeps } from "./runtime";
-import { SECRET_VARIABLES, type SsmLike, withSsmSecrets } from "./ssm-env";
-import { Agent, type Dispatcher } from "./undici";
+import { SECRET_VARIABLES, type SsmLike, withSsmSecrets } from "../aws/ssm-env";
+import { Agent, type Dispatcher } from "../net/undici";
 import { createGuardedAgent } from "../notify/ssrf-guard";
 import { errorText } from "../domain/error-text";
 
@@ -128,7 +128,7 @@ export function lazyDeps(env: NodeJS.ProcessEnv = process.env, opts: LazyDepsOpt
         const apig = shared.apig;
         const otc = sameOtc
           ? built!.auth
-          : new Map([...config.regions].map(([region, endpoints]) => [region, authFor(config, apig, endpoints.iam)] as const));
+          : new Map([...config.regions].map(([region, endpoints]) => [region, authFor(config.auth, apig, endpoints.iam)] as const));
         built = { fingerprint, readAt: now(), config, deps, auth: otc };
         return true;
       } catch (err) {

@@ -8,29 +8,11 @@ import { WebhookSecret } from "../domain/target";
 import { RegionId } from "../domain/watch";
 import * as z from "../domain/zod";
 import { checkTargetUrl } from "../notify/ssrf-guard";
-import { type Endpoints, builtInEndpoints } from "./regions";
-
-export type OtcAuth =
-  | { method: "aksk"; accessKey: string; secretKey: string }
-  | { method: "password"; username: string; password: string; domainName: string }
-  | { method: "token"; token: string }
-  | { method: "none" };
-
-/** Levels `LOG_LEVEL` accepts (in any case), as Powertools names them. */
-export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "SILENT"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-/** A level name from the environment, or undefined when it names none. */
-export function parseLogLevel(raw: string | undefined): LogLevel | undefined {
-  const v = raw?.trim().toUpperCase() ?? "";
-  return LOG_LEVELS.find((l) => l === v);
-}
-
-export interface ApiKeyHash {
-  tenant: string;
-  /** 32-byte SHA-256 of the key. */
-  hash: Buffer;
-}
+import { type Endpoints, builtInEndpoints } from "../otc/endpoints";
+import type { OtcAuth } from "../otc/auth";
+import type { ApiKeyHash } from "../http/auth";
+import { parseLogLevel, type LogLevel } from "../aws/log";
+export { parseLogLevel, type LogLevel, type OtcAuth, type ApiKeyHash };
 
 export interface Config {
   /** Names this deployment in logs and metrics (`apig-taskwatch-prod`). */
@@ -206,7 +188,8 @@ function field<T>(env: Env, name: string, schema: z.ZodMiniType<T, string>, issu
   return fallback;
 }
 
-export type Env = Record<string, string | undefined>;
+export type { Env } from "../aws/ssm-env";
+import type { Env } from "../aws/ssm-env";
 
 /**
  * Read the configuration from an environment record (usually `process.env`).

@@ -4,14 +4,14 @@
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { Agent, type Dispatcher } from "./undici";
+import { Agent, type Dispatcher } from "../net/undici";
 import { ApigClient, type AuthProvider } from "../otc/apig-client";
 import { ApigSubmitter } from "../otc/apig-submit";
 import { authFor } from "../otc/auth";
 import type { Config } from "./config";
 import type { ApiDeps } from "../http/router";
-import { createLogger } from "./log";
-import { nullMetrics } from "./metrics";
+import { createLogger } from "../aws/log";
+import { nullMetrics } from "../aws/metrics";
 import { httpSender } from "../notify/sender";
 import { createGuardedAgent } from "../notify/ssrf-guard";
 import { DynamoWatchRepository } from "../store/watch-repository";
@@ -22,7 +22,7 @@ import { countingFaults, RegionHealth } from "../app/region-health";
 import { DEFAULT_CADENCE } from "../domain/cadence";
 import { RegionalSubmitter, RegionalTaskQuery } from "../otc/regional-apig";
 import { DynamoHealthStore } from "../store/health-repository";
-import { pollerTiming } from "./timing";
+import { pollerTiming } from "../app/timing";
 
 export interface RuntimeOverrides {
   log?: Logger;
@@ -77,7 +77,7 @@ export function apigFor(
     const dispatcher =
       overrides.apigDispatcher ??
       new Agent({ keepAliveTimeout: 30_000, connections: Math.max(16, config.pollConcurrency), connect: { timeout: 5_000 } });
-    const auth = overrides.regionAuth?.(region, endpoints.iam) ?? overrides.auth ?? authFor(config, dispatcher, endpoints.iam);
+    const auth = overrides.regionAuth?.(region, endpoints.iam) ?? overrides.auth ?? authFor(config.auth, dispatcher, endpoints.iam);
     const client = { endpoint: endpoints.apig, auth, dispatcher, timeoutMs: config.apigTimeoutMs };
     queries.set(region, new ApigClient(client));
     submitters.set(region, new ApigSubmitter(client));

@@ -10,7 +10,7 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { startCapacityProxy } from "../../infra/dev/capacity-proxy";
 import { writeUnits } from "../../infra/dev/capacity-meter";
-import { pollerTiming } from "../../lib/platform/timing";
+import { pollerTiming } from "../../lib/app/timing";
 import { API_KEY, handlerEnv, percentile, seedRunning, startReceiver, startStack } from "./stack";
 
 export interface DetectionResult {

@@ -8,7 +8,7 @@
  */
 import { createPollerState } from "../../lib/app/poll-loop";
 import { runPollerInvocation, type WorkerPayload } from "../../lib/app/poller-invocation";
-import { pollerTiming } from "../../lib/platform/timing";
+import { pollerTiming } from "../../lib/app/timing";
 import { startSim } from "../../test/support/sim";
 
 export interface FanOutResult {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
-import { pollerTiming } from "../../lib/platform/timing";
+import { pollerTiming } from "../../lib/app/timing";
 import { handlerEnv, seedRunning, startStack } from "./stack";
 
 const run = promisify(execFile);

@@ -8,7 +8,7 @@
 import { createPollerState, runPollLoop } from "../../lib/app/poll-loop";
 import { loadConfig } from "../../lib/platform/config";
 import { buildDeps } from "../../lib/platform/runtime";
-import { createLogger } from "../../lib/platform/log";
+import { createLogger } from "../../lib/aws/log";
 import { handlerEnv, seedRunning, startStack } from "./stack";
 
 export interface ThroughputResult {

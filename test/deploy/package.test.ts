@@ -15,13 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localDynamoClient, startDynalite } from "../../infra/dev/local/dynalite-server";
 import { ensureTable } from "../../infra/table";
 import table from "../../infra/table.json";
-import { SECRET_VARIABLES } from "../../lib/platform/ssm-env";
-import { pollerTiming } from "../../lib/platform/timing";
+import { SECRET_VARIABLES } from "../../lib/aws/ssm-env";
+import { pollerTiming } from "../../lib/app/timing";
 import { recordDelivery, recordPoll, recordTick } from "../../lib/app/telemetry";
 import { newTarget, newWatch } from "../../lib/app/register";
 import { loopSummary } from "../support/sim";
-import { createLogger } from "../../lib/platform/log";
-import { createMetrics } from "../../lib/platform/metrics";
+import { createLogger } from "../../lib/aws/log";
+import { createMetrics } from "../../lib/aws/metrics";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { writeUnits } from "../../infra/dev/capacity-meter";
 import { createPollerState, stopPollLoop } from "../../lib/app/poll-loop";
 import { runPollerInvocation } from "../../lib/app/poller-invocation";
-import { pollerTiming } from "../../lib/platform/timing";
+import { pollerTiming } from "../../lib/app/timing";
 import { type Harness, registration, startHarness } from "../support/harness";
 import { useReceiver } from "../support/receiver";
 

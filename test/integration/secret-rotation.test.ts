@@ -9,9 +9,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type ApigSimulator, startApigSimulator } from "../../infra/dev/apig-simulator";
 import { authenticate } from "../../lib/http/auth";
 import { lazyDeps, type Telemetry } from "../../lib/platform/bootstrap";
-import { createLogger } from "../../lib/platform/log";
-import { nullMetrics } from "../../lib/platform/metrics";
-import type { SsmLike } from "../../lib/platform/ssm-env";
+import { createLogger } from "../../lib/aws/log";
+import { nullMetrics } from "../../lib/aws/metrics";
+import type { SsmLike } from "../../lib/aws/ssm-env";
 
 const PREFIX = "/apig-taskwatch/test/";
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");

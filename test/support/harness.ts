@@ -15,7 +15,7 @@ import type { WatchView } from "../../lib/domain/watch-view";
 import { fromApiGatewayEvent, toApiGatewayResult } from "../../lib/http/apigw-event";
 import { loadConfig } from "../../lib/platform/config";
 import { type ApiDeps, handleHttp } from "../../lib/http/router";
-import { createLogger } from "../../lib/platform/log";
+import { createLogger } from "../../lib/aws/log";
 import { buildDeps, type RuntimeOverrides, type ServiceDeps } from "../../lib/platform/runtime";
 import { createPollerState, type LoopOptions, type LoopSummary, runPollLoop } from "../../lib/app/poll-loop";
 

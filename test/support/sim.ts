@@ -7,7 +7,7 @@ import { emptyLoopSummary, type LoopDeps, type LoopSummary } from "../../lib/app
 import type { Sender } from "../../lib/app/ports";
 import { newWatch } from "../../lib/app/register";
 import { DEFAULT_CADENCE } from "../../lib/domain/cadence";
-import { nullMetrics } from "../../lib/platform/metrics";
+import { nullMetrics } from "../../lib/aws/metrics";
 import { FakeApig } from "../../infra/dev/sim/fake-apig";
 import { MemoryRepository } from "../../infra/dev/sim/memory-repository";
 import { VirtualTime } from "../../infra/dev/sim/virtual-time";

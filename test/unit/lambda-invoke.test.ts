@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { lambdaEnvCredentials, lambdaInvoker } from "../../lib/platform/lambda-invoke";
-import { Agent } from "../../lib/platform/undici";
+import { lambdaEnvCredentials, lambdaInvoker } from "../../lib/aws/lambda-invoke";
+import { Agent } from "../../lib/net/undici";
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import type { GetParametersByPathCommand } from "@aws-sdk/client-ssm";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../lib/platform/config";
-import { type SsmLike, SsmEnvError, withSsmSecrets } from "../../lib/platform/ssm-env";
+import { type SsmLike, SsmEnvError, withSsmSecrets } from "../../lib/aws/ssm-env";
 
 type Param = { Name: string; Value: string };
 

@@ -4,8 +4,8 @@ import { apigFaultCategory, METRIC, recordDelivery, recordPoll, recordTick } fro
 import type { ApigObservation } from "../../lib/domain/lifecycle";
 import { newTarget, newWatch } from "../../lib/app/register";
 import { loopSummary } from "../support/sim";
-import { createLogger } from "../../lib/platform/log";
-import { createMetrics } from "../../lib/platform/metrics";
+import { createLogger } from "../../lib/aws/log";
+import { createMetrics } from "../../lib/aws/metrics";
 
 const lambdaContext = {
   functionName: "apig-taskwatch-prod-poller",

@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { startApigSimulator } from "../apig-simulator";
 import { ensureTable } from "../../table";
 import { type Config, loadConfig } from "../../../lib/platform/config";
-import { pollerTiming } from "../../../lib/platform/timing";
+import { pollerTiming } from "../../../lib/app/timing";
 import { INDEX_BY_CREATED, INDEX_DUE } from "../../../lib/store/item-codec";
 import { lockDataDir } from "./data-dir-lock";
 import { localDynamoClient, startDynalite } from "./dynalite-server";

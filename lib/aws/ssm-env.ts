@@ -6,7 +6,8 @@
  * `process.env`, never logged.
  */
 import { GetParametersByPathCommand, type SSMClient } from "@aws-sdk/client-ssm";
-import type { Env } from "./config";
+/** The process environment, or a copy of it. */
+export type Env = Record<string, string | undefined>;
 
 /**
  * The variables that may come from SSM; anything else under the path is

@@ -10,7 +10,17 @@ import { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
 import type { LogItem } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
 import type { LogFields, Logger } from "../app/ports";
-import type { LogLevel } from "./config";
+
+/** Levels `LOG_LEVEL` accepts (in any case), as Powertools names them. */
+export const LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "SILENT"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A level name from the environment, or undefined when it names none. */
+export function parseLogLevel(raw: string | undefined): LogLevel | undefined {
+  const v = raw?.trim().toUpperCase() ?? "";
+  return LOG_LEVELS.find((l) => l === v);
+}
+
 
 export type { LogFields, Logger };
 

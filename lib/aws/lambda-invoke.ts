@@ -8,8 +8,8 @@
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { errorText } from "../domain/error-text";
-import { requestCapped } from "./http-request";
-import type { Dispatcher } from "./undici";
+import { requestCapped } from "../net/http-request";
+import type { Dispatcher } from "../net/undici";
 
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 const bytes = (d: SourceData): string | Uint8Array =>
