@@ -1,7 +1,7 @@
 /** Cancelling a watch: the `cancel` event, written conditionally, re-read on a lost race. */
 import { transition } from "../domain/lifecycle";
 import type { Watch } from "../domain/watch";
-import type { WatchDeps } from "./process-watch";
+import type { WatchDeps } from "./deps";
 
 export type CancelResult =
   | { ok: true; watch: Watch }
@@ -9,16 +9,19 @@ export type CancelResult =
   | { ok: false; reason: "already_finished"; watch: Watch };
 
 /** Cancel a tenant's watch; cancelling a cancelled watch answers it again. */
-export async function cancelWatch(deps: WatchDeps, tenant: string, taskId: string): Promise<CancelResult> {
-  // The poller may write between our read and our write; re-read and try again.
-  for (let i = 0; i < 5; i++) {
-    const w = await deps.store.get(tenant, taskId);
-    if (!w) return { ok: false, reason: "not_found" };
-    if (w.status === "cancelled") return { ok: true, watch: w };
+export async function cancelWatch(deps: Pick<WatchDeps, "store" | "clock" | "rules">, tenant: string, taskId: string): Promise<CancelResult> {
+  const r = await deps.store.update<CancelResult>(tenant, taskId, (w) => {
+    if (w.status === "cancelled") return { answer: { ok: true, watch: w } };
     const t = transition(w, { type: "cancel" }, deps.clock(), deps.rules);
-    if (!t.changed) return { ok: false, reason: "already_finished", watch: w };
-    const saved = await deps.store.save(t.next);
-    if (saved !== "conflict") return { ok: true, watch: saved };
+    if (!t.changed) return { answer: { ok: false, reason: "already_finished", watch: w } };
+    return { write: t.next };
+  });
+  switch (r.kind) {
+    case "written":
+      return { ok: true, watch: r.watch };
+    case "answered":
+      return r.answer;
+    default:
+      return { ok: false, reason: r.kind };
   }
-  return { ok: false, reason: "busy" };
 }

@@ -20,11 +20,13 @@
  */
 import { type CadenceRules, nextPollAt } from "../domain/cadence";
 import { nextDeliveryAt } from "../domain/delivery";
+import { faultOf } from "../domain/apig-fault";
 import { errorText } from "../domain/error-text";
 import { isTerminal, type Watch } from "../domain/watch";
 import { MinHeap } from "./min-heap";
 import type { DueKey } from "./ports";
-import { applyObservation, deliverOwed, queryApig, type WatchDeps } from "./process-watch";
+import type { WatchDeps } from "./deps";
+import { applyObservation, deliverOwed, queryApig } from "./observe-and-deliver";
 import { AimdThrottle } from "./region-throttle";
 
 export interface LoopDeps extends WatchDeps {
@@ -216,7 +218,7 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
       const observation = await queryApig(deps, w);
       sum.polls++;
       const t = throttle(w.region);
-      if (!observation.ok && observation.code === "APIG.9008") t.throttled(deps.clock().getTime());
+      if (faultOf(observation) === "throttled") t.throttled(deps.clock().getTime());
       else if (observation.ok) t.succeeded(deps.clock().getTime());
       e.lastPollAt = sentAt;
       e.faults = !observation.ok && observation.category === "transient" ? e.faults + 1 : 0;

@@ -1,7 +1,7 @@
 /**
  * The ports the use cases need, implemented by the adapters: the watch
  * repository (`store/`), the APIG task query (`otc/`), the notification
- * sender (`notify/`), the logger and the metrics (`platform/`).
+ * sender (`notify/`), the logger and the metrics (`aws/`).
  */
 import type { SendOutcome } from "../domain/delivery";
 import type { ApigObservation } from "../domain/lifecycle";
@@ -78,6 +78,23 @@ export interface WatchPage {
   nextCursor: string | null;
 }
 
+/**
+ * What {@link WatchRepository.update} should do with the watch as it reads
+ * it now: write a changed copy (conditional on the version read), or answer
+ * without writing.
+ */
+export type Decision<A> = { write: Watch; leaseUntil?: number } | { answer: A };
+
+/** How an update ended; `busy` when other writers kept winning (with the copy read last). */
+export type UpdateResult<A> =
+  | { kind: "written"; watch: Watch }
+  | { kind: "answered"; answer: A }
+  | { kind: "not_found" }
+  | { kind: "busy"; latest: Watch | null };
+
+/** A listing, or `invalid_cursor` for a cursor we did not issue (or issued to another tenant). */
+export type ListResult = { ok: true; page: WatchPage } | { ok: false; reason: "invalid_cursor" };
+
 /** Where watches live. Every change is conditional on the version read before. */
 export interface WatchRepository {
   /** Store a new watch unless one exists for (tenant, task id); else return the existing one. */
@@ -89,8 +106,20 @@ export interface WatchRepository {
    * @param leaseUntil epoch ms until which this writer owns the deliveries
    */
   save(w: Watch, leaseUntil?: number): Promise<Watch | "conflict">;
-  /** A tenant's watches, newest first; throws `InvalidCursorError` for a cursor we did not issue. */
-  list(tenant: string, q: { status?: string; limit: number; cursor?: string }): Promise<WatchPage>;
+  /**
+   * Read, decide, write conditionally, and on a lost race read again and
+   * decide afresh (at most `tries` times, default 5): the one read-modify-write
+   * every use case that changes a stored watch goes through.
+   * @param opts.current a copy already in hand, used for the first try instead of a read
+   */
+  update<A>(
+    tenant: string,
+    taskId: string,
+    decide: (current: Watch) => Decision<A>,
+    opts?: { current?: Watch; tries?: number },
+  ): Promise<UpdateResult<A>>;
+  /** A tenant's watches, newest first. */
+  list(tenant: string, q: { status?: string; limit: number; cursor?: string }): Promise<ListResult>;
   /** The partitions of the due set, for the poller to walk (or split among invocations). */
   dueShards(): string[];
   /**
@@ -99,11 +128,6 @@ export interface WatchRepository {
    * Eventually consistent; the version check on write makes a stale entry harmless.
    */
   dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]>;
-}
-
-/** A cursor of `GET /tasks` that did not come from us (or from another tenant). */
-export class InvalidCursorError extends Error {
-  override name = "InvalidCursorError";
 }
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;

@@ -5,7 +5,7 @@
  */
 import type { NotifyTarget } from "../domain/target";
 import { isTerminal, type Watch } from "../domain/watch";
-import type { WatchDeps } from "./process-watch";
+import type { WatchDeps } from "./deps";
 
 export type RedeliverResult =
   | { ok: true; watch: Watch }
@@ -24,14 +24,11 @@ export async function redeliverWatch(
   taskId: string,
   targetIds?: readonly string[],
 ): Promise<RedeliverResult> {
-  // The poller may write between our read and our write; re-read and try again.
-  for (let i = 0; i < 5; i++) {
-    const w = await deps.store.get(tenant, taskId);
-    if (!w) return { ok: false, reason: "not_found" };
-    if (!isTerminal(w.status)) return { ok: false, reason: "not_finished", watch: w };
-    if (w.status === "cancelled") return { ok: false, reason: "cancelled", watch: w };
+  const r = await deps.store.update<RedeliverResult>(tenant, taskId, (w) => {
+    if (!isTerminal(w.status)) return { answer: { ok: false, reason: "not_finished", watch: w } };
+    if (w.status === "cancelled") return { answer: { ok: false, reason: "cancelled", watch: w } };
     const unknown = (targetIds ?? []).filter((id) => !w.targets.some((t) => t.id === id));
-    if (unknown.length > 0) return { ok: false, reason: "unknown_targets", ids: unknown };
+    if (unknown.length > 0) return { answer: { ok: false, reason: "unknown_targets", ids: unknown } };
     const now = deps.clock().getTime();
     const chosen = (t: NotifyTarget) => (targetIds ? targetIds.includes(t.id) : true) && (t.state === "dead" || t.state === "delivered");
     const targets = w.targets.map<NotifyTarget>((t) =>
@@ -39,9 +36,18 @@ export async function redeliverWatch(
       // gets every retry again; the attempts log keeps the earlier tries.
       chosen(t) ? { ...t, state: "pending", attempts: 0, next_attempt_at: now, delivered_at: null } : t,
     );
-    if (!targets.some((t, k) => t !== w.targets[k])) return { ok: true, watch: w };
-    const saved = await deps.store.save({ ...w, targets, updated_at: new Date(now).toISOString() });
-    if (saved !== "conflict") return { ok: true, watch: saved };
+    if (!targets.some((t, k) => t !== w.targets[k])) return { answer: { ok: true, watch: w } };
+    // A delivery in flight keeps its lease: nobody else starts sending until
+    // it has recorded its tries (onto this copy), so no target is sent twice.
+    const leased = w.lease_until !== undefined && w.lease_until > now ? { leaseUntil: w.lease_until } : {};
+    return { write: { ...w, targets, updated_at: new Date(now).toISOString() }, ...leased };
+  });
+  switch (r.kind) {
+    case "written":
+      return { ok: true, watch: r.watch };
+    case "answered":
+      return r.answer;
+    default:
+      return { ok: false, reason: r.kind };
   }
-  return { ok: false, reason: "busy" };
 }

@@ -6,18 +6,17 @@
  * most once a minute, so `GET /health` in another process can name a region
  * whose credentials or endpoint are wrong.
  */
+import { faultOf } from "../domain/apig-fault";
 import type { ApigObservation } from "../domain/lifecycle";
 import type { FaultObserver, HealthStore, Logger, RegionFault, RegionHealthRecord, TaskQuery } from "./ports";
 
-/** Codes of a 401 from APIG or IAM: the credentials are wrong or expired. */
-const AUTH_CODES = new Set(["APIG.1000", "APIG.1001", "APIG.1002", "APIC.7101", "iam_unauthorized", "auth_failed"]);
-
 /** Whether an answer is a fault of the region (credentials, reachability) rather than of one task. */
 export function regionFaultOf(region: string, obs: ApigObservation): RegionFault | null {
-  if (obs.ok || obs.category !== "transient") return null;
-  if (obs.http_status === 401 || AUTH_CODES.has(obs.code)) return { region, kind: "auth", code: obs.code };
+  const fault = faultOf(obs);
+  if (obs.ok || fault === null) return null;
+  if (fault === "auth") return { region, kind: "auth", code: obs.code };
   // No HTTP answer at all: refused, reset, DNS, TLS, timeout.
-  if (obs.http_status === null) return { region, kind: "connection", code: obs.code };
+  if (fault === "unreachable") return { region, kind: "connection", code: obs.code };
   return null;
 }
 

@@ -6,7 +6,8 @@ import { type Labels, sameLabels } from "../domain/labels";
 import type { NotifyTarget } from "../domain/target";
 import type { Watch } from "../domain/watch";
 import { transition } from "../domain/lifecycle";
-import { queryApig, type WatchDeps } from "./process-watch";
+import type { WatchDeps } from "./deps";
+import { queryApig } from "./observe-and-deliver";
 
 /** A target as the caller names it, before it gets its id and delivery state. */
 export type TargetSpec = Pick<NotifyTarget, "type" | "url" | "secret">;
@@ -22,16 +23,12 @@ export interface Registration {
   timeout_s: number;
 }
 
-/** The same task id is already watched with another project, instance, region, targets, labels or timeout. */
-export class RegistrationConflictError extends Error {
-  override name = "RegistrationConflictError";
-  constructor(
-    /** The registration fields that differ: `project_id`, `instance_id`, `region`, `notify`, `labels`, `timeout_s`. */
-    readonly fields: string[],
-  ) {
-    super(`this task_id is already watched with a different ${fields.join(", ")}`);
-  }
-}
+/**
+ * What registering answers: the watch (new, or the same registration again),
+ * or `conflict` when the task id is watched with another project, instance,
+ * region, targets, labels or timeout (`fields` names each).
+ */
+export type RegisterResult = { ok: true; created: boolean; watch: Watch } | { ok: false; reason: "conflict"; fields: string[] };
 
 /** The fields in which a registration differs from the watch it would repeat; pure. */
 export function conflictingFields(existing: Watch, r: Registration): string[] {
@@ -93,30 +90,23 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
  * already holds its first answer: registration and that answer are one
  * write. A task that is already done is stored finished, its notifications
  * owed; the poller sends them within seconds (the API never sends).
- * @returns `created: false` with the existing watch when the task was already watched
- * @throws {@link RegistrationConflictError} when it is watched with different fields
  */
-export async function registerWatch(
-  deps: WatchDeps,
-  tenant: string,
-  r: Registration,
-): Promise<{ created: boolean; watch: Watch }> {
+export async function registerWatch(deps: WatchDeps, tenant: string, r: Registration): Promise<RegisterResult> {
   const known = await deps.store.get(tenant, r.task_id);
-  if (known) return { created: false, watch: sameTask(known, r) };
+  if (known) return sameTask(known, r);
   const fresh = newWatch(tenant, r, deps.clock());
   const observation = await queryApig(deps, fresh);
   const t = transition(fresh, { type: "observed", observation }, deps.clock(), deps.rules);
   const created = await deps.store.create(t.next);
-  if (!created.created) return { created: false, watch: sameTask(created.existing, r) };
+  if (!created.created) return sameTask(created.existing, r);
   if (t.next.status !== "registered") {
     deps.log.info("transition", { task_id: r.task_id, tenant, from: "registered", to: t.next.status });
   }
-  return { created: true, watch: created.watch };
+  return { ok: true, created: true, watch: created.watch };
 }
 
 /** An existing watch answers a re-registration only if every field is the same. */
-function sameTask(existing: Watch, r: Registration): Watch {
+function sameTask(existing: Watch, r: Registration): RegisterResult {
   const fields = conflictingFields(existing, r);
-  if (fields.length > 0) throw new RegistrationConflictError(fields);
-  return existing;
+  return fields.length > 0 ? { ok: false, reason: "conflict", fields } : { ok: true, created: false, watch: existing };
 }

@@ -3,6 +3,7 @@
  * one place, because the alarms and the dashboard in serverless.yml are
  * written against exactly these (a test holds the two together).
  */
+import { type ApigFault, faultOf } from "../domain/apig-fault";
 import type { ApigObservation } from "../domain/lifecycle";
 import type { NotifyTarget } from "../domain/target";
 import type { Watch } from "../domain/watch";
@@ -15,7 +16,7 @@ export const METRIC_NAMESPACE = "ApigTaskwatch";
 /**
  * Metric names. Dimensions beyond `service`:
  * - `Polls`: `region` — APIG task queries made.
- * - `ApigFaults`: `category` and `region` — APIG queries that got no status (see {@link ApigFaultCategory}).
+ * - `ApigFaults`: `category` and `region` — APIG queries that got no status (see `domain/apig-fault.ts`).
  * - `Transitions`, `DueWatches`, `DeferredWatches`, `WatchErrors`, `OldestDueAgeSeconds`: none — per poller invocation
  *   (`DueWatches`: the watches it followed).
  * - `Deliveries`: `result` (`delivered`, `retry`, `dead`) — notification tries.
@@ -35,35 +36,14 @@ export const METRIC = {
   detectionLatency: "DetectionLatency",
 } as const;
 
-/**
- * Why an APIG query got no status, coarse enough to alarm on:
- * - `auth`: APIG answered 401, or IAM refused the credentials (wrong or rotated keys);
- * - `unreachable`: no answer at all (DNS, connection refused or reset, timeout; IAM unreachable);
- * - `throttled`: 429 or `APIG.9008`, or IAM throttling;
- * - `server`: another 5xx;
- * - `not_found`: 404 `APIG.3093` (often a task id from another region or instance);
- * - `rejected`: 400 or 403, the task can never be watched;
- * - `other`: an answer we could not read.
- */
-export type ApigFaultCategory = "auth" | "unreachable" | "throttled" | "server" | "not_found" | "rejected" | "other";
-
-const AUTH_CODES = new Set(["APIG.1000", "APIG.1001", "APIG.1002", "APIC.7101", "auth_failed", "iam_unauthorized"]);
-
-/** The fault category of a failed observation. Pure. */
-export function apigFaultCategory(o: Extract<ApigObservation, { ok: false }>): ApigFaultCategory {
-  if (o.category === "not_found") return "not_found";
-  if (o.category === "permanent") return "rejected";
-  if (o.http_status === 401 || AUTH_CODES.has(o.code)) return "auth";
-  if (o.http_status === 429 || o.code === "APIG.9008" || o.code === "iam_throttled") return "throttled";
-  if (o.http_status === null) return o.code === "bad_response" || o.code === "response_too_large" ? "other" : "unreachable";
-  if (o.http_status >= 500) return "server";
-  return "other";
-}
+/** The fault category of a failed observation (see `domain/apig-fault.ts`). */
+export type ApigFaultCategory = ApigFault;
 
 /** One APIG query and, when it got no status, its fault. */
 export function recordPoll(metrics: Metrics, region: string, o: ApigObservation): void {
   metrics.count(METRIC.polls, { region });
-  if (!o.ok) metrics.count(METRIC.apigFaults, { category: apigFaultCategory(o), region });
+  const fault = faultOf(o);
+  if (fault !== null) metrics.count(METRIC.apigFaults, { category: fault, region });
 }
 
 /**

@@ -5,6 +5,7 @@
  * SECRETS_TTL_S or an OTC refusal (`bootstrap.ts`); never written to
  * `process.env`, never logged.
  */
+import { SecretsError } from "../domain/errors";
 import { GetParametersByPathCommand, type SSMClient } from "@aws-sdk/client-ssm";
 /** The process environment, or a copy of it. */
 export type Env = Record<string, string | undefined>;
@@ -37,16 +38,13 @@ export type SecretVariable = (typeof SECRET_VARIABLES)[number];
 export type SsmLike = Pick<SSMClient, "send">;
 
 /** The parameters under the path are ambiguous; the message names parameters, never values. */
-export class SsmEnvError extends Error {
-  override name = "SsmEnvError";
-}
 
 /**
  * The environment with the secrets under `prefix` laid over it. Reads the
  * whole subtree (recursive, decrypted, every page); a parameter's last path
  * segment is the variable it sets.
  * @param prefix e.g. `/apig-taskwatch/prod/`
- * @throws {@link SsmEnvError} when two parameters under the path set the same variable
+ * @throws {@link SecretsError} when two parameters under the path set the same variable
  */
 export async function withSsmSecrets(env: Env, ssm: SsmLike, prefix: string): Promise<Env> {
   const path = "/" + prefix.replace(/^\/+|\/+$/g, "");
@@ -66,7 +64,7 @@ export async function withSsmSecrets(env: Env, ssm: SsmLike, prefix: string): Pr
       // `/x/old/OTC_SECRET_KEY`): which one wins would depend on SSM's
       // ordering, so refuse rather than guess.
       const earlier = from.get(name);
-      if (earlier !== undefined) throw new SsmEnvError(`${earlier} and ${p.Name} both set ${name}`);
+      if (earlier !== undefined) throw new SecretsError(`${earlier} and ${p.Name} both set ${name}`);
       from.set(name, p.Name);
       found.set(name, p.Value);
     }

@@ -63,3 +63,23 @@ export function afterTry(
   const delayMs = Math.max(jittered, outcome.retryAfterMs ?? 0);
   return { ...target, attempts, attempts_log, state: "pending", last_error: outcome.error, next_attempt_at: now.getTime() + Math.round(delayMs) };
 }
+
+/**
+ * The results of one round of tries, laid onto a fresher copy of the targets
+ * (another writer, a redelivery say, saved the watch while the tries ran). A
+ * target nobody else touched takes its tried state; one that was changed
+ * meanwhile keeps that change and only gains the log entry of this try, so
+ * no try is lost and none is repeated. Pure.
+ * @param before the targets as they were when the round started
+ * @param after the same targets after the round (`afterTry` on each one tried)
+ */
+export function applyTries(current: readonly NotifyTarget[], before: readonly NotifyTarget[], after: readonly NotifyTarget[]): NotifyTarget[] {
+  return current.map((t) => {
+    const k = before.findIndex((b) => b.id === t.id);
+    if (k < 0 || after[k] === before[k]) return t;
+    if (JSON.stringify(t) === JSON.stringify(before[k])) return after[k]!;
+    const tried = after[k]!.attempts_log.at(-1);
+    if (tried === undefined) return t;
+    return { ...t, attempts_log: [...t.attempts_log, tried].slice(-ATTEMPTS_LOGGED) };
+  });
+}

@@ -3,6 +3,7 @@
  * Only errors marked `expose` show their message; anything else becomes a
  * bare 500 with no internals.
  */
+import { TaskwatchError } from "../domain/errors";
 import { type HttpResponse, json } from "./message";
 
 export interface FieldIssue {
@@ -10,9 +11,8 @@ export interface FieldIssue {
   message: string;
 }
 
-/** An error meant for the client. */
-export class HttpError extends Error {
-  override name = "HttpError";
+/** An error meant for the client, in middy's shape: a status, a stable code, and whether its message may be shown. */
+export class HttpError extends TaskwatchError {
   constructor(
     readonly statusCode: number,
     readonly code: string,

@@ -4,6 +4,8 @@
  * covering connect, headers and body, and a cap on how much of the answer is
  * read, so no peer can make us buffer without end.
  */
+import { ResponseTooLargeError } from "../domain/errors";
+export { ResponseTooLargeError };
 import { type Dispatcher, request } from "./undici";
 
 export interface CappedRequest {
@@ -31,16 +33,6 @@ export interface CappedResponse {
 }
 
 /** The answer was larger than the caller accepts. */
-export class ResponseTooLargeError extends Error {
-  override name = "ResponseTooLargeError";
-  readonly code = "response_too_large";
-  constructor(
-    readonly status: number,
-    readonly maxBodyBytes: number,
-  ) {
-    super(`answer over ${maxBodyBytes} bytes`);
-  }
-}
 
 /**
  * Send one request and read at most `maxBodyBytes` of the answer. Network

@@ -4,6 +4,8 @@
  * is registered, and the real check inside the connector, on the very address
  * the socket is opened to (DNS rebinding cannot swap it in between).
  */
+import { SSRF_BLOCKED, SsrfBlockedError } from "../domain/errors";
+export { SSRF_BLOCKED };
 import dns, { type LookupAddress } from "node:dns";
 import net from "node:net";
 import type * as Undici from "undici";
@@ -12,17 +14,7 @@ import { Agent, buildConnector } from "../net/undici";
 /** Verdict on one IP address. */
 export type AddressVerdict = { allowed: true } | { allowed: false; reason: string };
 
-/** Stable code on every error the guard raises, for callers and logs. */
-export const SSRF_BLOCKED = "ERR_SSRF_BLOCKED";
 
-/** A connection the guard refused. `code` is always `ERR_SSRF_BLOCKED`. */
-export class SsrfBlockedError extends Error {
-  readonly code = SSRF_BLOCKED;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "SsrfBlockedError";
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Address classification

@@ -2,18 +2,13 @@
  * Standard Webhooks (v1): the HMAC-SHA256 signature (secrets parse in `domain/target.ts`), the
  * headers of a signed delivery, and the event body a webhook target receives.
  */
+import { WebhookSignatureError } from "../domain/errors";
 import { createHmac } from "node:crypto";
 import { parseWebhookSecret } from "../domain/target";
 import type { WatchStatus } from "../domain/watch";
 import type { WatchView } from "../domain/watch-view";
 
 /** A secret or status this module cannot work with; a programming error once registration validated. */
-export class WebhookSignatureError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "WebhookSignatureError";
-  }
-}
 
 /** What is signed: the event id, Unix seconds and the exact body sent. */
 export interface SignParams {

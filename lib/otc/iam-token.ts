@@ -3,39 +3,13 @@
  * cached per project for the life of the process — in Lambda, across the
  * invocations of a warm container — and renewed well before they expire.
  */
+import { IamAuthError, type IamErrorCode } from "../domain/errors";
+export { IamAuthError, type IamErrorCode };
 import { Agent, type Dispatcher } from "../net/undici";
 import * as z from "../domain/zod";
 import { errorCode } from "../domain/error-text";
 import { type CappedResponse, requestCapped } from "../net/http-request";
 import { parseRetryAfter } from "../net/retry-after";
-
-/** Stable codes of {@link IamAuthError}. */
-export type IamErrorCode = "iam_unauthorized" | "iam_throttled" | "iam_unavailable" | "iam_bad_response";
-
-/**
- * IAM said no, or could not be reached. Messages never carry the password or
- * a token (IAM answer bodies are not quoted, since they echo the request at times).
- * - `iam_unauthorized`: 400/401/403, the credentials or the scope are wrong; retrying will not help.
- * - `iam_throttled`: IAM kept answering 429; `retryAfterMs` says when to try again if IAM said.
- * - `iam_unavailable`: network error, timeout or 5xx; transient.
- * - `iam_bad_response`: a 2xx without a token or without a readable `expires_at`.
- */
-export class IamAuthError extends Error {
-  override name = "IamAuthError";
-  readonly code: IamErrorCode;
-  readonly httpStatus?: number;
-  readonly retryAfterMs?: number;
-  constructor(
-    code: IamErrorCode,
-    message: string,
-    opts: { httpStatus?: number; retryAfterMs?: number; cause?: unknown } = {},
-  ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.code = code;
-    if (opts.httpStatus !== undefined) this.httpStatus = opts.httpStatus;
-    if (opts.retryAfterMs !== undefined) this.retryAfterMs = opts.retryAfterMs;
-  }
-}
 
 /** Options of {@link createIamTokenProvider}. */
 export interface IamTokenOptions {

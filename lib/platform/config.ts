@@ -3,6 +3,8 @@
  * variable names; every error names the variable at fault and never echoes a
  * secret value.
  */
+import { ConfigError } from "../domain/errors";
+export { ConfigError };
 import { createHash } from "node:crypto";
 import { WebhookSecret } from "../domain/target";
 import { RegionId } from "../domain/watch";
@@ -62,15 +64,6 @@ export interface Config {
   secretsTtlS: number;
 }
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-  constructor(
-    message: string,
-    readonly issues: Array<{ variable: string; message: string }>,
-  ) {
-    super(message);
-  }
-}
 
 const opt = (v: string | undefined) => {
   const t = v?.trim();

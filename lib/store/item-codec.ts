@@ -12,6 +12,8 @@
  *   registered since t), and the time of the next retry once a delivery failed.
  * - `expires_at` (DynamoDB TTL) removes finished watches after the retention.
  */
+import { MalformedItemError } from "../domain/errors";
+export { MalformedItemError };
 import { createHash } from "node:crypto";
 import type { DueKey } from "../app/ports";
 import { nextDeliveryAt } from "../domain/delivery";
@@ -25,9 +27,6 @@ export const pkOf = (tenant: string) => `T#${tenant}`;
 export const skOf = (taskId: string) => `W#${taskId}`;
 
 /** A stored item that does not parse as a watch. */
-export class MalformedItemError extends Error {
-  override name = "MalformedItemError";
-}
 
 export interface CodecOptions {
   /** Number of due-index partitions; a watch's shard is a hash of its key. */

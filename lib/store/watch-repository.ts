@@ -2,17 +2,16 @@
  * The {@link WatchRepository} on DynamoDB: every change is a conditional
  * write on the version read before. Item layout: `item-codec.ts`.
  */
+import { StoreError } from "../domain/errors";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../domain/zod";
-import { type DueKey, InvalidCursorError, type WatchPage, type WatchRepository } from "../app/ports";
+import type { Decision, DueKey, ListResult, UpdateResult, WatchRepository } from "../app/ports";
+import { readDecideWrite } from "../app/update-watch";
 import type { Watch } from "../domain/watch";
 import { type CodecOptions, dueKeyOf, fromItem, INDEX_BY_CREATED, INDEX_DUE, pkOf, skOf, toItem } from "./item-codec";
 
-export class StoreError extends Error {
-  override name = "StoreError";
-}
 
 const keyPart = z.string().check(z.minLength(1), z.maxLength(1024));
 const cursorSchema = z.object({ pk: keyPart, sk: keyPart, created_key: keyPart });
@@ -90,8 +89,16 @@ export class DynamoWatchRepository implements WatchRepository {
     return leaseUntil === undefined ? next : { ...next, lease_until: leaseUntil };
   }
 
-  async list(tenant: string, q: { status?: string; limit: number; cursor?: string }): Promise<WatchPage> {
-    let startKey = q.cursor === undefined ? undefined : decodeCursor(q.cursor, pkOf(tenant), this.opts.cursorKey);
+  update<A>(tenant: string, taskId: string, decide: (current: Watch) => Decision<A>, opts?: { current?: Watch; tries?: number }): Promise<UpdateResult<A>> {
+    return readDecideWrite(this, tenant, taskId, decide, opts);
+  }
+
+  async list(tenant: string, q: { status?: string; limit: number; cursor?: string }): Promise<ListResult> {
+    let startKey: Record<string, unknown> | null | undefined;
+    if (q.cursor !== undefined) {
+      startKey = decodeCursor(q.cursor, pkOf(tenant), this.opts.cursorKey);
+      if (startKey === null) return { ok: false, reason: "invalid_cursor" };
+    }
     const items: Watch[] = [];
     // A status filter may thin out pages; bound the work one request does.
     for (let page = 0; page < 10 && items.length < q.limit; page++) {
@@ -114,7 +121,7 @@ export class DynamoWatchRepository implements WatchRepository {
       startKey = out.LastEvaluatedKey ? cursorSchema.parse(out.LastEvaluatedKey) : undefined;
       if (!startKey) break;
     }
-    return { items, nextCursor: startKey ? encodeCursor(startKey, pkOf(tenant), this.opts.cursorKey) : null };
+    return { ok: true, page: { items, nextCursor: startKey ? encodeCursor(startKey, pkOf(tenant), this.opts.cursorKey) : null } };
   }
 
   async dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]> {
@@ -158,26 +165,26 @@ function encodeCursor(startKey: Record<string, unknown>, pk: string, key: Buffer
   return Buffer.from(JSON.stringify({ k, m: cursorMac(key, pk, k) })).toString("base64url");
 }
 
-function decodeCursor(cursor: string, pk: string, key: Buffer): Record<string, unknown> {
-  const invalid = () => new InvalidCursorError("cursor is not valid");
+/** The start key a cursor names, or null when we did not issue it to this tenant. */
+function decodeCursor(cursor: string, pk: string, key: Buffer): Record<string, unknown> | null {
   let envelope: unknown;
   try {
     envelope = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
   } catch {
-    throw invalid();
+    return null;
   }
   const e = cursorEnvelope.safeParse(envelope);
-  if (!e.success || typeof e.data.k !== "string") throw invalid();
+  if (!e.success || typeof e.data.k !== "string") return null;
   const expected = Buffer.from(cursorMac(key, pk, e.data.k));
   const given = Buffer.from(e.data.m);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
   let parsed: unknown;
   try {
     parsed = JSON.parse(e.data.k);
   } catch {
-    throw invalid();
+    return null;
   }
   const r = cursorSchema.safeParse(parsed);
-  if (!r.success || r.data.pk !== pk) throw invalid();
+  if (!r.success || r.data.pk !== pk) return null;
   return r.data;
 }

@@ -1,7 +1,8 @@
 import type { GetParametersByPathCommand } from "@aws-sdk/client-ssm";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../lib/platform/config";
-import { type SsmLike, SsmEnvError, withSsmSecrets } from "../../lib/aws/ssm-env";
+import { SecretsError } from "../../lib/domain/errors";
+import { type SsmLike, withSsmSecrets } from "../../lib/aws/ssm-env";
 
 type Param = { Name: string; Value: string };
 
@@ -60,7 +61,7 @@ describe("withSsmSecrets", () => {
       [{ Name: "/svc/dev/old/OTC_PASSWORD", Value: "letmein" }],
     ]);
     const err = await withSsmSecrets({}, ssm, "/svc/dev/").catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SsmEnvError);
+    expect(err).toBeInstanceOf(SecretsError);
     expect((err as Error).message).toBe("/svc/dev/OTC_PASSWORD and /svc/dev/old/OTC_PASSWORD both set OTC_PASSWORD");
     expect((err as Error).message).not.toMatch(/hunter2|letmein/);
   });

@@ -1,6 +1,7 @@
 import type { Context } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { apigFaultCategory, METRIC, recordDelivery, recordPoll, recordTick } from "../../lib/app/telemetry";
+import { faultOf } from "../../lib/domain/apig-fault";
+import { METRIC, recordDelivery, recordPoll, recordTick } from "../../lib/app/telemetry";
 import type { ApigObservation } from "../../lib/domain/lifecycle";
 import { newTarget, newWatch } from "../../lib/app/register";
 import { loopSummary } from "../support/sim";
@@ -141,12 +142,14 @@ describe("APIG fault categories", () => {
     [fault("iam_unavailable", null), "unreachable"],
     [fault("APIG.9008", 500), "throttled"],
     [fault("http_429", 429), "throttled"],
+    // Huawei Cloud's front door throttles with 429 APIG.0308.
+    [fault("APIG.0308", 429), "throttled"],
     [fault("APIG.3500", 500), "server"],
     [fault("http_502", 502), "server"],
     [fault("APIG.3093", 404, "not_found"), "not_found"],
     [fault("APIG.2012", 400, "permanent"), "rejected"],
     [fault("bad_response", 200), "other"],
   ])("%o is %s", (o, expected) => {
-    expect(apigFaultCategory(o)).toBe(expected);
+    expect(faultOf(o)).toBe(expected);
   });
 });

@@ -5,19 +5,11 @@
  * nobody else writes; a PID that is no longer alive (after `kill -9`) does
  * not hold the lock.
  */
+import { DataDirInUseError } from "../../../lib/domain/errors";
+export { DataDirInUseError };
 import { openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 
-/** The directory is locked by a live process. */
-export class DataDirInUseError extends Error {
-  override name = "DataDirInUseError";
-  constructor(
-    readonly dir: string,
-    readonly pid: number,
-  ) {
-    super(`data directory ${dir} is in use by another instance (pid ${pid}); stop it first or set DATA_DIR to another directory`);
-  }
-}
 
 function alive(pid: number): boolean {
   try {

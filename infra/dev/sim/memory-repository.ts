@@ -4,7 +4,8 @@
  * and times from `store/item-codec.ts`) as DynamoDB, and counters for what
  * the loop asks of it.
  */
-import type { DueKey, WatchPage, WatchRepository } from "../../../lib/app/ports";
+import type { Decision, DueKey, ListResult, UpdateResult, WatchRepository } from "../../../lib/app/ports";
+import { readDecideWrite } from "../../../lib/app/update-watch";
 import type { Watch } from "../../../lib/domain/watch";
 import { dueAt, shardOf } from "../../../lib/store/item-codec";
 
@@ -74,12 +75,16 @@ export class MemoryRepository implements WatchRepository {
     return next;
   }
 
-  async list(tenant: string, q: { status?: string; limit: number }): Promise<WatchPage> {
+  update<A>(tenant: string, taskId: string, decide: (current: Watch) => Decision<A>, opts?: { current?: Watch; tries?: number }): Promise<UpdateResult<A>> {
+    return readDecideWrite(this, tenant, taskId, decide, opts);
+  }
+
+  async list(tenant: string, q: { status?: string; limit: number }): Promise<ListResult> {
     const items = [...this.items.values()]
       .filter((w) => w.tenant === tenant && (!q.status || w.status === q.status))
       .sort((a, b) => b.created_at.localeCompare(a.created_at))
       .slice(0, q.limit);
-    return { items: structuredClone(items), nextCursor: null };
+    return { ok: true, page: { items: structuredClone(items), nextCursor: null } };
   }
 
   dueShards(): string[] {

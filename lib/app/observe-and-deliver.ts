@@ -1,32 +1,17 @@
 /**
- * The handling of one watch, shared by the poll loop and registration: apply
+ * Observe and deliver: the handling of one watch, shared by the poll loop and registration: apply
  * what APIG answered (the transition, persisted conditionally, re-read and
  * re-applied once when another writer won), then deliver what the outbox owes
  * under a lease.
  */
-import { afterTry, nextDeliveryAt } from "../domain/delivery";
+import { afterTry, applyTries, nextDeliveryAt } from "../domain/delivery";
 import { type ApigObservation, transition, type TransitionRules } from "../domain/lifecycle";
 import { isTerminal, type Watch } from "../domain/watch";
 import { toView } from "../domain/watch-view";
-import type { Logger, Metrics, Sender, TaskQuery, TaskRef, WatchRepository } from "./ports";
-import type { RegionHealth } from "./region-health";
+import type { WatchDeps } from "./deps";
+import type { TaskRef } from "./ports";
 import { recordDelivery, recordPoll } from "./telemetry";
 
-export interface WatchDeps {
-  store: WatchRepository;
-  apig: TaskQuery;
-  sender: Sender;
-  clock: () => Date;
-  random: () => number;
-  log: Logger;
-  metrics: Metrics;
-  rules: TransitionRules;
-  retryScheduleS: readonly number[];
-  /** How long a writer owns a watch's deliveries; longer than one round of tries (see `platform/timing.ts`). */
-  leaseMs: number;
-  /** Region health, observed on every APIG answer; the poller persists it (`flush`) after each round. */
-  health: Pick<RegionHealth, "flush">;
-}
 
 export type WatchOutcome = "unchanged" | "transitioned" | "conflict" | "delivered" | "leased" | "gone";
 
@@ -55,27 +40,40 @@ export async function queryApig(deps: WatchDeps, watch: Watch): Promise<ApigObse
  * it, once: retrying the stale copy could never succeed.
  */
 export async function applyObservation(deps: WatchDeps, watch: Watch, observation: ApigObservation): Promise<Processed> {
-  let current = watch;
-  for (let attempt = 0; ; attempt++) {
-    const at = deps.clock();
-    const t = transition(current, { type: "observed", observation }, at, deps.rules);
-    if (!t.changed) return { watch: current, outcome: attempt === 0 ? "unchanged" : "conflict" };
-    const deliver = t.effects.some((e) => e.type === "deliver");
-    // The terminal write also takes the delivery lease, so no other writer
-    // delivers these notifications while this one is about to.
-    const saved = await deps.store.save(t.next, deliver ? at.getTime() + deps.leaseMs : undefined);
-    if (saved !== "conflict") {
-      if (t.next.status !== current.status) {
-        deps.log.info("transition", { task_id: current.task_id, tenant: current.tenant, from: current.status, to: saved.status });
+  let tries = 0;
+  let deliver = false;
+  let from = watch.status;
+  const r = await deps.store.update<Watch>(
+    watch.tenant,
+    watch.task_id,
+    (current) => {
+      if (tries++ > 0) deps.log.info("transition_lost", { task_id: watch.task_id, tenant: watch.tenant });
+      // Another writer finished it meanwhile: its answer stands.
+      if (tries > 1 && isTerminal(current.status)) return { answer: current };
+      const t = transition(current, { type: "observed", observation }, deps.clock(), deps.rules);
+      if (!t.changed) return { answer: current };
+      from = current.status;
+      deliver = t.effects.some((e) => e.type === "deliver");
+      // The terminal write also takes the delivery lease, so no other writer
+      // delivers these notifications while this one is about to.
+      return { write: t.next, ...(deliver ? { leaseUntil: deps.clock().getTime() + deps.leaseMs } : {}) };
+    },
+    { current: watch, tries: 2 },
+  );
+  switch (r.kind) {
+    case "not_found":
+      return { watch: null, outcome: "gone" };
+    case "busy":
+      return { watch: r.latest, outcome: r.latest === null ? "gone" : "conflict" };
+    case "answered":
+      return { watch: r.answer, outcome: tries > 1 ? "conflict" : "unchanged" };
+    case "written": {
+      const saved = r.watch;
+      if (saved.status !== from) {
+        deps.log.info("transition", { task_id: watch.task_id, tenant: watch.tenant, from, to: saved.status });
       }
-      if (!deliver) return { watch: saved, outcome: "transitioned" };
-      return { watch: await deliverLeased(deps, saved), outcome: "transitioned" };
+      return { watch: deliver ? await deliverLeased(deps, saved) : saved, outcome: "transitioned" };
     }
-    deps.log.info("transition_lost", { task_id: current.task_id, tenant: current.tenant, to: t.next.status });
-    const fresh = await deps.store.get(current.tenant, current.task_id);
-    if (fresh === null) return { watch: null, outcome: "gone" };
-    if (attempt >= 1 || isTerminal(fresh.status)) return { watch: fresh, outcome: "conflict" };
-    current = fresh;
   }
 }
 
@@ -90,7 +88,12 @@ export async function deliverOwed(deps: WatchDeps, watch: Watch, now: Date): Pro
   return { watch: await deliverLeased(deps, claimed), outcome: "delivered" };
 }
 
-/** Send every due pending delivery of a watch this writer holds the lease on, then record the results. */
+/**
+ * Send every due pending delivery of a watch this writer holds the lease on,
+ * then record the results. When another writer saved the watch meanwhile (a
+ * redelivery), the results are laid onto its fresh copy: a try is neither
+ * lost from the attempts log nor made again.
+ */
 async function deliverLeased(deps: WatchDeps, watch: Watch): Promise<Watch> {
   const now = deps.clock();
   const view = toView(watch);
@@ -110,10 +113,14 @@ async function deliverLeased(deps: WatchDeps, watch: Watch): Promise<Watch> {
       return next;
     }),
   );
-  const updated: Watch = { ...watch, targets };
-  const saved = await deps.store.save(updated);
-  // Lost the lease meanwhile (a slow try): the other writer's record wins and
-  // the receiver may see this event twice, which at-least-once allows.
-  return saved === "conflict" ? watch : saved;
+  const r = await deps.store.update<null>(
+    watch.tenant,
+    watch.task_id,
+    (current) => ({ write: { ...current, targets: applyTries(current.targets, watch.targets, targets) } }),
+    { current: watch },
+  );
+  if (r.kind === "written") return r.watch;
+  // Other writers kept winning, or the watch is gone: at-least-once allows the receiver to see this event again.
+  deps.log.warn("delivery_record_lost", { task_id: watch.task_id, tenant: watch.tenant });
+  return r.kind === "busy" && r.latest !== null ? r.latest : watch;
 }
-

@@ -1,0 +1,22 @@
+/** What the use cases that touch one watch run on: the ports, the clock, and the rules from configuration. */
+import type { TransitionRules } from "../domain/lifecycle";
+import type { Logger, Metrics, Sender, TaskQuery, WatchRepository } from "./ports";
+import type { RegionHealth } from "./region-health";
+
+export interface WatchDeps {
+  store: WatchRepository;
+  apig: TaskQuery;
+  sender: Sender;
+  clock: () => Date;
+  /** Resolves after `ms` on the deps' clock, or at once when `signal` aborts (tests pass a virtual one). */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random: () => number;
+  log: Logger;
+  metrics: Metrics;
+  rules: TransitionRules;
+  retryScheduleS: readonly number[];
+  /** How long a writer owns a watch's deliveries; longer than one round of tries (see `app/timing.ts`). */
+  leaseMs: number;
+  /** Region health, observed on every APIG answer; the poller persists it (`flush`) after each round. */
+  health: Pick<RegionHealth, "flush">;
+}

@@ -1,0 +1,15 @@
+/** What the HTTP API runs on: the use cases' dependencies plus the API's own settings. */
+import type { WatchDeps } from "../app/deps";
+import type { HealthReport } from "../app/health-report";
+import type { TaskSubmitter } from "../app/ports";
+import type { WatchDefaults } from "../app/watch-options";
+import type { ApiKeyHash } from "./auth";
+
+export interface ApiDeps extends WatchDeps, WatchDefaults {
+  /** APIG's async-import and async-export, for `POST /imports` and `POST /exports`. */
+  submitter: TaskSubmitter;
+  apiKeys: ApiKeyHash[];
+  allowPrivateTargets: boolean;
+  /** The `GET /health` report (cached per container), or null when the table does not answer. */
+  healthReport: () => Promise<HealthReport | null>;
+}

@@ -1,0 +1,71 @@
+/**
+ * HTTP <-> use cases: each handler takes a parsed request, calls one use case
+ * and shapes its answer; failures go through the one table in `error-table.ts`.
+ */
+import { cancelWatch } from "../app/cancel";
+import { readWatch } from "../app/read-watch";
+import { redeliverWatch } from "../app/redeliver";
+import { registerWatch, type TargetSpec } from "../app/register";
+import { submitExport as submitExportTask, submitImport as submitImportTask } from "../app/submit";
+import { watchOptions } from "../app/watch-options";
+import { toView } from "../domain/watch-view";
+import type * as z from "../domain/zod";
+import type { ApiDeps } from "./api-deps";
+import { valueOr } from "./error-table";
+import { type HttpRequest, type HttpResponse, json } from "./message";
+import {
+  type ExportRequest,
+  type ImportRequest,
+  ListQuery,
+  parseOr400,
+  type RedeliverRequest,
+  type RegistrationRequest,
+  WaitQuery,
+} from "./schemas";
+
+/** The targets a request names, in the use cases' terms; undefined when it names none. */
+function targetsOf(notify: RegistrationRequest["notify"]): TargetSpec[] | undefined {
+  return notify?.map((n) =>
+    n.type === "slack" ? { type: n.type, url: n.webhook_url } : { type: n.type, url: n.url, secret: n.secret },
+  );
+}
+
+/** The watch options of a request that creates a watch, with the deployment's defaults. */
+function optionsOf(deps: ApiDeps, body: Pick<RegistrationRequest, "project_id" | "instance_id" | "region" | "notify" | "labels" | "timeout_s">) {
+  return valueOr(watchOptions(deps, { ...body, targets: targetsOf(body.notify) })).value;
+}
+
+export async function register(deps: ApiDeps, tenant: string, body: RegistrationRequest): Promise<HttpResponse> {
+  const r = valueOr(await registerWatch(deps, tenant, { ...optionsOf(deps, body), task_id: body.task_id }));
+  return json(r.created ? 201 : 200, toView(r.watch));
+}
+
+export async function list(deps: ApiDeps, tenant: string, query: HttpRequest["query"]): Promise<HttpResponse> {
+  const q = parseOr400(ListQuery, query);
+  const { page } = valueOr(await deps.store.list(tenant, q));
+  return json(200, { items: page.items.map(toView), next_cursor: page.nextCursor });
+}
+
+export async function getWatch(deps: ApiDeps, tenant: string, taskId: string, query: HttpRequest["query"]): Promise<HttpResponse> {
+  const { wait } = parseOr400(WaitQuery, query);
+  const { watch } = valueOr(await readWatch(deps, tenant, taskId, wait ?? 0));
+  return json(200, toView(watch));
+}
+
+export async function cancel(deps: ApiDeps, tenant: string, taskId: string): Promise<HttpResponse> {
+  return json(200, toView(valueOr(await cancelWatch(deps, tenant, taskId)).watch));
+}
+
+export async function redeliver(deps: ApiDeps, tenant: string, taskId: string, body: z.output<typeof RedeliverRequest>): Promise<HttpResponse> {
+  return json(202, toView(valueOr(await redeliverWatch(deps, tenant, taskId, body.targets)).watch));
+}
+
+export async function submitImport(deps: ApiDeps, tenant: string, body: ImportRequest): Promise<HttpResponse> {
+  const r = valueOr(await submitImportTask(deps, tenant, optionsOf(deps, body), body));
+  return json(201, toView(r.watch));
+}
+
+export async function submitExport(deps: ApiDeps, tenant: string, body: ExportRequest): Promise<HttpResponse> {
+  const r = valueOr(await submitExportTask(deps, tenant, optionsOf(deps, body), body));
+  return json(201, toView(r.watch));
+}

@@ -1,0 +1,94 @@
+/**
+ * The Lambda handlers, built from the environment: each file in `functions/`
+ * is one call to a factory here. Everything a handler reuses across warm
+ * invocations (the dependencies, the poller's state, the self-invoker) is
+ * built once, when the factory runs at module load.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import { createPollerState, stopPollLoop } from "../app/poll-loop";
+import { type InvocationSummary, runPollerInvocation, type WorkerInvoker } from "../app/poller-invocation";
+import { recordTick } from "../app/telemetry";
+import { pollerTiming } from "../app/timing";
+import { lambdaEnvCredentials, lambdaInvoker } from "../aws/lambda-invoke";
+import { errorText } from "../domain/error-text";
+import { fromApiGatewayEvent, toApiGatewayResult } from "../http/apigw-event";
+import { misconfiguredAnswer } from "../http/error-table";
+import { handleHttp } from "../http/router";
+import { Agent } from "../net/undici";
+import { lazyDeps, telemetryFrom } from "./bootstrap";
+import type { Env } from "./config";
+
+export type ApiHandler = (event: APIGatewayProxyEventV2, context?: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** The HTTP API's handler: API Gateway v2 event in, JSON answer out. */
+export function createApiHandler(env: Env = process.env): ApiHandler {
+  const telemetry = telemetryFrom(env);
+  const deps = lazyDeps(env, { telemetry });
+  return async (event, context) => {
+    if (context) telemetry.log.addContext(context);
+    try {
+      const d = await deps();
+      if (!d.ok) return toApiGatewayResult(misconfiguredAnswer());
+      return toApiGatewayResult(await handleHttp(d.deps, fromApiGatewayEvent(event)));
+    } finally {
+      // A registration polls APIG: its metrics leave with this request.
+      telemetry.metrics.flush();
+    }
+  };
+}
+
+/** Async invocations of this same function, one per worker (the role may invoke only itself). */
+function selfInvoker(env: Env): WorkerInvoker | undefined {
+  const name = env.AWS_LAMBDA_FUNCTION_NAME;
+  const aws = lambdaEnvCredentials(env);
+  if (!name || !aws) return undefined;
+  return { invoke: lambdaInvoker({ functionName: name, ...aws, dispatcher: new Agent({ connections: 16 }) }) };
+}
+
+export interface PollerHandler {
+  (event: unknown, context: Pick<Context, "getRemainingTimeInMillis"> & Partial<Context>): Promise<InvocationSummary>;
+  /** Stop the running loop soon (the local stack's shutdown); Lambda never calls it. */
+  stop(): void;
+}
+
+/** The poller's handler: one scheduled (or fanned-out worker) invocation of the poll loop. */
+export function createPollerHandler(env: Env = process.env): PollerHandler {
+  const telemetry = telemetryFrom(env);
+  const deps = lazyDeps(env, { telemetry });
+  // Kept while the container is warm: the next invocation continues each
+  // watch's schedule instead of polling everything again.
+  const state = createPollerState();
+  const invoker = selfInvoker(env);
+  const handler = async (event: unknown, context: Pick<Context, "getRemainingTimeInMillis"> & Partial<Context>) => {
+    telemetry.log.addContext(context as Context);
+    try {
+      const d = await deps();
+      // A broken configuration must fail the invocation so the error alarm fires.
+      if (!d.ok) throw d.error;
+      const timing = pollerTiming(d.config);
+      const summary = await runPollerInvocation(d.deps, state, {
+        event,
+        remainingMs: context.getRemainingTimeInMillis(),
+        settings: {
+          concurrency: d.config.pollConcurrency,
+          apigMaxRps: d.config.apigMaxRps,
+          loopMs: timing.loopMs,
+          reserveMs: timing.reserveMs,
+        },
+        ...(invoker ? { invoker } : {}),
+      });
+      recordTick(telemetry.metrics, summary);
+      if (summary.polls > 0 || summary.deliveryRounds > 0 || summary.errors > 0) {
+        telemetry.log.info("poller_invocation", { ...summary, shards: summary.shards.length });
+      }
+      return summary;
+    } catch (err) {
+      telemetry.log.error("tick_failed", { error: errorText(err) });
+      throw err;
+    } finally {
+      // Per invocation: what it saw leaves before Lambda may freeze the container.
+      telemetry.metrics.flush();
+    }
+  };
+  return Object.assign(handler, { stop: () => stopPollLoop(state) });
+}
