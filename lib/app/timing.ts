@@ -5,8 +5,10 @@
  * {@link pollerTiming} by the deploy tests.
  */
 
-/** One notification try (PRODUCT: 15 s a try). */
+/** One notification try: 15 s, as documented (docs/api.md, "Notifications"). The sender's timeout. */
 export const SEND_TIMEOUT_MS = 15_000;
+/** One IAM token fetch, every try and Retry-After wait included; the token provider gives up at this. */
+export const IAM_FETCH_BUDGET_MS = 12_000;
 /** A DynamoDB write, with the SDK's own retries. */
 const WRITE_MS = 5_000;
 /** The loop ends this long before the next scheduled invocation starts. */
@@ -16,9 +18,9 @@ export interface PollerTiming {
   /** How long one invocation's loop starts polls: until shortly before the next invocation. */
   loopMs: number;
   /**
-   * The longest one watch can take once started: an APIG query retried once
-   * after a 401, the transition's write, a round of notification tries (in
-   * parallel) and the write recording them. No watch is started with less
+   * The longest one watch can take once started: an IAM token fetch, an APIG
+   * query retried once after a 401, the transition's write, a round of
+   * notification tries (in parallel) and the write recording them. No watch is started with less
    * than this left of the Lambda's time.
    */
   reserveMs: number;
@@ -30,7 +32,7 @@ export interface PollerTiming {
 
 export function pollerTiming(c: { pollIntervalS: number; apigTimeoutMs: number }): PollerTiming {
   const loopMs = Math.max(1_000, c.pollIntervalS * 1000 - HANDOVER_MS);
-  const reserveMs = 2 * c.apigTimeoutMs + WRITE_MS + SEND_TIMEOUT_MS + WRITE_MS;
+  const reserveMs = IAM_FETCH_BUDGET_MS + 2 * c.apigTimeoutMs + WRITE_MS + SEND_TIMEOUT_MS + WRITE_MS;
   const leaseMs = 2 * (SEND_TIMEOUT_MS + WRITE_MS);
   return { loopMs, reserveMs, leaseMs, lambdaTimeoutS: Math.ceil((loopMs + reserveMs) / 1000) + 5 };
 }

@@ -10,17 +10,19 @@ import { parseRetryAfter } from "../net/retry-after";
 import { buildSlackMessage } from "./slack-message";
 import { SSRF_BLOCKED } from "./ssrf-guard";
 import type { Sender } from "../app/ports";
+import { SEND_TIMEOUT_MS } from "../app/timing";
 import { buildWebhookBody, webhookHeaders } from "./webhook-signature";
 
 export interface HttpSenderOptions {
   /** Connections go through it; in production the SSRF-guarded agent. */
   dispatcher: Dispatcher;
+  /** One try; default the documented 15 s (`SEND_TIMEOUT_MS`), which the poller's reserve counts. */
   timeoutMs?: number;
 }
 
 /** Sender over undici: Slack incoming webhooks and Standard Webhooks. */
 export function httpSender(opts: HttpSenderOptions): Sender {
-  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const timeoutMs = opts.timeoutMs ?? SEND_TIMEOUT_MS;
   return {
     async send(target, view, eventId, now) {
       let body: string;

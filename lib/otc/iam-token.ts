@@ -10,6 +10,7 @@ import * as z from "../domain/zod";
 import { errorCode } from "../domain/error-text";
 import { type CappedResponse, requestCapped } from "../net/http-request";
 import { parseRetryAfter } from "../net/retry-after";
+import { IAM_FETCH_BUDGET_MS } from "../app/timing";
 
 /** Options of {@link createIamTokenProvider}. */
 export interface IamTokenOptions {
@@ -32,6 +33,12 @@ export interface IamTokenOptions {
   maxRetries429?: number;
   /** Longest single wait on a 429; a longer `Retry-After` fails at once with `iam_throttled`. Default 60 s. */
   maxRetryAfterMs?: number;
+  /**
+   * The whole fetch, every try and every wait, ends within this; a wait that
+   * would pass it fails at once with `iam_throttled`. Default
+   * `IAM_FETCH_BUDGET_MS`, which the poller's reserve counts (`app/timing.ts`).
+   */
+  budgetMs?: number;
 }
 
 /** Hands out IAM tokens per project. */
@@ -56,6 +63,7 @@ export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider 
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const maxRetries429 = opts.maxRetries429 ?? 3;
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
+  const budgetMs = opts.budgetMs ?? IAM_FETCH_BUDGET_MS;
   const url = `${opts.iamEndpoint.replace(/\/+$/, "")}/v3/auth/tokens?nocatalog=true`;
   const dispatcher = opts.dispatcher ?? new Agent({ connections: 4 });
   const cache = new Map<string, { token: string; expiresAt: number }>();
@@ -71,6 +79,7 @@ export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider 
         scope: { project: { id: projectId } },
       },
     });
+    const deadline = now() + budgetMs;
     for (let attempt = 0; ; attempt++) {
       let res: CappedResponse;
       try {
@@ -79,7 +88,7 @@ export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider 
           headers: { "content-type": "application/json;charset=utf8" },
           body,
           dispatcher,
-          timeoutMs,
+          timeoutMs: Math.max(1, Math.min(timeoutMs, deadline - now())),
           // A token answer carries the catalog at most; anything bigger is not IAM.
           maxBodyBytes: 1024 * 1024,
           overflow: "truncate",
@@ -92,14 +101,15 @@ export function createIamTokenProvider(opts: IamTokenOptions): IamTokenProvider 
       const status = res.status;
       if (status === 429) {
         const wait = parseRetryAfter(res.headers["retry-after"], new Date(now())) ?? null;
-        if (attempt >= maxRetries429 || (wait !== null && wait > maxRetryAfterMs)) {
+        const pause = wait ?? 1000 * 2 ** attempt;
+        if (attempt >= maxRetries429 || pause > maxRetryAfterMs || now() + pause >= deadline) {
           throw new IamAuthError("iam_throttled", `IAM answered 429 ${attempt + 1} time(s)`, {
             httpStatus: 429,
             ...(wait !== null ? { retryAfterMs: wait } : {}),
           });
         }
         // Without Retry-After, back off exponentially from 1 s.
-        await sleep(wait ?? 1000 * 2 ** attempt);
+        await sleep(pause);
         continue;
       }
       if (status === 400 || status === 401 || status === 403) {
