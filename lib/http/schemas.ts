@@ -5,7 +5,7 @@
 import * as z from "../domain/zod";
 import { LabelsInput } from "../domain/labels";
 import { WebhookSecret } from "../domain/target";
-import { checkTargetUrl } from "../notify/ssrf-guard";
+import { checkTargetUrl } from "../domain/target-url";
 import { RegionId, WatchStatus } from "../domain/watch";
 import { HttpError, validationError, type FieldIssue } from "./errors";
 import type { HttpRequest } from "./message";

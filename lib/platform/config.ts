@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { WebhookSecret } from "../domain/target";
 import { RegionId } from "../domain/watch";
 import * as z from "../domain/zod";
-import { checkTargetUrl } from "../notify/ssrf-guard";
+import { checkTargetUrl } from "../domain/target-url";
 import { type Endpoints, builtInEndpoints } from "../otc/endpoints";
 import type { OtcAuth } from "../otc/auth";
 import type { ApiKeyHash } from "../http/auth";

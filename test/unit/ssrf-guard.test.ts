@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkTargetUrl, classifyAddress } from "../../lib/notify/ssrf-guard";
+import { checkTargetUrl, classifyAddress } from "../../lib/domain/target-url";
 
 const HOSTILE: string[] = [
   "http://hooks.example.com/x", // plain http
