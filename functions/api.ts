@@ -1,4 +1,4 @@
 /** Lambda handler of the HTTP API (API Gateway HTTP API, payload v2). */
-import { createApiHandler } from "../lib/platform/lambda-handlers";
+import { createApiHandler } from "../lib/platform/api-handler";
 
 export const handler = createApiHandler(process.env);

@@ -1,5 +1,5 @@
 /** Lambda handler of the poller: scheduled once a minute, and its own fan-out workers. */
-import { createPollerHandler } from "../lib/platform/lambda-handlers";
+import { createPollerHandler } from "../lib/platform/poller-handler";
 
 export const handler = createPollerHandler(process.env);
 

@@ -1,41 +1,20 @@
 /**
- * The Lambda handlers, built from the environment: each file in `functions/`
- * is one call to a factory here. Everything a handler reuses across warm
- * invocations (the dependencies, the poller's state, the self-invoker) is
- * built once, when the factory runs at module load.
+ * The poller's Lambda handler, built from the environment; `functions/poller.ts`
+ * is one call to it. What a warm container reuses across invocations (the
+ * dependencies, the poll loop's state, the self-invoker) is built once, when
+ * it runs at module load. Kept apart from the API's handler so neither bundle
+ * carries the other's code.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { Context } from "aws-lambda";
 import { createPollerState, stopPollLoop } from "../app/poll-loop";
 import { type InvocationSummary, runPollerInvocation, type WorkerInvoker } from "../app/poller-invocation";
 import { recordTick } from "../app/telemetry";
 import { pollerTiming } from "../app/timing";
 import { lambdaEnvCredentials, lambdaInvoker } from "../aws/lambda-invoke";
 import { errorText } from "../domain/error-text";
-import { fromApiGatewayEvent, toApiGatewayResult } from "../http/apigw-event";
-import { misconfiguredAnswer } from "../http/error-table";
-import { handleHttp } from "../http/router";
 import { Agent } from "../net/undici";
 import { lazyDeps, telemetryFrom } from "./bootstrap";
 import type { Env } from "./config";
-
-export type ApiHandler = (event: APIGatewayProxyEventV2, context?: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-
-/** The HTTP API's handler: API Gateway v2 event in, JSON answer out. */
-export function createApiHandler(env: Env = process.env): ApiHandler {
-  const telemetry = telemetryFrom(env);
-  const deps = lazyDeps(env, { telemetry });
-  return async (event, context) => {
-    if (context) telemetry.log.addContext(context);
-    try {
-      const d = await deps();
-      if (!d.ok) return toApiGatewayResult(misconfiguredAnswer());
-      return toApiGatewayResult(await handleHttp(d.deps, fromApiGatewayEvent(event)));
-    } finally {
-      // A registration polls APIG: its metrics leave with this request.
-      telemetry.metrics.flush();
-    }
-  };
-}
 
 /** Async invocations of this same function, one per worker (the role may invoke only itself). */
 function selfInvoker(env: Env): WorkerInvoker | undefined {
