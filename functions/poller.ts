@@ -1,12 +1,11 @@
 /** Lambda handler of the poller: one scheduled (or fanned-out worker) invocation of the poll loop. */
 import type { Context } from "aws-lambda";
 import { createPollerState, stopPollLoop } from "../lib/app/poll-loop";
-import { type InvocationSummary, runPollerInvocation, type WorkerInvoker } from "../lib/app/poller-invocation";
+import { createCoordinatorMemory, type InvocationSummary, runPollerInvocation } from "../lib/app/poller-invocation";
 import { recordTick } from "../lib/app/telemetry";
 import { errorText } from "../lib/domain/error-text";
 import { lazyDeps, telemetryFrom } from "../lib/platform/bootstrap";
-import { lambdaEnvCredentials, lambdaInvoker } from "../lib/aws/lambda-invoke";
-import { Agent } from "../lib/net/undici";
+import { selfInvoker } from "../lib/platform/worker-invoker";
 import { pollerTiming } from "../lib/app/timing";
 
 const telemetry = telemetryFrom();
@@ -14,15 +13,8 @@ const deps = lazyDeps(process.env, { telemetry });
 // Kept while the container is warm: the next invocation continues each
 // watch's schedule instead of polling everything again.
 const state = createPollerState();
-
-/** Async invocations of this same function, one per worker (the role may invoke only itself). */
-function selfInvoker(): WorkerInvoker | undefined {
-  const name = process.env.AWS_LAMBDA_FUNCTION_NAME;
-  const aws = lambdaEnvCredentials(process.env);
-  if (!name || !aws) return undefined;
-  const invoke = lambdaInvoker({ functionName: name, ...aws, dispatcher: new Agent({ connections: 16 }) });
-  return { invoke };
-}
+// APIG latency seen here and when the stray shards were last swept, for the next coordinator invocation.
+const memory = createCoordinatorMemory();
 const invoker = selfInvoker();
 
 /** Stop the running loop soon (the local stack's shutdown); Lambda never calls it. */
@@ -49,6 +41,7 @@ export async function handler(
         loopMs: timing.loopMs,
         reserveMs: timing.reserveMs,
       },
+      memory,
       ...(invoker ? { invoker } : {}),
     });
     recordTick(telemetry.metrics, summary);
