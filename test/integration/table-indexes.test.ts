@@ -3,7 +3,10 @@
  * `by_created` GSI (no LSI: it would cap a tenant at 10 GB), and `DUE_SHARDS`
  * can be lowered or raised with the watches already stored, none stranded.
  */
-import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateTableCommand, DeleteTableCommand, DescribeTableCommand, type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweepStrayShards } from "../../lib/app/due-shards";
@@ -11,6 +14,8 @@ import type { Logger } from "../../lib/app/ports";
 import { newWatch } from "../../lib/app/register";
 import type { Watch } from "../../lib/domain/watch";
 import { localDynamoClient, startDynalite } from "../../infra/dev/local/dynalite-server";
+import { migrateLocalTable } from "../../infra/dev/local/migrate-table";
+import definition from "../../infra/table.json";
 import { ensureTable } from "../../infra/table";
 import { shardOf } from "../../lib/store/item-codec";
 import { DynamoWatchRepository } from "../../lib/store/watch-repository";
@@ -88,6 +93,63 @@ describe("the tenant listing on the by_created GSI", () => {
     expect((await r.list("other", { limit: 10 })).items.map((w) => w.task_id)).toEqual(["t-x"]);
     // A cursor of one tenant is refused to another.
     await expect(r.list("other", { limit: 3, cursor: first.nextCursor! })).rejects.toThrow(/cursor/);
+  });
+});
+
+describe("a local table from before the GSI (npm start on an old DATA_DIR)", () => {
+  /** The table as it was created before: `by_created` a local index. */
+  async function oldTable(): Promise<string> {
+    const name = `old-${++tables}`;
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: definition.AttributeDefinitions as never,
+        KeySchema: definition.KeySchema as never,
+        LocalSecondaryIndexes: [
+          { IndexName: "by_created", KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }, { AttributeName: "created_key", KeyType: "RANGE" }], Projection: { ProjectionType: "KEYS_ONLY" } },
+        ],
+        GlobalSecondaryIndexes: definition.GlobalSecondaryIndexes.filter((i) => i.IndexName === "due") as never,
+      }),
+    );
+    return name;
+  }
+
+  it("is rebuilt with the GSI, every watch kept and listed", async () => {
+    const name = await oldTable();
+    const r = repo(name, 4);
+    const t0 = Date.parse("2026-12-01T10:00:00Z");
+    for (let i = 0; i < 5; i++) await r.create(watch("acme", `m-${i}`, t0 + i));
+    const dir = mkdtempSync(join(tmpdir(), "migrate-"));
+    try {
+      expect(await migrateLocalTable(client, name, { journalPath: join(dir, "journal") })).toEqual({ action: "rebuilt", items: 5 });
+      const t = (await client.send(new DescribeTableCommand({ TableName: name }))).Table!;
+      expect(t.LocalSecondaryIndexes).toBeUndefined();
+      expect(t.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(["by_created", "due"]);
+      expect((await r.list("acme", { limit: 10 })).items.map((w) => w.task_id)).toEqual(["m-4", "m-3", "m-2", "m-1", "m-0"]);
+      expect(await readable(r)).toHaveLength(5);
+      // Once done, nothing more to do.
+      expect(await migrateLocalTable(client, name, { journalPath: join(dir, "journal") })).toEqual({ action: "none", items: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a rebuild killed after the table was dropped is finished from its journal at the next start", async () => {
+    const name = await oldTable();
+    const r = repo(name, 4);
+    await r.create(watch("acme", "j-1", Date.parse("2026-12-01T10:00:00Z")));
+    const items = (await client.send(new ScanCommand({ TableName: name }))).Items ?? [];
+    const dir = mkdtempSync(join(tmpdir(), "migrate-"));
+    try {
+      writeFileSync(join(dir, "journal"), JSON.stringify(items));
+      await client.send(new DeleteTableCommand({ TableName: name }));
+      expect(await migrateLocalTable(client, name, { journalPath: join(dir, "journal") })).toEqual({ action: "replayed", items: 1 });
+      expect((await r.get("acme", "j-1"))?.task_id).toBe("j-1");
+      expect((await r.list("acme", { limit: 10 })).items).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
