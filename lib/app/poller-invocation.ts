@@ -91,21 +91,20 @@ export async function runPollerInvocation(
     maxRps = worker.data.maxRps;
   } else {
     const sweep = memory === undefined || memory.strayShardsSweptAt === null || start - memory.strayShardsSweptAt >= STRAY_SWEEP_EVERY_MS;
-    const [moved, sample] = await Promise.all([
-      sweep ? sweepStrayShards(deps.store, deps.log) : Promise.resolve(null),
-      input.invoker && all.length > 1 ? readSample(deps, all[0]!, start) : Promise.resolve(null),
-    ]);
-    if (moved !== null) {
-      resharded = moved;
+    // Before anything is read, so what it moves is polled in this invocation.
+    if (sweep) {
+      resharded = await sweepStrayShards(deps.store, deps.log);
       if (memory) memory.strayShardsSweptAt = start;
     }
+    const sampledAt = deps.clock().getTime();
+    const sample = input.invoker && all.length > 1 ? await readSample(deps, all[0]!, sampledAt) : null;
     if (sample !== null && input.invoker) {
       const first = all[0]!;
-      preread = new Map([[first, { keys: sample, at: start }]]);
+      preread = new Map([[first, { keys: sample, at: sampledAt }]]);
       const plan = planFanOut({
         shards: all,
         sample,
-        now: start,
+        now: sampledAt,
         cadence: deps.cadence,
         loopMs: settings.loopMs,
         concurrency: settings.concurrency,

@@ -17,7 +17,9 @@ const ids = [...Array(N).keys()].map((i) => `w-${i}`);
 /** One scheduled invocation on a fresh container, as after a deploy. */
 async function scheduled(sim: Sim, memory = createCoordinatorMemory()) {
   const start = sim.vt.now;
-  const summary = await sim.vt.drive(runPollerInvocation(sim.deps, createPollerState(), { event: {}, remainingMs: 120 * S, settings, memory }));
+  // With an invoker, as deployed: the coordinator reads shard 0 for its plan (after the sweep).
+  const invoker = { invoke: async () => expect.unreachable("no worker at the shipped settings") };
+  const summary = await sim.vt.drive(runPollerInvocation(sim.deps, createPollerState(), { event: {}, remainingMs: 120 * S, settings, memory, invoker }));
   const polled = ids.filter((id) => (sim.apig.asked.get(id) ?? []).some((t) => t >= start));
   await sim.vt.drive(sim.vt.sleep(Math.max(0, start + 60 * S - sim.vt.now)));
   return { summary, polled };
