@@ -63,10 +63,14 @@ export function planFanOut(input: FanOutInput): FanOutPlan {
   // Each invocation gets an equal share of the cap; one more only helps while
   // the shares still exceed what one invocation can make.
   const usefulInvocations = Math.max(1, Math.ceil(input.apigMaxRps / perInvocationRps - 1e-9));
-  const loopS = input.loopMs / 1000;
-  const capacity = (n: number) => Math.min(input.apigMaxRps, n * perInvocationRps) * loopS;
+  // Each invocation polls whole shards, and its share of the cap grows with
+  // them, so what binds is the largest group against one invocation's own
+  // ceiling: 16 shards over 7 invocations put 3 shards on some of them.
+  const perShard = demandPolls / Math.max(1, input.shards.length);
+  const perInvocationPolls = perInvocationRps * (input.loopMs / 1000);
+  const largestGroup = (n: number) => Math.ceil(input.shards.length / n) * perShard;
   let n = 1;
-  while (n < usefulInvocations && n < input.shards.length && capacity(n) < demandPolls) n++;
+  while (n < usefulInvocations && n < input.shards.length && largestGroup(n) > perInvocationPolls) n++;
   // Round-robin keeps the groups within one shard of each other; group 0 holds shards[0], which the coordinator has read.
   const groups: string[][] = Array.from({ length: n }, () => []);
   input.shards.forEach((s, i) => groups[i % n]!.push(s));

@@ -67,12 +67,15 @@ describe("the fan-out plan: workers only where they add throughput within the AP
     expect(plan({ ...SHIPPED, latencyMs: 1_000, sampled: 6_250 }).workers).toHaveLength(3);
   });
 
-  it("starts only what the demand needs, even when more could be fed", () => {
+  it("starts only what the demand needs, even when more could be fed, sized so that no invocation has more shards than it can poll", () => {
     // 1,600 old watches: 1,600 polls a loop; one invocation at 256/s makes 14,848.
     expect(plan({ concurrency: 64, apigMaxRps: 3_000, sampled: 100 }).workers).toEqual([]);
-    // 40,000: three invocations (3 x 256 x 58 = 44,544); 100,000: seven (7 x 256 x 58 = 103,936).
-    expect(plan({ concurrency: 64, apigMaxRps: 3_000, sampled: 2_500 }).workers).toHaveLength(2);
-    expect(plan({ concurrency: 64, apigMaxRps: 3_000, sampled: 6_250 }).workers).toHaveLength(6);
+    // 40,000 (2,500 a shard): 4 shards an invocation (10,000 polls) fit, 6 (15,000) do not: 4 invocations.
+    expect(plan({ concurrency: 64, apigMaxRps: 3_000, sampled: 2_500 }).workers).toHaveLength(3);
+    // 100,000 (6,250 a shard): 7 invocations would cover the total, but 3 shards (18,750) on one would not fit: 8.
+    const p = plan({ concurrency: 64, apigMaxRps: 3_000, sampled: 6_250 });
+    expect(p.workers).toHaveLength(7);
+    for (const g of [p.self, ...p.workers]) expect(g).toHaveLength(2);
   });
 });
 
