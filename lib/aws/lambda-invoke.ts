@@ -142,7 +142,7 @@ export function lambdaInvoker(o: LambdaInvokeOptions): (payload: unknown) => Pro
 }
 
 export interface InvokeRetryOptions {
-  /** Tries after the first; the SDKs' standard mode makes 3 attempts, the brief asks for 3 retries. */
+  /** Tries after the first (PRODUCT.md: retried 3 times; the SDKs' standard mode makes 3 attempts in all). */
   retries: number;
   /** First backoff ceiling; doubled each retry up to `capMs`. */
   baseMs: number;
