@@ -55,6 +55,8 @@ module.exports = async ({ resolveVariable }) => {
     widget(12, 12, "Lambda errors and throttles", [
       ["AWS/Lambda", "Errors", "FunctionName", ref("PollerLambdaFunction"), { stat: "Sum", label: "poller errors" }],
       ["AWS/Lambda", "Throttles", "FunctionName", ref("PollerLambdaFunction"), { stat: "Sum", label: "poller throttles" }],
+      ["AWS/Lambda", "AsyncEventsDropped", "FunctionName", ref("PollerLambdaFunction"), { stat: "Sum", label: "poller invocations dropped" }],
+      [NS, "WorkersFailedToStart", ...svc, { stat: "Sum", label: "fan-out workers not started" }],
       ["AWS/Lambda", "Errors", "FunctionName", ref("ApiLambdaFunction"), { stat: "Sum", label: "api errors" }],
       ["AWS/Lambda", "Throttles", "FunctionName", ref("ApiLambdaFunction"), { stat: "Sum", label: "api throttles" }],
     ]),

@@ -9,7 +9,6 @@ import {
   type DynamoDBClient,
   type GlobalSecondaryIndex,
   type KeySchemaElement,
-  type LocalSecondaryIndex,
   ResourceInUseException,
   ResourceNotFoundException,
 } from "@aws-sdk/client-dynamodb";
@@ -30,7 +29,6 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
         BillingMode: "PAY_PER_REQUEST",
         AttributeDefinitions: definition.AttributeDefinitions as AttributeDefinition[],
         KeySchema: definition.KeySchema as KeySchemaElement[],
-        LocalSecondaryIndexes: definition.LocalSecondaryIndexes as LocalSecondaryIndex[],
         GlobalSecondaryIndexes: definition.GlobalSecondaryIndexes as GlobalSecondaryIndex[],
       }),
     );

@@ -65,7 +65,7 @@ interface IndexDef {
 }
 
 const tableKeys = definition.KeySchema.map((k) => k.AttributeName);
-const indexes: IndexDef[] = [...definition.LocalSecondaryIndexes, ...definition.GlobalSecondaryIndexes].map((i) => {
+const indexes: IndexDef[] = definition.GlobalSecondaryIndexes.map((i) => {
   const keys = i.KeySchema.map((k) => k.AttributeName);
   const p = i.Projection as { ProjectionType: string; NonKeyAttributes?: string[] };
   return {
@@ -156,6 +156,12 @@ export function meterCapacity(client: DynamoDBClient, reader: DynamoDBClient): {
       const out = result.output as { Item?: Record<string, unknown>; Items?: Array<Record<string, unknown>> };
       if (name === "GetItemCommand") chargeRead(totals, out.Item ? [asItem(out.Item)] : [], input.ConsistentRead === true);
       if (name === "QueryCommand") chargeRead(totals, (out.Items ?? []).map(asItem), input.ConsistentRead === true);
+      if (name === "BatchGetItemCommand") {
+        // Each item is its own read, rounded up on its own.
+        const asked = (args.input as { RequestItems?: Record<string, { ConsistentRead?: boolean }> }).RequestItems ?? {};
+        const got = (result.output as { Responses?: Record<string, Array<Record<string, unknown>>> }).Responses ?? {};
+        for (const [table, items] of Object.entries(got)) for (const it of items) chargeRead(totals, [asItem(it)], asked[table]?.ConsistentRead === true);
+      }
       return result;
     },
     // Before the request is signed; items may come marshalled or as plain values (asItem takes both).

@@ -72,6 +72,11 @@ export interface DueKey {
   dueAt: number;
 }
 
+/** A due entry with the shard it was found in. */
+export interface ShardedDueKey extends DueKey {
+  shard: string;
+}
+
 /** A page of a tenant's watches. */
 export interface WatchPage {
   items: Watch[];
@@ -128,6 +133,17 @@ export interface WatchRepository {
    * Eventually consistent; the version check on write makes a stale entry harmless.
    */
   dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]>;
+  /**
+   * Every due entry in a shard beyond `dueShards()`, up to the largest shard
+   * count allowed: entries written while `DUE_SHARDS` was higher.
+   */
+  strayDueKeys(): Promise<ShardedDueKey[]>;
+  /**
+   * Move a stray entry to the shard its key hashes to now, changing nothing
+   * else (not the version: a writer holding the watch is not disturbed).
+   * @returns false when the entry was no longer in that shard
+   */
+  reshard(key: ShardedDueKey): Promise<boolean>;
 }
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;

@@ -21,6 +21,7 @@ export const METRIC_NAMESPACE = "ApigTaskwatch";
  *   (`DueWatches`: the watches it followed).
  * - `Deliveries`: `result` (`delivered`, `retry`, `dead`) — notification tries.
  * - `DetectionLatency`: none — milliseconds from the poll that saw the task end to the delivered notification.
+ * - `WorkersFailedToStart`: none — fan-out worker invocations Lambda did not accept after every retry (0 when none).
  *
  * A value with a `region` is also published without it, so one alarm sees every region.
  */
@@ -34,6 +35,7 @@ export const METRIC = {
   oldestDueAge: "OldestDueAgeSeconds",
   deliveries: "Deliveries",
   detectionLatency: "DetectionLatency",
+  workersFailedToStart: "WorkersFailedToStart",
 } as const;
 
 /** The fault category of a failed observation (see `domain/apig-fault.ts`). */
@@ -59,10 +61,11 @@ export function recordDelivery(metrics: Metrics, watch: Watch, after: NotifyTarg
 }
 
 /** A poller invocation's summary: work followed, done, left over, and how far behind the poller is. */
-export function recordTick(metrics: Metrics, s: LoopSummary): void {
+export function recordTick(metrics: Metrics, s: LoopSummary & { workersFailed?: number }): void {
   metrics.count(METRIC.transitions, {}, s.transitions);
   metrics.count(METRIC.dueWatches, {}, s.watches);
   metrics.count(METRIC.deferredWatches, {}, s.deferred);
   metrics.count(METRIC.watchErrors, {}, s.errors);
   metrics.observe(METRIC.oldestDueAge, s.oldestDueAgeS, "Seconds");
+  metrics.count(METRIC.workersFailedToStart, {}, s.workersFailed ?? 0);
 }

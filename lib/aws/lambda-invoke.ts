@@ -1,9 +1,11 @@
 /**
  * Asynchronous invocation of a Lambda function (the poller starting its
  * fan-out workers): one SigV4-signed `POST .../invocations` with
- * `X-Amz-Invocation-Type: Event`, signed by the SDK's own signer. The Lambda
- * SDK client would add 71 KiB and a few milliseconds to every cold start of
- * the poller for this one call, which most deployments never make.
+ * `X-Amz-Invocation-Type: Event`, signed by the SDK's own signer, at the
+ * endpoint the SDK would use (`AWS_ENDPOINT_URL_LAMBDA`, `AWS_ENDPOINT_URL`,
+ * the region's partition), retried with backoff as the SDK would retry. The
+ * Lambda SDK client would add 71 KiB and a few milliseconds to every cold
+ * start of the poller for this one call, which most deployments never make.
  */
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
@@ -41,9 +43,54 @@ export interface LambdaInvokeOptions {
   /** The function's own credentials (in Lambda: the role's, from the environment). */
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   dispatcher: Dispatcher;
-  /** Default `https://lambda.{region}.amazonaws.com`. */
-  endpoint?: string;
+  /** From {@link lambdaEndpoint}. */
+  endpoint: string;
+  /** One attempt's deadline; an asynchronous invoke is accepted in tens of milliseconds. */
   timeoutMs?: number;
+}
+
+/**
+ * The DNS suffix of an AWS region's partition (the SDK's `partitions.json`):
+ * `lambda.cn-north-1.amazonaws.com.cn`, not `.amazonaws.com`.
+ */
+const PARTITION_SUFFIXES: Array<[RegExp, string]> = [
+  [/^cn-\w+-\d+$/, "amazonaws.com.cn"],
+  [/^eusc-de-\w+-\d+$/, "amazonaws.eu"],
+  [/^us-iso-\w+-\d+$/, "c2s.ic.gov"],
+  [/^us-isob-\w+-\d+$/, "sc2s.sgov.gov"],
+  [/^eu-isoe-\w+-\d+$/, "cloud.adc-e.uk"],
+  [/^us-isof-\w+-\d+$/, "csp.hci.ic.gov"],
+];
+
+/**
+ * Where Lambda's API is for `region`, by the SDKs' convention: the
+ * service-specific `AWS_ENDPOINT_URL_LAMBDA`, then the global
+ * `AWS_ENDPOINT_URL` (both ignored when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`
+ * is true), then `https://lambda.{region}.{partition DNS suffix}`.
+ */
+export function lambdaEndpoint(env: NodeJS.ProcessEnv, region: string): string {
+  const configured = env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === "true" ? undefined : env.AWS_ENDPOINT_URL_LAMBDA || env.AWS_ENDPOINT_URL;
+  if (configured) return configured;
+  const suffix = PARTITION_SUFFIXES.find(([re]) => re.test(region))?.[1] ?? "amazonaws.com";
+  return `https://lambda.${region}.${suffix}`;
+}
+
+/** Lambda did not accept an invocation: `status` is its answer, or null when none came (network, timeout). */
+export class LambdaInvokeError extends Error {
+  override name = "LambdaInvokeError";
+  readonly code = "lambda_invoke_failed";
+  constructor(
+    message: string,
+    readonly status: number | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** Worth another try: throttled (429), Lambda's own fault (5xx), or no answer at all. */
+  get retryable(): boolean {
+    return this.status === null || this.status === 429 || this.status >= 500;
+  }
 }
 
 /** The function's credentials and region as Lambda puts them in its environment, or null outside Lambda. */
@@ -56,9 +103,9 @@ export function lambdaEnvCredentials(env: NodeJS.ProcessEnv): { region: string; 
   };
 }
 
-/** A function that starts one asynchronous invocation with `payload`; throws when Lambda does not accept it (202). */
+/** A function that starts one asynchronous invocation with `payload`; throws {@link LambdaInvokeError} when Lambda does not accept it (202). One attempt. */
 export function lambdaInvoker(o: LambdaInvokeOptions): (payload: unknown) => Promise<void> {
-  const endpoint = new URL(o.endpoint ?? `https://lambda.${o.region}.amazonaws.com`);
+  const endpoint = new URL(o.endpoint);
   const signer = new SignatureV4({ service: "lambda", region: o.region, credentials: o.credentials, sha256: Sha256 });
   return async (payload) => {
     const body = JSON.stringify(payload);
@@ -81,15 +128,48 @@ export function lambdaInvoker(o: LambdaInvokeOptions): (payload: unknown) => Pro
         headers: signed.headers,
         body,
         dispatcher: o.dispatcher,
-        timeoutMs: o.timeoutMs ?? 10_000,
+        timeoutMs: o.timeoutMs ?? 3_000,
         maxBodyBytes: 2048,
         overflow: "truncate",
       });
       status = res.status;
       answer = res.body;
     } catch (err) {
-      throw new Error(`Lambda invoke of ${o.functionName} failed: ${errorText(err)}`);
+      throw new LambdaInvokeError(`Lambda invoke of ${o.functionName} failed: ${errorText(err)}`, null, { cause: err });
     }
-    if (status !== 202) throw new Error(`Lambda invoke of ${o.functionName} answered ${status}: ${answer.slice(0, 200)}`);
+    if (status !== 202) throw new LambdaInvokeError(`Lambda invoke of ${o.functionName} answered ${status}: ${answer.slice(0, 200)}`, status);
+  };
+}
+
+export interface InvokeRetryOptions {
+  /** Tries after the first (PRODUCT.md: retried 3 times; the SDKs' standard mode makes 3 attempts in all). */
+  retries: number;
+  /** First backoff ceiling; doubled each retry up to `capMs`. */
+  baseMs: number;
+  capMs: number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+export const DEFAULT_INVOKE_RETRY = { retries: 3, baseMs: 100, capMs: 1_000 } as const;
+
+/**
+ * `invoke` retried on what may pass (429, 5xx, no answer) with "full jitter"
+ * backoff: before retry n a random wait in [0, min(cap, base x 2^(n-1))).
+ * Anything else (403 not allowed, 404 no such function) fails at once.
+ * @returns the attempts made; throws the last error after the last retry
+ */
+export function withInvokeRetry(invoke: (payload: unknown) => Promise<void>, o: InvokeRetryOptions): (payload: unknown) => Promise<number> {
+  return async (payload) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await invoke(payload);
+        return attempt;
+      } catch (err) {
+        const retryable = err instanceof LambdaInvokeError ? err.retryable : true;
+        if (!retryable || attempt > o.retries) throw err;
+        await o.sleep(Math.floor(o.random() * Math.min(o.capMs, o.baseMs * 2 ** (attempt - 1))));
+      }
+    }
   };
 }

@@ -14,6 +14,7 @@ import { type Endpoints, builtInEndpoints } from "../otc/endpoints";
 import type { OtcAuth } from "../otc/auth";
 import type { ApiKeyHash } from "../http/auth";
 import { parseLogLevel, type LogLevel } from "../aws/log";
+import { MAX_DUE_SHARDS } from "../store/item-codec";
 export { parseLogLevel, type LogLevel, type OtcAuth, type ApiKeyHash };
 
 export interface Config {
@@ -243,7 +244,7 @@ export function loadConfig(env: Env): Config {
     defaultTimeoutS: field(env, "DEFAULT_TIMEOUT_S", int(60, 30 * 86400), issues, 86400),
     pollConcurrency: field(env, "POLL_CONCURRENCY", int(1, 256), issues, 64),
     apigMaxRps: field(env, "APIG_MAX_RPS", int(1, 10_000), issues, 200),
-    dueShards: field(env, "DUE_SHARDS", int(1, 64), issues, 16),
+    dueShards: field(env, "DUE_SHARDS", int(1, MAX_DUE_SHARDS), issues, 16),
     apigTimeoutMs: field(env, "APIG_TIMEOUT_MS", int(100, 120_000), issues, 10_000),
     retentionDays: field(env, "RETENTION_DAYS", int(1, 3650), issues, 30),
     logLevel: field(env, "LOG_LEVEL", logLevelSchema, issues, "INFO"),

@@ -7,22 +7,13 @@
  */
 import type { Context } from "aws-lambda";
 import { createPollerState, stopPollLoop } from "../app/poll-loop";
-import { type InvocationSummary, runPollerInvocation, type WorkerInvoker } from "../app/poller-invocation";
+import { createCoordinatorMemory, type InvocationSummary, runPollerInvocation } from "../app/poller-invocation";
 import { recordTick } from "../app/telemetry";
 import { pollerTiming } from "../app/timing";
-import { lambdaEnvCredentials, lambdaInvoker } from "../aws/lambda-invoke";
 import { errorText } from "../domain/error-text";
-import { Agent } from "../net/undici";
 import { lazyDeps, telemetryFrom } from "./bootstrap";
 import type { Env } from "./config";
-
-/** Async invocations of this same function, one per worker (the role may invoke only itself). */
-function selfInvoker(env: Env): WorkerInvoker | undefined {
-  const name = env.AWS_LAMBDA_FUNCTION_NAME;
-  const aws = lambdaEnvCredentials(env);
-  if (!name || !aws) return undefined;
-  return { invoke: lambdaInvoker({ functionName: name, ...aws, dispatcher: new Agent({ connections: 16 }) }) };
-}
+import { selfInvoker } from "./worker-invoker";
 
 export interface PollerHandler {
   (event: unknown, context: Pick<Context, "getRemainingTimeInMillis"> & Partial<Context>): Promise<InvocationSummary>;
@@ -37,6 +28,8 @@ export function createPollerHandler(env: Env = process.env): PollerHandler {
   // Kept while the container is warm: the next invocation continues each
   // watch's schedule instead of polling everything again.
   const state = createPollerState();
+  // APIG latency seen here and when the stray shards were last swept, for the next coordinator invocation.
+  const memory = createCoordinatorMemory();
   const invoker = selfInvoker(env);
   const handler = async (event: unknown, context: Pick<Context, "getRemainingTimeInMillis"> & Partial<Context>) => {
     telemetry.log.addContext(context as Context);
@@ -54,6 +47,7 @@ export function createPollerHandler(env: Env = process.env): PollerHandler {
           loopMs: timing.loopMs,
           reserveMs: timing.reserveMs,
         },
+        memory,
         ...(invoker ? { invoker } : {}),
       });
       recordTick(telemetry.metrics, summary);

@@ -1,9 +1,12 @@
 /**
  * Watch <-> DynamoDB item. Item layout (one table, see `infra/table.json`):
  * - `pk` = `T#<tenant>`, `sk` = `W#<task_id>`: one watch per (tenant, task id).
- * - LSI `by_created` sorts a tenant's watches by `created_key` for listing.
- *   It projects keys only: a listing fetches the items from the table, so a
- *   write that does not create or delete a watch costs the index nothing.
+ * - GSI `by_created` (`pk`, `created_key`) sorts a tenant's watches for
+ *   listing. A GSI, not an LSI: an LSI would cap a tenant at 10 GB and keep
+ *   DynamoDB from splitting a busy tenant's partition, and could never be
+ *   changed after the first deploy. It projects keys only: a listing fetches
+ *   the items from the table (strongly consistent), so a write that does not
+ *   create or delete a watch costs the index nothing.
  * - GSI `due` (`due_shard`, `due_at`) is sparse and keys-only: only watches
  *   with work left (unfinished, or finished with deliveries owed) carry its
  *   keys, so the poller Queries exactly its work and never Scans. `due_at` is
@@ -27,6 +30,12 @@ export const pkOf = (tenant: string) => `T#${tenant}`;
 export const skOf = (taskId: string) => `W#${taskId}`;
 
 /** A stored item that does not parse as a watch. */
+
+/**
+ * The largest `DUE_SHARDS` allowed. Shard ids up to it are swept for entries
+ * left behind when the count is lowered, so it may be raised but never lowered.
+ */
+export const MAX_DUE_SHARDS = 64;
 
 export interface CodecOptions {
   /** Number of due-index partitions; a watch's shard is a hash of its key. */

@@ -5,12 +5,12 @@
 import { StoreError } from "../domain/errors";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../domain/zod";
-import type { Decision, DueKey, ListResult, UpdateResult, WatchRepository } from "../app/ports";
+import type { Decision, DueKey, ListResult, ShardedDueKey, UpdateResult, WatchRepository } from "../app/ports";
 import { readDecideWrite } from "../app/update-watch";
 import type { Watch } from "../domain/watch";
-import { type CodecOptions, dueKeyOf, fromItem, INDEX_BY_CREATED, INDEX_DUE, pkOf, skOf, toItem } from "./item-codec";
+import { type CodecOptions, dueKeyOf, fromItem, INDEX_BY_CREATED, INDEX_DUE, MAX_DUE_SHARDS, pkOf, shardOf, skOf, toItem } from "./item-codec";
 
 
 const keyPart = z.string().check(z.minLength(1), z.maxLength(1024));
@@ -93,6 +93,13 @@ export class DynamoWatchRepository implements WatchRepository {
     return readDecideWrite(this, tenant, taskId, decide, opts);
   }
 
+  /**
+   * Newest first, from the `by_created` GSI (keys only), then the items
+   * themselves, strongly consistent. The GSI is eventually consistent: a
+   * watch registered a moment ago may be missing from a listing for a
+   * fraction of a second (never from `get`), and one deleted meanwhile is
+   * skipped. The status filter is applied to the items as read.
+   */
   async list(tenant: string, q: { status?: string; limit: number; cursor?: string }): Promise<ListResult> {
     let startKey: Record<string, unknown> | null | undefined;
     if (q.cursor !== undefined) {
@@ -107,21 +114,36 @@ export class DynamoWatchRepository implements WatchRepository {
           TableName: this.opts.tableName,
           IndexName: INDEX_BY_CREATED,
           KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": pkOf(tenant), ...(q.status ? { ":s": q.status } : {}) },
-          ...(q.status ? { FilterExpression: "#s = :s", ExpressionAttributeNames: { "#s": "status" } } : {}),
+          ExpressionAttributeValues: { ":pk": pkOf(tenant) },
           ScanIndexForward: false,
-          // The index holds keys only; DynamoDB fetches each item from the table.
-          Select: "ALL_ATTRIBUTES",
           Limit: q.limit - items.length,
-          ConsistentRead: true,
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      for (const it of out.Items ?? []) items.push(fromItem(it));
+      const keys = (out.Items ?? []).map((it) => ({ pk: String(it.pk), sk: String(it.sk) }));
+      for (const w of await this.getMany(keys)) if (!q.status || w.status === q.status) items.push(w);
       startKey = out.LastEvaluatedKey ? cursorSchema.parse(out.LastEvaluatedKey) : undefined;
       if (!startKey) break;
     }
     return { ok: true, page: { items, nextCursor: startKey ? encodeCursor(startKey, pkOf(tenant), this.opts.cursorKey) : null } };
+  }
+
+  /** The items of `keys` (at most 100), strongly consistent, in the order given; missing ones left out. */
+  private async getMany(keys: Array<{ pk: string; sk: string }>): Promise<Watch[]> {
+    if (keys.length === 0) return [];
+    const found = new Map<string, Watch>();
+    let pending: Array<Record<string, unknown>> = keys;
+    // BatchGetItem may leave keys unprocessed under load: ask again for those, a few times.
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt === 5) throw new StoreError("listing: keys left unprocessed after 5 tries");
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+      const out = await this.db.send(
+        new BatchGetCommand({ RequestItems: { [this.opts.tableName]: { Keys: pending, ConsistentRead: true } } }),
+      );
+      for (const it of out.Responses?.[this.opts.tableName] ?? []) found.set(`${String(it.pk)}\n${String(it.sk)}`, fromItem(it));
+      pending = out.UnprocessedKeys?.[this.opts.tableName]?.Keys ?? [];
+    }
+    return keys.flatMap((k) => found.get(`${k.pk}\n${k.sk}`) ?? []);
   }
 
   async dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]> {
@@ -153,6 +175,37 @@ export class DynamoWatchRepository implements WatchRepository {
     return out;
   }
 
+  async strayDueKeys(): Promise<ShardedDueKey[]> {
+    const stray = Array.from({ length: Math.max(0, MAX_DUE_SHARDS - this.opts.dueShards) }, (_, i) => `S#${this.opts.dueShards + i}`);
+    const found = await Promise.all(
+      stray.map(async (shard) => (await this.dueKeys(shard, { upTo: Number.MAX_SAFE_INTEGER })).map((k) => ({ ...k, shard }))),
+    );
+    return found.flat();
+  }
+
+  async reshard(k: ShardedDueKey): Promise<boolean> {
+    const key = { pk: pkOf(k.tenant), sk: skOf(k.taskId) };
+    const got = await this.db.send(new GetCommand({ TableName: this.opts.tableName, Key: key, ConsistentRead: true }));
+    const item = got.Item;
+    if (!item || item.due_shard !== k.shard || typeof item.version !== "number") return false;
+    const to = shardOf({ tenant: k.tenant, task_id: k.taskId }, this.opts.dueShards);
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.opts.tableName,
+          // The item as stored (its lease included), only in another shard.
+          Item: { ...item, due_shard: to },
+          // Nobody wrote it since: a writer that did has placed it by its own count.
+          ConditionExpression: "version = :v AND due_shard = :from",
+          ExpressionAttributeValues: { ":v": item.version, ":from": k.shard },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
 }
 
 /** The MAC binds a cursor to the key it names and to the tenant it was issued to. */

@@ -1,13 +1,14 @@
 /**
  * The fan-out on virtual time: 100,000 open watches over 16 shards, APIG
  * answering in 200 ms, the real poller invocation code with in-memory ports.
- * The scheduled invocation reads one shard, plans, and starts one worker per
- * other shard (here: run in the same virtual time); every minute, for a few
- * minutes. Reports the plan and whether every watch was polled at least once
+ * The scheduled invocation reads one shard, plans, and starts the workers
+ * that add throughput within APIG_MAX_RPS (here: run in the same virtual
+ * time); every minute, for a few minutes, the coordinator in one warm
+ * container that measures APIG's latency as deployed. Reports the plan and whether every watch was polled at least once
  * a minute.
  */
 import { createPollerState } from "../../lib/app/poll-loop";
-import { runPollerInvocation, type WorkerPayload } from "../../lib/app/poller-invocation";
+import { createCoordinatorMemory, runPollerInvocation, type WorkerPayload } from "../../lib/app/poller-invocation";
 import { pollerTiming } from "../../lib/app/timing";
 import { startSim } from "../../test/support/sim";
 
@@ -35,6 +36,7 @@ export async function runFanOut(o: { watches: number; shards: number; minutes: n
   const settings = { concurrency: o.concurrency, apigMaxRps: o.apigMaxRps, loopMs: timing.loopMs, reserveMs: timing.reserveMs };
   // One warm container per role: the coordinator's, and one per worker shard.
   const coordinatorState = createPollerState();
+  const memory = createCoordinatorMemory();
   const workerStates = new Map<string, ReturnType<typeof createPollerState>>();
   let workers = 0;
   for (let m = 0; m < o.minutes; m++) {
@@ -47,7 +49,7 @@ export async function runFanOut(o: { watches: number; shards: number; minutes: n
         runs.push(runPollerInvocation(sim.deps, workerStates.get(key)!, { event: p, remainingMs: timing.lambdaTimeoutS * 1000, settings }));
       },
     };
-    const coordinator = runPollerInvocation(sim.deps, coordinatorState, { event: {}, remainingMs: timing.lambdaTimeoutS * 1000, settings, invoker });
+    const coordinator = runPollerInvocation(sim.deps, coordinatorState, { event: {}, remainingMs: timing.lambdaTimeoutS * 1000, settings, invoker, memory });
     const summary = await sim.vt.drive(coordinator);
     await sim.vt.drive(Promise.all(runs));
     workers = Math.max(workers, summary.workers);

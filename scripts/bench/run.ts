@@ -64,11 +64,15 @@ async function main() {
   }
 
   if (run("fanout")) {
-    log("4/5 fan-out: 100,000 watches on virtual time ...");
-    const fan = await runFanOut({ watches: quick ? 20_000 : 100_000, shards: 16, minutes: 3, apigMaxRps: 3_000, concurrency: CONCURRENCY });
-    out.push("### Fan-out simulation (virtual time, real invocation code, APIG at 200 ms, APIG_MAX_RPS 3000)", "");
-    out.push("| open watches | shards | worker invocations | minutes | APIG polls | polled every minute | max gap s | wall s |", "|---:|---:|---:|---:|---:|---:|---:|---:|");
-    row(fan.watches, fan.shards, fan.workers, fan.minutes, fan.polls, fan.everyMinute, f(fan.maxGapS), f(fan.wallS));
+    const watches = quick ? 20_000 : 100_000;
+    out.push(`### Fan-out simulation (virtual time, real invocation code, ${watches.toLocaleString("en")} old watches, APIG at 200 ms, ${CONCURRENCY} in flight)`, "");
+    out.push("| APIG_MAX_RPS | open watches | shards | worker invocations | minutes | APIG polls | polled every minute | max gap s | wall s |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    // The shipped cap, where one invocation already reaches the rate, and a raised one, where workers add throughput.
+    for (const apigMaxRps of [200, 3_000]) {
+      log(`4/5 fan-out: ${watches} watches on virtual time, APIG_MAX_RPS ${apigMaxRps} ...`);
+      const fan = await runFanOut({ watches, shards: 16, minutes: 3, apigMaxRps, concurrency: CONCURRENCY });
+      row(apigMaxRps, fan.watches, fan.shards, fan.workers, fan.minutes, fan.polls, fan.everyMinute, f(fan.maxGapS), f(fan.wallS));
+    }
     out.push("");
   }
 

@@ -104,9 +104,9 @@ describe("packaged stack", () => {
     expect(t.Properties.KeySchema).toEqual(table.KeySchema);
     expect(t.Properties.AttributeDefinitions).toEqual(table.AttributeDefinitions);
     expect(t.Properties.GlobalSecondaryIndexes).toEqual(table.GlobalSecondaryIndexes);
-    expect(t.Properties.LocalSecondaryIndexes).toEqual(table.LocalSecondaryIndexes);
-    expect(t.Properties.GlobalSecondaryIndexes.map((i: { IndexName: string }) => i.IndexName)).toEqual(["due"]);
-    expect(t.Properties.LocalSecondaryIndexes.map((i: { IndexName: string }) => i.IndexName)).toEqual(["by_created"]);
+    // No LSI: it would cap a tenant at 10 GB and could never be changed after the first deploy.
+    expect(t.Properties.LocalSecondaryIndexes).toBeUndefined();
+    expect(t.Properties.GlobalSecondaryIndexes.map((i: { IndexName: string }) => i.IndexName)).toEqual(["due", "by_created"]);
     expect((tables[0]![1] as Res & { DeletionPolicy?: string }).DeletionPolicy).toBe("Retain");
   });
 
@@ -172,6 +172,7 @@ describe("packaged stack", () => {
       "ssm:GetParametersByPath on parameter",
     ]);
     expect(grants.ApiRole!.sort()).toEqual([
+      "dynamodb:BatchGetItem on WatchTable",
       "dynamodb:GetItem on WatchTable",
       "dynamodb:PutItem on WatchTable",
       "dynamodb:Query on by_created",
@@ -216,6 +217,8 @@ describe("packaged stack", () => {
       DeadDeliveriesAlarm: "ApigTaskwatch/DeadDeliveries",
       OldestDueAgeAlarm: "ApigTaskwatch/OldestDueAgeSeconds",
       PollerErrorsAlarm: "AWS/Lambda/Errors",
+      PollerEventsDroppedAlarm: "AWS/Lambda/AsyncEventsDropped",
+      WorkersFailedToStartAlarm: "ApigTaskwatch/WorkersFailedToStart",
       Api5xxRateAlarm: "AWS/ApiGateway/5xx+AWS/ApiGateway/Count",
     });
     const toTopic = { "Fn::If": ["HasAlarmTopic", [{ Ref: "AlarmTopicArn" }], { Ref: "AWS::NoValue" }] };
@@ -237,7 +240,7 @@ describe("packaged stack", () => {
     // dev has no topic by default; prod was packaged with one.
     expect(template.Parameters.AlarmTopicArn!.Default).toBe("");
     expect(prodTemplate.Parameters.AlarmTopicArn!.Default).toBe(PROD_TOPIC);
-    expect(ofType("AWS::CloudWatch::Alarm", prodTemplate).length).toBe(6);
+    expect(ofType("AWS::CloudWatch::Alarm", prodTemplate).length).toBe(8);
   });
 
   it("alarms watch the metric names and dimensions the code emits (EMF) and logs (metric filters)", () => {
@@ -303,6 +306,8 @@ describe("packaged stack", () => {
       "ApigTaskwatch Deliveries service apig-taskwatch-dev result delivered",
       "AWS/Lambda Errors FunctionName REF:PollerLambdaFunction",
       "AWS/Lambda Throttles FunctionName REF:PollerLambdaFunction",
+      "AWS/Lambda AsyncEventsDropped FunctionName REF:PollerLambdaFunction",
+      "ApigTaskwatch WorkersFailedToStart service apig-taskwatch-dev",
       "AWS/Lambda Errors FunctionName REF:ApiLambdaFunction",
       "AWS/Lambda Throttles FunctionName REF:ApiLambdaFunction",
       "AWS/DynamoDB ReadThrottleEvents TableName REF:WatchTable",

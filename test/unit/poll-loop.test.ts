@@ -1,10 +1,10 @@
 /**
  * The poll loop on virtual time with in-memory ports: cadence, starvation,
- * reads of the due index, overlap, throttling and fan-out, exactly and fast.
+ * reads of the due index, overlap and throttling, exactly and fast (fan-out:
+ * `fan-out.test.ts`).
  */
 import { describe, expect, it } from "vitest";
 import { createPollerState, type LoopOptions, runPollLoop } from "../../lib/app/poll-loop";
-import { runPollerInvocation, type WorkerPayload } from "../../lib/app/poller-invocation";
 import { type Sim, startSim } from "../support/sim";
 
 const S = 1000;
@@ -220,52 +220,5 @@ describe("poll loop: APIG_MAX_RPS and APIG.9008", () => {
     const [throttled] = await minutes(sim, 1, { maxRps: 20, concurrency: 64 }, state);
     expect(throttled!.pollsPerS).toBeLessThan(5);
     expect(state.throttles.get("eu-de|20")!.rps).toBeLessThan(5);
-  });
-});
-
-describe("fan-out: one worker invocation per shard when one invocation cannot poll the due set", () => {
-  it("the coordinator polls shard 0 and hands each other shard to a worker with its share of the rate", async () => {
-    const sim = startSim({ shards: 8 });
-    for (let i = 0; i < 4000; i++) sim.watch(`f-${i}`, 60 * 60 * S);
-    const payloads: WorkerPayload[] = [];
-    const settings = { concurrency: 16, apigMaxRps: 200, loopMs: 58 * S, reserveMs: 45 * S };
-    const summary = await sim.vt.drive(
-      runPollerInvocation(sim.deps, createPollerState(), {
-        event: { source: "aws.events" },
-        remainingMs: 120 * S,
-        settings,
-        invoker: { invoke: async (p) => void payloads.push(p) },
-      }),
-    );
-    expect(summary).toMatchObject({ role: "coordinator", shards: ["S#0"], workers: 7 });
-    expect(payloads.map((p) => p.shards)).toEqual([["S#1"], ["S#2"], ["S#3"], ["S#4"], ["S#5"], ["S#6"], ["S#7"]]);
-    for (const p of payloads) expect(p.maxRps).toBe(25);
-    // The coordinator read shard 0 once (for the plan and the loop) and no other shard.
-    expect(new Set(sim.store.reads.filter((r) => r.kind === "full").map((r) => r.shard))).toEqual(new Set(["S#0"]));
-    expect(sim.store.reads.filter((r) => r.kind === "full")).toHaveLength(1);
-    // A worker polls exactly its shard.
-    const before = sim.store.reads.length;
-    const w = await sim.vt.drive(
-      runPollerInvocation(sim.deps, createPollerState(), { event: payloads[2], remainingMs: 120 * S, settings }),
-    );
-    expect(w).toMatchObject({ role: "worker", shards: ["S#3"], workers: 0 });
-    expect(new Set(sim.store.reads.slice(before).map((r) => r.shard))).toEqual(new Set(["S#3"]));
-  });
-
-  it("does not fan out when one invocation can do it all", async () => {
-    const sim = startSim({ shards: 8 });
-    for (let i = 0; i < 100; i++) sim.watch(`s-${i}`, 60 * 60 * S);
-    const payloads: WorkerPayload[] = [];
-    const summary = await sim.vt.drive(
-      runPollerInvocation(sim.deps, createPollerState(), {
-        event: {},
-        remainingMs: 120 * S,
-        settings: { concurrency: 16, apigMaxRps: 200, loopMs: 58 * S, reserveMs: 45 * S },
-        invoker: { invoke: async (p) => void payloads.push(p) },
-      }),
-    );
-    expect(payloads).toEqual([]);
-    expect(summary.shards).toHaveLength(8);
-    expect(sim.store.reads.filter((r) => r.kind === "full")).toHaveLength(8);
   });
 });

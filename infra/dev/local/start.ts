@@ -15,6 +15,7 @@ import { pollerTiming } from "../../../lib/app/timing";
 import { INDEX_BY_CREATED, INDEX_DUE } from "../../../lib/store/item-codec";
 import { lockDataDir } from "./data-dir-lock";
 import { localDynamoClient, startDynalite } from "./dynalite-server";
+import { migrateLocalTable } from "./migrate-table";
 import { repairIndexes } from "./repair-indexes";
 import { createLambdaHttpServer } from "./http-adapter";
 
@@ -83,6 +84,8 @@ async function main(): Promise<void> {
   env.DYNAMODB_ENDPOINT = dynamo.endpoint;
   env.TABLE_NAME ||= "apig-taskwatch";
   const ddb = localDynamoClient(dynamo.endpoint, env.AWS_REGION || undefined);
+  // A table from before the listing moved to a GSI is rebuilt with today's indexes.
+  const migrated = await migrateLocalTable(ddb, env.TABLE_NAME, { journalPath: join(dataDir, "table-migration.journal") });
   await ensureTable(ddb, env.TABLE_NAME);
   // A kill -9 may have left index entries out of step with their items.
   const repaired = await repairIndexes(ddb, env.TABLE_NAME, {
@@ -128,7 +131,7 @@ async function main(): Promise<void> {
     "apig-taskwatch is running",
     `  HTTP API:   ${apiUrl}   (try: curl ${apiUrl}/health)`,
     devKey ? `  API key:    ${devKey}   (tenant "dev"; set API_KEYS to use your own)` : "  API keys:   from API_KEYS",
-    `  Data:       ${join(dataDir, "dynamodb")} (kept across restarts; ${repaired.items} watches${repaired.staleEntries > 0 ? `, ${repaired.staleEntries} index entries repaired` : ""})`,
+    `  Data:       ${join(dataDir, "dynamodb")} (kept across restarts; ${repaired.items} watches${repaired.staleEntries > 0 ? `, ${repaired.staleEntries} index entries repaired` : ""}${migrated.action !== "none" ? "; table rebuilt with the indexes of infra/table.json" : ""})`,
     `  Poller:     one invocation every ${config.pollIntervalS} s, each polling young tasks every few seconds`,
     `  Regions:    ${[...config.regions.keys()].join(", ")}`,
     simulator ? `  ${notes[0]}` : `  APIG:       ${config.apigEndpoint} (auth: ${config.auth.method})`,

@@ -4,21 +4,28 @@
  * and times from `store/item-codec.ts`) as DynamoDB, and counters for what
  * the loop asks of it.
  */
-import type { Decision, DueKey, ListResult, UpdateResult, WatchRepository } from "../../../lib/app/ports";
+import type { Decision, DueKey, ListResult, ShardedDueKey, UpdateResult, WatchRepository } from "../../../lib/app/ports";
 import { readDecideWrite } from "../../../lib/app/update-watch";
 import type { Watch } from "../../../lib/domain/watch";
-import { dueAt, shardOf } from "../../../lib/store/item-codec";
+import { dueAt, MAX_DUE_SHARDS, shardOf } from "../../../lib/store/item-codec";
 
 export class MemoryRepository implements WatchRepository {
   private readonly items = new Map<string, Watch>();
   /** The due index: per shard, each watch's due time (kept on every write, as DynamoDB keeps a GSI). */
   private readonly due = new Map<string, Map<string, number>>();
   /** What the loop asked for, by kind. */
-  readonly counts = { gets: 0, creates: 0, saves: 0, conflicts: 0, fullReads: 0, pickups: 0 };
+  readonly counts = { gets: 0, creates: 0, saves: 0, conflicts: 0, fullReads: 0, pickups: 0, straySweeps: 0, reshards: 0 };
+  /** Per watch key: the shard its due entry is in (one entry per item, as DynamoDB keeps it). */
+  private readonly shardOfKey = new Map<string, string>();
   /** Every dueKeys call: shard, kind and the time range asked. */
   readonly reads: Array<{ shard: string; kind: "full" | "pickup"; after?: number; upTo: number }> = [];
 
-  constructor(private readonly shards = 1) {}
+  constructor(private shards = 1) {}
+
+  /** Another `DUE_SHARDS` from now on, as a redeploy with a new setting: stored entries stay where they are. */
+  setShardCount(n: number): void {
+    this.shards = n;
+  }
 
   private static key(tenant: string, taskId: string) {
     return `${tenant}/${taskId}`;
@@ -27,12 +34,18 @@ export class MemoryRepository implements WatchRepository {
   private put(w: Watch): void {
     const k = MemoryRepository.key(w.tenant, w.task_id);
     this.items.set(k, structuredClone(w));
-    const shard = this.shardOf(w);
+    const old = this.shardOfKey.get(k);
+    if (old !== undefined) this.due.get(old)?.delete(k);
+    this.shardOfKey.delete(k);
+    const at = dueAt(w);
+    if (at !== null) this.index(k, this.shardOf(w), at);
+  }
+
+  private index(k: string, shard: string, at: number): void {
     let ix = this.due.get(shard);
     if (!ix) this.due.set(shard, (ix = new Map()));
-    const at = dueAt(w);
-    if (at === null) ix.delete(k);
-    else ix.set(k, at);
+    ix.set(k, at);
+    this.shardOfKey.set(k, shard);
   }
 
   /** Put a watch in as it is, bypassing the version check (test setup). */
@@ -108,4 +121,26 @@ export class MemoryRepository implements WatchRepository {
     return out.sort((a, b) => a.dueAt - b.dueAt);
   }
 
+  async strayDueKeys(): Promise<ShardedDueKey[]> {
+    this.counts.straySweeps++;
+    const out: ShardedDueKey[] = [];
+    for (let i = this.shards; i < MAX_DUE_SHARDS; i++) {
+      const shard = `S#${i}`;
+      for (const [k, at] of this.due.get(shard) ?? []) {
+        const slash = k.indexOf("/");
+        out.push({ tenant: k.slice(0, slash), taskId: k.slice(slash + 1), dueAt: at, shard });
+      }
+    }
+    return out;
+  }
+
+  async reshard(k: ShardedDueKey): Promise<boolean> {
+    const key = MemoryRepository.key(k.tenant, k.taskId);
+    const at = this.due.get(k.shard)?.get(key);
+    if (at === undefined) return false;
+    this.counts.reshards++;
+    this.due.get(k.shard)!.delete(key);
+    this.index(key, shardOf({ tenant: k.tenant, task_id: k.taskId }, this.shards), at);
+    return true;
+  }
 }
