@@ -191,7 +191,8 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
   };
   const schedulePoll = (e: Entry) => {
     const last = e.lastPollAt ?? deps.clock().getTime();
-    e.nextAt = nextPollAt({ createdAt: e.createdAt, lastPollAt: last, faults: e.faults }, deps.cadence, deps.random);
+    const waitedUntil = e.watch?.waited_until ?? null;
+    e.nextAt = nextPollAt({ createdAt: e.createdAt, waitedUntil, lastPollAt: last, faults: e.faults }, deps.cadence, deps.random);
     e.dueBy = Math.max(e.nextAt, last + (e.faults > 0 ? deps.cadence.backoffCapMs : deps.cadence.maxMs));
   };
 

@@ -9,12 +9,13 @@ import { errorText } from "../domain/error-text";
 import { InvalidCursorError, type TaskSubmitter } from "../app/ports";
 import { cancelWatch } from "../app/cancel";
 import type { WatchDeps } from "../app/process-watch";
+import { readWatch } from "../app/read-watch";
 import { redeliverWatch } from "../app/redeliver";
 import { registerWatch, RegistrationConflictError, type TargetSpec } from "../app/register";
 import { submitAndWatch, type SubmitAndWatchResult } from "../app/submit";
 import type { HealthReport } from "../app/health-report";
+import type { CadenceRules } from "../domain/cadence";
 import { labelsFrom } from "../domain/labels";
-import { isTerminal } from "../domain/watch";
 import { toView, WatchView } from "../domain/watch-view";
 import * as z from "../domain/zod";
 import type { ApiKeyHash } from "./auth";
@@ -50,6 +51,10 @@ export interface ApiDeps extends WatchDeps {
   defaultTargets: TargetSpec[];
   /** The regions served; a registration for any other is refused. */
   regions: string[];
+  /** Resolves after `ms`: how `GET /tasks/{id}?wait=` holds its answer. */
+  sleep?: (ms: number) => Promise<void>;
+  /** The poller's cadence, which `Retry-After` follows. */
+  cadence?: CadenceRules;
   /** The `GET /health` report (cached per container), or null when the table does not answer. */
   healthReport: () => Promise<HealthReport | null>;
 }
@@ -183,7 +188,7 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/tasks/{task_id}",
     operationId: "getWatch",
-    summary: "One watch; with `wait`, answers as soon as it is terminal or after `wait` seconds",
+    summary: "One watch, with `Retry-After` (seconds to its next poll) while it runs; `wait` (0 to 25) says a client waits: polled every 2 s, answered when terminal or after `wait` seconds",
     auth: true,
     params: taskIdParam,
     query: WaitQuery,
@@ -301,18 +306,11 @@ function readBody(deps: ApiDeps, req: HttpRequest, r: Route): unknown {
 
 async function getWatch(deps: ApiDeps, tenant: string, taskId: string, query: HttpRequest["query"]): Promise<HttpResponse> {
   const { wait } = parseOr400(WaitQuery, query);
-  const until = Date.now() + (wait ?? 0) * 1000;
-  // Long-poll: consistent reads, spaced 250 ms growing to 1.5 s, so a watch
-  // that ends is seen within 1.5 s while a 25 s wait costs about 20 reads.
-  let pause = 250;
-  for (;;) {
-    const w = await deps.store.get(tenant, taskId);
-    if (!w) throw notFound();
-    const left = until - Date.now();
-    if (isTerminal(w.status) || left <= 0) return json(200, toView(w));
-    await new Promise((ok) => setTimeout(ok, Math.min(pause, left)));
-    pause = Math.min(pause * 1.5, 1500);
-  }
+  const r = await readWatch(deps, tenant, taskId, wait === undefined ? {} : { waitS: wait });
+  if (!r) throw notFound();
+  const res = json(200, toView(r.watch));
+  if (r.retryAfterS !== null) res.headers["retry-after"] = String(r.retryAfterS);
+  return res;
 }
 
 /** A path segment that is no valid id names no watch. */

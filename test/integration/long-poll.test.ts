@@ -1,4 +1,8 @@
-/** GET /tasks/{task_id}?wait=S: answers as soon as the watch ends, without hammering the table. */
+/**
+ * GET /tasks/{task_id}?wait=S: answers once the watch ends, reading the table
+ * once per expected poll (the `Retry-After` rhythm: 3 s for a waited watch),
+ * not every few hundred milliseconds.
+ */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, registration, startHarness } from "../support/harness";
 
@@ -11,7 +15,7 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 describe("?wait= long-poll", () => {
-  it("answers within 2 s of the task ending", async () => {
+  it("answers within one Retry-After (3 s) of the task ending", async () => {
     h.task("lp-end", ["processing"]);
     expect((await h.call("POST", "/tasks", { body: registration("lp-end") })).json.status).toBe("processing");
     const started = Date.now();
@@ -24,7 +28,7 @@ describe("?wait= long-poll", () => {
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ status: "succeed", outcome: "succeeded" });
     console.log(`long-poll answered ${r.at - ended} ms after the terminal write`);
-    expect(r.at - ended).toBeLessThan(2000);
+    expect(r.at - ended).toBeLessThan(3500);
     expect(r.at - started).toBeGreaterThanOrEqual(3000);
   });
 
@@ -39,10 +43,10 @@ describe("?wait= long-poll", () => {
     expect(r.json).toMatchObject({ status: "processing", outcome: null });
     expect(took).toBeGreaterThanOrEqual(2900);
     expect(took).toBeLessThan(5000);
-    // 250 ms growing to 1.5 s: about 6 reads in 3 s; a busy loop would make hundreds.
+    // One read at the start, one when the next poll has landed (3 s): the old
+    // loop read 6 times in 3 s (21 in 25 s); a busy loop would make hundreds.
     const used = (h.commands.GetItemCommand ?? 0) - reads;
-    expect(used).toBeGreaterThanOrEqual(3);
-    expect(used).toBeLessThanOrEqual(8);
+    expect(used).toBe(2);
   });
 
   it("answers a terminal watch at once, and refuses a wait outside 0..25", async () => {
