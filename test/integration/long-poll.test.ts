@@ -49,6 +49,25 @@ describe("?wait= long-poll", () => {
     expect(used).toBe(2);
   });
 
+  it("GET answers at once with Retry-After while the watch runs, none once it is terminal", async () => {
+    h.task("ra-run", ["processing"]);
+    await h.call("POST", "/tasks", { body: registration("ra-run") });
+    const writes = h.commands.PutItemCommand ?? 0;
+    const look = await h.call("GET", "/tasks/ra-run");
+    // Young: polled every 2 s, plus the answer's lag.
+    expect(look.headers["retry-after"]).toBe("3");
+    expect(h.commands.PutItemCommand ?? 0).toBe(writes);
+    // A waiting client's read marks it (one write), the next one within the minute does not.
+    expect((await h.call("GET", "/tasks/ra-run?wait=0")).headers["retry-after"]).toBe("3");
+    expect((await h.call("GET", "/tasks/ra-run?wait=0")).status).toBe(200);
+    expect((h.commands.PutItemCommand ?? 0) - writes).toBe(1);
+    h.task("ra-run", [{ status: "succeed", result: DONE }]);
+    await h.tick();
+    const done = await h.call("GET", "/tasks/ra-run");
+    expect(done.json.status).toBe("succeed");
+    expect(done.headers["retry-after"]).toBeUndefined();
+  });
+
   it("answers a terminal watch at once, and refuses a wait outside 0..25", async () => {
     h.task("lp-done", [{ status: "succeed", result: DONE }]);
     await h.call("POST", "/tasks", { body: registration("lp-done") });
