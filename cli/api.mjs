@@ -36,7 +36,7 @@ export class CliError extends Error {
  * @param {{ url: string, apiKey: string | undefined }} conn
  * @param {"GET" | "POST" | "DELETE"} method
  * @param {string} path
- * @param {{ body?: unknown, timeoutMs?: number }} [opts]
+ * @param {{ body?: unknown, timeoutMs?: number, headers?: (h: Headers) => void }} [opts] `headers` sees a good answer's headers
  * @returns {Promise<any>}
  */
 export async function call(conn, method, path, opts = {}) {
@@ -70,6 +70,7 @@ export async function call(conn, method, path, opts = {}) {
   }
   if (res.ok) {
     if (json === undefined) throw new CliError(`${conn.url} answered ${res.status} without JSON: is it apig-taskwatch?`, EXIT.unreachable, true);
+    opts.headers?.(res.headers);
     return json;
   }
   throw errorFor(res.status, /** @type {ErrorAnswer | undefined} */ (json), path);

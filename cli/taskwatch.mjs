@@ -29,7 +29,11 @@ function print(inv, value) {
 }
 
 /**
- * Follow a watch with `?wait=` until it ends or `timeoutS` runs out. Blips
+ * Follow a watch until it ends or `timeoutS` runs out, reading it at the
+ * rhythm the service gives (`Retry-After`: when the watch will have been
+ * polled again), with `?wait=0`, which answers at once and tells the service
+ * a client is waiting (it then polls the watch every 2 s). Waiting costs a
+ * few milliseconds of the API per read, never a function held open. Blips
  * (the service restarting, a 502) are retried for a minute before giving up.
  * @param {Conn} conn
  * @param {Watch} first the watch as last read
@@ -43,27 +47,33 @@ async function follow(conn, first, timeoutS) {
   show.update(first);
   let failingSince = 0;
   let pause = 1000;
+  /** Seconds until the next read, as the service said; 2 s until it says. */
+  let rhythmS = 2;
+  const retryAfter = (/** @type {Headers} */ h) => {
+    const s = Number(h.get("retry-after"));
+    rhythmS = Number.isFinite(s) && s >= 1 ? Math.min(60, s) : 2;
+  };
+  const sleep = (/** @type {number} */ ms) => new Promise((ok) => setTimeout(ok, Math.max(0, Math.min(ms, until - Date.now()))));
   try {
     for (;;) {
-      const left = Math.ceil((until - Date.now()) / 1000);
-      const wait = Math.max(0, Math.min(25, left));
       /** @type {Watch} */
       let w;
       try {
-        w = await call(conn, "GET", `/tasks/${encodeURIComponent(taskId)}?wait=${wait}`, { timeoutMs: (wait + 15) * 1000 });
+        w = await call(conn, "GET", `/tasks/${encodeURIComponent(taskId)}?wait=0`, { headers: retryAfter });
         failingSince = 0;
         pause = 1000;
       } catch (err) {
         if (!(err instanceof CliError) || !err.transient) throw err;
         failingSince ||= Date.now();
         if (Date.now() - failingSince > 60_000 || Date.now() + pause > until) throw err;
-        await new Promise((ok) => setTimeout(ok, pause));
+        await sleep(pause);
         pause = Math.min(pause * 2, 10_000);
         continue;
       }
       show.update(w);
       if (w.outcome !== null && w.outcome !== undefined) return { watch: w, done: true };
       if (Date.now() >= until) return { watch: w, done: false };
+      await sleep(rhythmS * 1000);
     }
   } finally {
     show.done();

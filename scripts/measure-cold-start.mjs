@@ -2,7 +2,8 @@
 // Cold-start cost of each packaged function: the time a fresh `node` process
 // needs to import the handler module, minus a bare `node -e 0` start, median
 // of RUNS runs (interleaved, so drift hits every variant alike), with the
-// NODE_OPTIONS the stack sets (--enable-source-maps).
+// NODE_OPTIONS the stack sets (none since issue 18; `--source-maps` adds
+// --enable-source-maps, as the stack set before).
 //
 // Two variants per function:
 //  - "SDK bundled": the zip `npm run package` built, unzipped to a temp dir;
@@ -12,7 +13,7 @@
 //  - with `--baseline REF`: the same deployed build of git REF (checked out in
 //    a temporary worktree, bundled with the serverless.yml esbuild options),
 //    timed in the same interleaved runs, so before/after compare side by side.
-// Usage: npm run bench:cold-start [-- [RUNS] [--baseline REF]]   (packages first)
+// Usage: npm run bench:cold-start [-- [RUNS] [--baseline REF] [--source-maps | --compare-source-maps]]   (packages first)
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,10 +23,14 @@ import { build } from "esbuild";
 const args = process.argv.slice(2);
 const baseIdx = args.indexOf("--baseline");
 const BASELINE = baseIdx >= 0 ? args.splice(baseIdx, 2)[1] : undefined;
+const smIdx = args.indexOf("--source-maps");
+const nodeFlags = smIdx >= 0 ? (args.splice(smIdx, 1), ["--enable-source-maps"]) : [];
+// --compare-source-maps: the deployed bundles also with --enable-source-maps, in the same interleaved runs.
+const cmpIdx = args.indexOf("--compare-source-maps");
+const COMPARE_SM = cmpIdx >= 0 && Boolean(args.splice(cmpIdx, 1));
 const RUNS = Number(args[0] ?? 15);
 const root = resolve(import.meta.dirname, "..");
 const functions = ["api", "poller"];
-const nodeFlags = ["--enable-source-maps"];
 // Must match custom.esbuild in serverless.yml.
 const banner = "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);";
 
@@ -50,9 +55,9 @@ const bundleFunction = (entry, outfile, external = []) =>
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const kib = (bytes) => (bytes / 1024).toFixed(0);
 
-function once(args, cwd) {
+function once(args, cwd, flags = nodeFlags) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [...nodeFlags, ...args], { cwd, env: { PATH: process.env.PATH } });
+  const r = spawnSync(process.execPath, [...flags, ...args], { cwd, env: { PATH: process.env.PATH } });
   if (r.status !== 0) throw new Error(`node ${args.join(" ")} failed in ${cwd}: ${r.stderr}`);
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
@@ -126,10 +131,20 @@ try {
     variants.sort((a, b) => functions.indexOf(a.fn) - functions.indexOf(b.fn));
   }
 
+  if (COMPARE_SM) {
+    for (const v of variants.filter((x) => x.variant === "SDK bundled (deployed)")) {
+      variants.push({ ...v, variant: "SDK bundled (deployed), --enable-source-maps", flags: ["--enable-source-maps"], times: [], bare: [] });
+    }
+    variants.sort((a, b) => functions.indexOf(a.fn) - functions.indexOf(b.fn));
+  }
   const bare = [];
   for (let i = 0; i < RUNS; i++) {
     bare.push(once(["-e", "0"], root));
-    for (const v of variants) v.times.push(once(["--input-type=module", "-e", `await import(${JSON.stringify(v.file)})`], v.cwd));
+    for (const v of variants) {
+      // A variant with its own flags is measured against a bare start with the same flags.
+      if (v.flags) v.bare.push(once(["-e", "0"], root, v.flags));
+      v.times.push(once(["--input-type=module", "-e", `await import(${JSON.stringify(v.file)})`], v.cwd, v.flags ?? nodeFlags));
+    }
   }
   const bareMs = median(bare);
 
@@ -139,7 +154,7 @@ try {
     "| function | variant | zip KiB | bundle .mjs KiB | module load ms (median import - bare) |",
     "|---|---|---:|---:|---:|",
     ...variants.map(
-      (v) => `| ${v.fn} | ${v.variant} | ${kib(v.zip)} | ${kib(v.js)} | ${(median(v.times) - bareMs).toFixed(1)} |`,
+      (v) => `| ${v.fn} | ${v.variant} | ${kib(v.zip)} | ${kib(v.js)} | ${(median(v.times) - (v.bare ? median(v.bare) : bareMs)).toFixed(1)} |`,
     ),
   ];
   console.log(lines.join("\n"));

@@ -3,10 +3,17 @@
  * bills every DynamoDB request passing through it (see `capacity-meter.ts`),
  * so processes we do not hold a client of (the real Lambda handlers, run as
  * the local stack runs them) can be metered too. For the benchmark only.
+ *
+ * The old item of each PutItem is read first with the SDK client (signed, as
+ * dynalite requires: an unsigned request without `X-Amz-Date` is refused, and
+ * a refused read used to look like "no old item", charging every index on
+ * every write and ignoring the old item's size).
  */
 import { createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { type CapacityTotals, chargePut, chargeRead, emptyTotals, TABLE_KEYS } from "./capacity-meter";
+import { localDynamoClient } from "./local/dynalite-server";
 
 type Item = Parameters<typeof chargeRead>[1][number];
 
@@ -27,14 +34,9 @@ function forward(target: URL, headers: Record<string, string | string[] | undefi
 export async function startCapacityProxy(dynamoEndpoint: string): Promise<{ url: string; totals: CapacityTotals; reset(): void; close(): Promise<void> }> {
   const target = new URL(dynamoEndpoint);
   let totals = emptyTotals();
-  const rawCall = async (op: string, payload: unknown) => {
-    const res = await forward(
-      target,
-      { "content-type": "application/x-amz-json-1.0", "x-amz-target": `DynamoDB_20120810.${op}`, authorization: "AWS4-HMAC-SHA256 Credential=local/20260101/eu-central-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0" },
-      Buffer.from(JSON.stringify(payload)),
-    );
-    return JSON.parse(res.body.toString("utf8")) as { Item?: Item };
-  };
+  const reader = localDynamoClient(dynamoEndpoint);
+  const oldItem = async (table: string, key: Item): Promise<Item | undefined> =>
+    (await reader.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item as Item | undefined;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -46,8 +48,9 @@ export async function startCapacityProxy(dynamoEndpoint: string): Promise<{ url:
         const input = JSON.parse(body.toString("utf8") || "{}") as { TableName: string; Item?: Item; ConsistentRead?: boolean };
         let before: Item | undefined;
         if (op === "PutItem" && input.Item) {
-          const Key = Object.fromEntries(TABLE_KEYS.map((k) => [k, input.Item![k]]));
-          before = (await rawCall("GetItem", { TableName: input.TableName, Key, ConsistentRead: true })).Item;
+          const item = input.Item;
+          const Key: Item = Object.fromEntries(TABLE_KEYS.flatMap((k) => (item[k] ? [[k, item[k]]] : [])));
+          before = await oldItem(input.TableName, Key);
         }
         const out = await forward(target, req.headers, body);
         if (op === "PutItem" && input.Item) chargePut(totals, before, input.Item, out.status === 200);
@@ -72,6 +75,7 @@ export async function startCapacityProxy(dynamoEndpoint: string): Promise<{ url:
     },
     close: () =>
       new Promise<void>((ok) => {
+        reader.destroy();
         server.closeAllConnections();
         server.close(() => ok());
       }),

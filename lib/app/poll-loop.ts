@@ -163,19 +163,14 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
     const key = `${region}|${opts.maxRps}`;
     let t = state.throttles.get(key);
     if (!t) {
-      t = new AimdThrottle({ maxRps: opts.maxRps, minRps: Math.min(1, opts.maxRps) }, deps.clock().getTime());
+      const timer = { now: () => deps.clock().getTime(), sleep: deps.sleep };
+      t = new AimdThrottle({ maxRps: opts.maxRps, minRps: Math.min(1, opts.maxRps) }, deps.clock().getTime(), timer);
       state.throttles.set(key, t);
     }
     return t;
   };
-  const token = async (region: string) => {
-    const t = throttle(region);
-    for (;;) {
-      const wait = t.take(deps.clock().getTime());
-      if (wait === 0) return;
-      await deps.sleep(wait);
-    }
-  };
+  /** False when no token came before the hard stop: the poll must not go out. */
+  const token = (region: string) => throttle(region).acquire(opts.hardStopAt);
 
   // With `once`: the watches due at the start that have not had their turn yet.
   const firstRound = new Set<string>();
@@ -198,7 +193,8 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
   };
   const schedulePoll = (e: Entry) => {
     const last = e.lastPollAt ?? deps.clock().getTime();
-    e.nextAt = nextPollAt({ createdAt: e.createdAt, lastPollAt: last, faults: e.faults }, deps.cadence, deps.random);
+    const waitedUntil = e.watch?.waited_until ?? null;
+    e.nextAt = nextPollAt({ createdAt: e.createdAt, waitedUntil, lastPollAt: last, faults: e.faults }, deps.cadence, deps.random);
     e.dueBy = Math.max(e.nextAt, last + (e.faults > 0 ? deps.cadence.backoffCapMs : deps.cadence.maxMs));
   };
 
@@ -212,7 +208,8 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
         const r = await deliverOwed(deps, w, deps.clock());
         return settle(e, r.watch);
       }
-      await token(w.region);
+      // The hard stop came first: it stays due for the next invocation.
+      if (!(await token(w.region))) return;
       // Delays count from when a query goes out, so a slow answer does not stretch the gap between two polls.
       const sentAt = deps.clock().getTime();
       const observation = await queryApig(deps, w);

@@ -9,6 +9,10 @@
  * is young, which is when most imports end, and APIG is asked about old
  * tasks once a minute.
  *
+ * A watch a client is waiting on (`waited_until` in the future) is polled
+ * every `minMs` whatever its age: the client reads at the `Retry-After`
+ * rhythm this module also gives, so it hears of the end within seconds.
+ *
  * After a transient fault the delay doubles from the cadence's delay on each
  * consecutive fault, with full jitter, and never exceeds `backoffCapMs`: the
  * next poll comes no later than the cap after the previous one, whatever the
@@ -35,10 +39,45 @@ export function cadenceDelayMs(ageMs: number, rules: CadenceRules): number {
   return Math.min(rules.maxMs, Math.max(rules.minMs, Math.round(Math.max(0, ageMs) / 30)));
 }
 
+/**
+ * How long one read by a waiting client keeps a watch at the young cadence,
+ * and how often that mark is written again while reads keep coming: at most
+ * one write per watch a minute, and a client gone keeps the fast cadence for
+ * two minutes at most.
+ */
+export const WAITED_FOR_MS = 2 * 60_000;
+export const WAITED_REFRESH_MS = 60_000;
+
+/** True when `now` is past the point where a waiting client's read must write the mark again. */
+export function needsWaitedMark(waitedUntil: number | null | undefined, now: number): boolean {
+  return waitedUntil == null || waitedUntil - now < WAITED_FOR_MS - WAITED_REFRESH_MS;
+}
+
+/**
+ * Time from a poll going out to its answer being in the table: APIG's
+ * answer (a few hundred ms at p99) and the write. A client told to come
+ * back after the next poll comes back after this too.
+ */
+export const ANSWER_LAG_MS = 800;
+
+/**
+ * The `Retry-After` of a watch that is not terminal, in whole seconds (1 to
+ * 60): the longest the next poll can take, at the cadence the poller follows
+ * for it now, plus the answer's lag. The API does not know the poller's phase,
+ * so this is the bound, not the exact instant.
+ */
+export function retryAfterS(c: { createdAt: number; waitedUntil?: number | null }, now: number, rules: CadenceRules): number {
+  const waited = c.waitedUntil != null && c.waitedUntil > now;
+  const delay = waited ? rules.minMs : cadenceDelayMs(now - c.createdAt, rules);
+  return Math.min(60, Math.max(1, Math.ceil((delay + ANSWER_LAG_MS) / 1000)));
+}
+
 /** What the loop knows about one watch's polling. */
 export interface PollClock {
   /** Epoch ms the watch was registered. */
   createdAt: number;
+  /** Epoch ms until which a client waits on it (polled every `minMs`); null or absent when none does. */
+  waitedUntil?: number | null;
   /** Epoch ms the last query was sent, null before the first. */
   lastPollAt: number | null;
   /** Consecutive transient faults up to the last poll. */
@@ -50,7 +89,8 @@ export interface PollClock {
  * @param random in [0, 1), for the fault backoff's jitter
  */
 export function nextPollAt(c: PollClock & { lastPollAt: number }, rules: CadenceRules, random: () => number): number {
-  const base = cadenceDelayMs(c.lastPollAt - c.createdAt, rules);
+  const waited = c.waitedUntil != null && c.waitedUntil > c.lastPollAt;
+  const base = waited ? rules.minMs : cadenceDelayMs(c.lastPollAt - c.createdAt, rules);
   if (c.faults === 0) return c.lastPollAt + base;
   const cap = Math.max(rules.minMs, rules.backoffCapMs);
   // 2^faults times the cadence's delay, capped; full jitter over the upper half

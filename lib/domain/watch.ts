@@ -110,6 +110,11 @@ export const Watch = z.object({
   event_id: z.nullable(z.string()),
   /** Optimistic-concurrency counter: every write is conditional on it. */
   version: z.int(),
+  /**
+   * Epoch ms until which a client is waiting on the watch (its reads say so):
+   * polled at the young cadence until then. Absent when nobody waits.
+   */
+  waited_until: z.optional(z.number()),
   /** Epoch ms until which one writer owns the watch's deliveries (see `app/process-watch.ts`). */
   lease_until: z.optional(z.number()),
 });

@@ -1,5 +1,6 @@
 /** What the HTTP API runs on: the use cases' dependencies plus the API's own settings. */
 import type { WatchDeps } from "../app/deps";
+import type { CadenceRules } from "../domain/cadence";
 import type { HealthReport } from "../app/health-report";
 import type { TaskSubmitter } from "../app/ports";
 import type { WatchDefaults } from "../app/watch-options";
@@ -10,6 +11,8 @@ export interface ApiDeps extends WatchDeps, WatchDefaults {
   submitter: TaskSubmitter;
   apiKeys: ApiKeyHash[];
   allowPrivateTargets: boolean;
+  /** The poller's cadence, which `Retry-After` follows (default: the shipped one). */
+  cadence?: CadenceRules;
   /** The `GET /health` report (cached per container), or null when the table does not answer. */
   healthReport: () => Promise<HealthReport | null>;
 }

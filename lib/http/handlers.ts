@@ -48,8 +48,10 @@ export async function list(deps: ApiDeps, tenant: string, query: HttpRequest["qu
 
 export async function getWatch(deps: ApiDeps, tenant: string, taskId: string, query: HttpRequest["query"]): Promise<HttpResponse> {
   const { wait } = parseOr400(WaitQuery, query);
-  const { watch } = valueOr(await readWatch(deps, tenant, taskId, wait ?? 0));
-  return json(200, toView(watch));
+  const r = valueOr(await readWatch(deps, tenant, taskId, wait === undefined ? {} : { waitS: wait }));
+  const res = json(200, toView(r.watch));
+  if (r.retryAfterS !== null) res.headers["retry-after"] = String(r.retryAfterS);
+  return res;
 }
 
 export async function cancel(deps: ApiDeps, tenant: string, taskId: string): Promise<HttpResponse> {

@@ -132,7 +132,7 @@ export const ROUTES: readonly Route[] = [
     method: "GET",
     path: "/tasks/{task_id}",
     operationId: "getWatch",
-    summary: "One watch; with `wait`, answers as soon as it is terminal or after `wait` seconds",
+    summary: "One watch, with `Retry-After` (seconds to its next poll) while it runs; `wait` (0 to 25) says a client waits: polled every 2 s, answered when terminal or after `wait` seconds",
     auth: true,
     params: taskIdParam,
     query: WaitQuery,

@@ -10,15 +10,19 @@
  * - GSI `due` (`due_shard`, `due_at`) is sparse and keys-only: only watches
  *   with work left (unfinished, or finished with deliveries owed) carry its
  *   keys, so the poller Queries exactly its work and never Scans. `due_at` is
- *   the registration time while a watch runs (it never moves, so transitions
- *   cost the index nothing, and a Query for `due_at > t` finds the watches
- *   registered since t), and the time of the next retry once a delivery failed.
+ *   the registration time while a watch runs (it does not move on
+ *   transitions, so they cost the index nothing, and a Query for `due_at > t`
+ *   finds the watches registered since t), the time a waiting client last
+ *   marked it (`waited_until` written: the running poller's next pickup sees
+ *   the entry move and polls it at the young cadence), and the time of the
+ *   next retry once a delivery failed.
  * - `expires_at` (DynamoDB TTL) removes finished watches after the retention.
  */
 import { MalformedItemError } from "../domain/errors";
 export { MalformedItemError };
 import { createHash } from "node:crypto";
 import type { DueKey } from "../app/ports";
+import { WAITED_FOR_MS } from "../domain/cadence";
 import { nextDeliveryAt } from "../domain/delivery";
 import { labelPairs } from "../domain/labels";
 import { isTerminal, Watch } from "../domain/watch";
@@ -59,7 +63,7 @@ export function shardOf(w: Pick<Watch, "tenant" | "task_id">, dueShards: number)
  */
 export function dueAt(w: Watch): number | null {
   const created = Date.parse(w.created_at);
-  if (!isTerminal(w.status)) return created;
+  if (!isTerminal(w.status)) return w.waited_until === undefined ? created : Math.max(created, w.waited_until - WAITED_FOR_MS);
   const next = nextDeliveryAt(w);
   if (next === null) return null;
   // Tried before: a retry, or a redelivery (which starts the count again but keeps the log).

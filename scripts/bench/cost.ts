@@ -1,90 +1,157 @@
 /**
- * Cost per million watches, DynamoDB + Lambda, on-demand prices of
- * eu-central-1, against a Step Functions wait loop doing the same polling.
- * Every price is a constant below, to check against the current price list.
+ * The full monthly bill of one deployment at a given volume of watches a
+ * month, with and without a CLI waiting on each, against a Step Functions
+ * Standard wait loop doing the polling, once a minute and at our cadence.
+ *
+ * Price lists: AWS public on-demand list prices as known on 2026-12-03 for
+ * eu-central-1 (the stack's default region) and us-east-1, copied by hand
+ * (this machine has no internet to re-check them): check before quoting.
+ * Free tiers are left out (they favour small volumes, for both designs).
  */
 import { cadenceDelayMs, DEFAULT_CADENCE } from "../../lib/domain/cadence";
 
-/** USD, eu-central-1, on-demand (published list prices; check before quoting). */
-export const PRICES = {
-  dynamoWriteUnit: 0.7625 / 1e6,
-  dynamoReadUnit: 0.1525 / 1e6,
-  lambdaGbSecondArm: 0.0000133334,
-  lambdaRequest: 0.2 / 1e6,
-  sfnStandardTransition: 0.025 / 1000,
-  sfnExpressRequest: 1.0 / 1e6,
-  sfnExpressGbSecond: 0.00001667,
-} as const;
+export interface PriceList {
+  region: string;
+  dynamoWriteUnit: number;
+  dynamoReadUnit: number;
+  lambdaGbSecondArm: number;
+  lambdaRequest: number;
+  /** HTTP API, per request (first 300 million a month). */
+  httpApiRequest: number;
+  /** CloudWatch Logs ingestion per GB (standard class); storage is a few % of it and left out. */
+  logsIngestGb: number;
+  /** Per custom metric (series) and month, prorated by the hour it receives data. */
+  metricMonth: number;
+  /** Per standard-resolution alarm and month. */
+  alarmMonth: number;
+  /** Per dashboard and month (3 per account are free). */
+  dashboardMonth: number;
+  /** Data transfer out to the internet, per GB (first 10 TB). */
+  egressGb: number;
+  sfnStandardTransition: number;
+}
 
-/** APIG queries a task of `seconds` gets at our cadence (a healthy watch). */
-export function pollsPerLife(seconds: number): number {
+export const PRICE_LISTS: Record<string, PriceList> = {
+  "eu-central-1": {
+    region: "eu-central-1",
+    dynamoWriteUnit: 0.7625 / 1e6,
+    dynamoReadUnit: 0.1525 / 1e6,
+    lambdaGbSecondArm: 0.0000133334,
+    lambdaRequest: 0.2 / 1e6,
+    httpApiRequest: 1.2 / 1e6,
+    logsIngestGb: 0.63,
+    metricMonth: 0.3,
+    alarmMonth: 0.1,
+    dashboardMonth: 3,
+    egressGb: 0.09,
+    sfnStandardTransition: 0.025 / 1000,
+  },
+  "us-east-1": {
+    region: "us-east-1",
+    dynamoWriteUnit: 0.625 / 1e6,
+    dynamoReadUnit: 0.125 / 1e6,
+    lambdaGbSecondArm: 0.0000133334,
+    lambdaRequest: 0.2 / 1e6,
+    httpApiRequest: 1.0 / 1e6,
+    logsIngestGb: 0.5,
+    metricMonth: 0.3,
+    alarmMonth: 0.1,
+    dashboardMonth: 3,
+    egressGb: 0.09,
+    sfnStandardTransition: 0.025 / 1000,
+  },
+};
+
+/** APIG queries a task of `seconds` gets at our cadence (a healthy watch), with the registration's own. */
+export function pollsPerLife(seconds: number, waited = false): number {
   let t = 0;
-  let polls = 1; // the registration's own query
+  let polls = 1;
   while (t < seconds * 1000) {
-    t += cadenceDelayMs(t, DEFAULT_CADENCE);
+    t += waited ? DEFAULT_CADENCE.minMs : cadenceDelayMs(t, DEFAULT_CADENCE);
     polls++;
   }
   return polls;
 }
 
-export interface CostInput {
+/** What the bill is computed from: measured figures (by `npm run bench`) and the named assumptions. */
+export interface BillInput {
   taskSeconds: number;
+  /** Measured on the wire (capacity proxy): write / read units of one life, no client waiting. */
   writeUnitsPerLife: number;
-  /** Read units per life, already scaled to `taskSeconds`. */
   readUnitsPerLife: number;
-  /** APIG queries per second one poller invocation sustains (512 MB). */
-  pollerPollsPerS: number;
+  /** Measured (virtual time): a waiting CLI's reads and waited-mark writes per life of `taskSeconds`. */
+  waitedReadsPerLife: number;
+  waitedMarksPerLife: number;
+  /** Write units of one waited mark: the item (1 KB) and the due index's key moving (2): capacity-proxy.test.ts. */
+  writeUnitsPerMark: number;
+  /** Poller log bytes per life (measured, virtual time), plus the platform's lines per invocation below. */
+  pollerLogBytesPerLife: number;
+  /** Assumed: Lambda START/END/REPORT lines per invocation, and one HTTP API access-log line per request. */
+  platformLogBytesPerInvocation: number;
+  accessLogBytesPerRequest: number;
+  /** Assumed: bytes sent to APIG per query (a SigV4-signed GET over a kept-alive TLS connection; ~10 KB with an IAM token). */
+  egressBytesPerPoll: number;
+  /** Poller: 512 MB; a minute with an open watch runs the loop `busyS`; an idle invocation `idleS` (ends at once). */
   pollerMemoryGb: number;
-  /** The API Lambda's time for one registration (one APIG query, two DynamoDB calls). */
+  busyS: number;
+  idleS: number;
+  /** API: a registration (one APIG query, two DynamoDB calls) on the 512 MB api function; a read on the 256 MB read function. */
   registrationS: number;
   apiMemoryGb: number;
+  readS: number;
+  readMemoryGb: number;
+  /** Custom metric series a busy hour publishes; alarms and dashboards in serverless.yml. */
+  metricSeries: number;
+  alarms: number;
+  dashboards: number;
 }
 
-export interface CostLine {
+export interface BillLine {
   name: string;
-  perMillion: number;
-  detail: string;
+  usd: number;
 }
 
-export function costPerMillion(c: CostInput): { ours: CostLine[]; total: number; stepFunctions: CostLine[] } {
-  const polls = pollsPerLife(c.taskSeconds);
-  const m = 1e6;
-  const ours: CostLine[] = [
-    { name: "DynamoDB writes", perMillion: m * c.writeUnitsPerLife * PRICES.dynamoWriteUnit, detail: `${c.writeUnitsPerLife.toFixed(1)} WRU a life` },
-    { name: "DynamoDB reads", perMillion: m * c.readUnitsPerLife * PRICES.dynamoReadUnit, detail: `${c.readUnitsPerLife.toFixed(2)} RRU a life` },
-    {
-      name: "Lambda poller",
-      perMillion: m * (polls / c.pollerPollsPerS) * c.pollerMemoryGb * PRICES.lambdaGbSecondArm,
-      detail: `${polls} polls a life at ${Math.round(c.pollerPollsPerS)} polls/s per ${c.pollerMemoryGb * 1024} MB invocation`,
-    },
-    {
-      name: "Lambda API (registration)",
-      perMillion: m * (PRICES.lambdaRequest + c.registrationS * c.apiMemoryGb * PRICES.lambdaGbSecondArm),
-      detail: `1 request, ${c.registrationS} s at ${c.apiMemoryGb * 1024} MB`,
-    },
+export interface Bill {
+  watchesPerMonth: number;
+  waited: boolean;
+  lines: BillLine[];
+  total: number;
+  sfnMinute: number;
+  sfnCadence: number;
+}
+
+const MINUTES = 43_200;
+const HOURS = 720;
+
+/** The month's bill at `watchesPerMonth`, arriving uniformly (Poisson) over the month. */
+export function monthlyBill(watchesPerMonth: number, waited: boolean, c: BillInput, p: PriceList): Bill {
+  const v = watchesPerMonth;
+  const polls = pollsPerLife(c.taskSeconds, waited);
+  // A minute (hour) costs the busy loop when at least one watch is open in it: its life plus the invocation it ends in.
+  const busyMinutes = MINUTES * (1 - Math.exp(-(v / MINUTES) * (c.taskSeconds / 60 + 1)));
+  const busyHours = HOURS * (1 - Math.exp(-(v / HOURS) * (c.taskSeconds / 3600 + 1)));
+  const reads = waited ? c.waitedReadsPerLife : 0;
+  const marks = waited ? c.waitedMarksPerLife : 0;
+  const apiRequests = v * (1 + reads);
+  const pollerGbS = (busyMinutes * c.busyS + (MINUTES - busyMinutes) * c.idleS) * c.pollerMemoryGb;
+  const apiGbS = v * (c.registrationS * c.apiMemoryGb + reads * c.readS * c.readMemoryGb);
+  const logBytes = v * c.pollerLogBytesPerLife + (MINUTES + apiRequests) * c.platformLogBytesPerInvocation + apiRequests * c.accessLogBytesPerRequest;
+  const lines: BillLine[] = [
+    { name: "DynamoDB writes", usd: v * (c.writeUnitsPerLife + marks * c.writeUnitsPerMark) * p.dynamoWriteUnit },
+    { name: "DynamoDB reads", usd: v * (c.readUnitsPerLife + reads) * p.dynamoReadUnit },
+    { name: "Lambda poller", usd: pollerGbS * p.lambdaGbSecondArm + MINUTES * p.lambdaRequest },
+    { name: "Lambda api + read", usd: apiGbS * p.lambdaGbSecondArm + apiRequests * p.lambdaRequest },
+    { name: "API Gateway requests", usd: apiRequests * p.httpApiRequest },
+    { name: "CloudWatch Logs", usd: (logBytes / 1e9) * p.logsIngestGb },
+    { name: "custom metrics", usd: c.metricSeries * p.metricMonth * (busyHours / HOURS) },
+    { name: "alarms + dashboard", usd: c.alarms * p.alarmMonth + c.dashboards * p.dashboardMonth },
+    { name: "egress to APIG", usd: (v * polls * c.egressBytesPerPoll * p.egressGb) / 1e9 },
   ];
-  const total = ours.reduce((n, l) => n + l.perMillion, 0);
-  // A Lambda task that asks APIG once: 128 MB for 200 ms, like ours.
-  const taskLambda = PRICES.lambdaRequest + 0.2 * 0.125 * PRICES.lambdaGbSecondArm;
-  const minuteIterations = Math.ceil(c.taskSeconds / 60);
-  const stepFunctions: CostLine[] = [
-    {
-      name: "Step Functions Standard, once a minute",
-      // Wait -> Task -> Choice per iteration, plus the start, the final Choice and the notify Task.
-      perMillion: m * ((3 * minuteIterations + 3) * PRICES.sfnStandardTransition + (minuteIterations + 1) * taskLambda),
-      detail: `${3 * minuteIterations + 3} transitions, ${minuteIterations + 1} Lambda tasks; the issue counts $309`,
-    },
-    {
-      name: "Step Functions Standard, our cadence",
-      perMillion: m * ((3 * polls + 3) * PRICES.sfnStandardTransition + (polls + 1) * taskLambda),
-      detail: `${3 * polls + 3} transitions for the same ${polls} polls`,
-    },
-    {
-      name: "Step Functions Express, our cadence",
-      // Express runs at most 5 minutes; billed for the whole wait at 64 MB.
-      perMillion: m * (PRICES.sfnExpressRequest + c.taskSeconds * 0.0625 * PRICES.sfnExpressGbSecond + (polls + 1) * taskLambda),
-      detail: `1 request, ${c.taskSeconds} s at 64 MB, ${polls + 1} Lambda tasks`,
-    },
-  ];
-  return { ours, total, stepFunctions };
+  const total = lines.reduce((n, l) => n + l.usd, 0);
+  // Step Functions Standard: Wait -> Task -> Choice per iteration, plus the start, a final
+  // Choice and the notify Task; each Task a 128 MB Lambda of 200 ms. Its own API, logs and
+  // alarms are left out, which favours it.
+  const task = p.lambdaRequest + 0.2 * 0.125 * p.lambdaGbSecondArm;
+  const sfn = (iterations: number) => v * ((3 * iterations + 3) * p.sfnStandardTransition + (iterations + 1) * task);
+  return { watchesPerMonth: v, waited, lines, total, sfnMinute: sfn(Math.ceil(c.taskSeconds / 60)), sfnCadence: sfn(polls) };
 }

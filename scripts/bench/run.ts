@@ -8,14 +8,16 @@
  * swing; run it twice and compare.
  */
 import { writeFileSync } from "node:fs";
-import { costPerMillion, pollsPerLife } from "./cost";
+import { type BillInput, monthlyBill, PRICE_LISTS } from "./cost";
+import { runAges } from "./ages";
 import { runDetection } from "./detection";
+import { runUnitsByShape } from "./units-by-shape";
 import { runFanOut } from "./fan-out";
 import { runInvocationMemory } from "./invocation-memory";
 import { runThroughput } from "./throughput";
 
 const quick = process.argv.includes("--quick");
-/** `--only=detection,throughput,invocation,fanout`: run those sections (the cost model needs detection and throughput). */
+/** `--only=detection,throughput,invocation,fanout,ages,shapes,bill`: run those sections (the bill needs detection and ages). */
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const run = (section: string) => !only || only.includes(section);
 const log = (s: string) => process.stderr.write(s + "\n");
@@ -33,7 +35,7 @@ async function main() {
 
   let det: Awaited<ReturnType<typeof runDetection>> | undefined;
   if (run("detection")) {
-    log("1/5 detection latency: real handlers, 60 s schedule, simulator at 200 ms ...");
+    log("1/7 detection latency: real handlers, 60 s schedule, simulator at 200 ms ...");
     det = await runDetection({ background: quick ? 300 : 1_000, tasks: quick ? 40 : 120, latencyMs: LATENCY, log });
     out.push("### Detection latency (task end at APIG -> webhook received)", "");
     out.push("| open watches | tasks measured | notified | p50 s | p99 s | max s | target |", "|---:|---:|---:|---:|---:|---:|---|");
@@ -43,7 +45,7 @@ async function main() {
 
   let saturated = 0;
   if (run("throughput")) {
-    log("2/5 throughput: saturated invocations at 1,000 and 10,000 watches ...");
+    log("2/7 throughput: saturated invocations at 1,000 and 10,000 watches ...");
     out.push("### Polls per second of one invocation against concurrency / latency (steady state, after every watch's first poll)", "");
     out.push("| watches | concurrency | APIG latency ms | bound polls/s | first round s | measured polls/s | of bound | target |", "|---:|---:|---:|---:|---:|---:|---:|---|");
     for (const watches of quick ? [1_000] : [1_000, 10_000]) {
@@ -55,7 +57,7 @@ async function main() {
   }
 
   if (run("invocation")) {
-    log("3/5 one scheduled invocation of the real poller bundle over 10,000 old watches ...");
+    log("3/7 one scheduled invocation of the real poller bundle over 10,000 old watches ...");
     const mem = await runInvocationMemory({ watches: quick ? 2_000 : 10_000, latencyMs: LATENCY });
     out.push("### One invocation (real poller bundle, child process, `/usr/bin/time -v`)", "");
     out.push("| open watches | polled in the invocation | polls/s | wall s | peak RSS MiB |", "|---:|---:|---:|---:|---:|");
@@ -69,36 +71,85 @@ async function main() {
     out.push("| APIG_MAX_RPS | open watches | shards | worker invocations | minutes | APIG polls | polled every minute | max gap s | wall s |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     // The shipped cap, where one invocation already reaches the rate, and a raised one, where workers add throughput.
     for (const apigMaxRps of [200, 3_000]) {
-      log(`4/5 fan-out: ${watches} watches on virtual time, APIG_MAX_RPS ${apigMaxRps} ...`);
+      log(`4/7 fan-out: ${watches} watches on virtual time, APIG_MAX_RPS ${apigMaxRps} ...`);
       const fan = await runFanOut({ watches, shards: 16, minutes: 3, apigMaxRps, concurrency: CONCURRENCY });
       row(apigMaxRps, fan.watches, fan.shards, fan.workers, fan.minutes, fan.polls, fan.everyMinute, f(fan.maxGapS), f(fan.wallS));
     }
     out.push("");
   }
 
-  if (!det || saturated === 0) return finish();
-  log("5/5 cost model ...");
+  let ages: Awaited<ReturnType<typeof runAges>> | undefined;
+  if (run("ages") || run("bill")) {
+    log("5/7 detection by task age, waited and not (virtual time) ...");
+    ages = await runAges({ background: 1_000, perAge: quick ? 20 : 50, latencyMs: LATENCY, maxRps: 200, concurrency: CONCURRENCY });
+    out.push(`### Detection by task age (${ages.settings}; ${f(ages.wallS, 0)} s wall)`, "");
+    out.push(
+      "| task ends after | client waiting | tasks | p50 s | p99 s | client sees it p50 / p99 s | reads a life | waited marks a life | target p99 |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+    );
+    for (const r of ages.rows) {
+      const target = r.waited ? "<= 5 s" : r.ageMin < 15 ? "<= 15 s (first minutes)" : "<= 60 s";
+      row(`${r.ageMin} min + U(0,1) min`, r.waited ? "yes (CLI)" : "no", r.tasks, f(r.p50S), f(r.p99S), r.waited ? `${f(r.clientP50S!)} / ${f(r.clientP99S!)}` : "", r.waited ? f(r.readsPerLife!, 0) : "", r.waited ? f(r.marksPerLife!, 1) : "", target);
+    }
+    out.push("");
+  }
+
+  if (run("shapes")) {
+    log("6/7 write units per life by shape ...");
+    out.push("### DynamoDB units per watch life by shape (capacity proxy on the wire, DynamoDB rules; register, processing, succeed, one webhook)", "");
+    out.push("| shape | task_result bytes | write units | read units |", "|---|---:|---:|---:|");
+    for (const u of await runUnitsByShape()) row(u.shape, u.resultBytes, u.writeUnits, f(u.readUnits, 1));
+    out.push("");
+  }
+
+  if (!det || !ages || !run("bill")) return finish();
+  log("7/7 the monthly bill ...");
   const taskSeconds = 180;
-  const cost = costPerMillion({
+  const three = ages.rows.find((r) => r.ageMin === 3 && r.waited)!;
+  // Per second of waiting, scaled to a life of exactly 3 minutes.
+  const perS = (x: number) => (x / three.meanLifeS) * taskSeconds;
+  const input: BillInput = {
     taskSeconds,
     writeUnitsPerLife: det.writeUnitsPerLife,
-    // Reads (full reads, pickups) grow with a watch's time open; scale the measured life to 3 minutes.
     readUnitsPerLife: det.readUnitsPerLife * (taskSeconds / det.meanTaskS),
-    pollerPollsPerS: saturated,
+    waitedReadsPerLife: perS(three.readsPerLife!),
+    waitedMarksPerLife: perS(three.marksPerLife!),
+    writeUnitsPerMark: 3,
+    pollerLogBytesPerLife: ages.logBytesPerLife,
+    platformLogBytesPerInvocation: 350,
+    accessLogBytesPerRequest: 330,
+    egressBytesPerPoll: 1_000,
     pollerMemoryGb: 0.5,
+    busyS: 58,
+    idleS: 0.1,
     registrationS: 0.3,
     apiMemoryGb: 0.5,
-  });
-  out.push("### DynamoDB units per watch life (counted on the wire, indexes included)", "");
-  out.push("| write units | read units (measured life) | mean life s | target |", "|---:|---:|---:|---|");
-  row(f(det.writeUnitsPerLife, 2), f(det.readUnitsPerLife, 2), f(det.meanTaskS, 0), "<= 11 write units");
-  out.push("");
-  out.push(`### Cost per million watches (3-minute tasks, ${pollsPerLife(taskSeconds)} polls each, eu-central-1 on-demand)`, "");
-  out.push("| item | USD per million watches | basis |", "|---|---:|---|");
-  for (const l of cost.ours) row(l.name, f(l.perMillion, 2), l.detail);
-  row("**apig-taskwatch total**", `**${f(cost.total, 2)}**`, "target <= $12");
-  for (const l of cost.stepFunctions) row(l.name, f(l.perMillion, 2), `${l.detail}; ${f(l.perMillion / cost.total, 0)}x ours`);
-  out.push("", "Fixed: the poller runs ~58 s a minute at 512 MB whatever the load: about $17 a month per deployment (arm64).");
+    readS: 0.01,
+    readMemoryGb: 0.25,
+    metricSeries: 12,
+    alarms: 6,
+    dashboards: 1,
+  };
+  for (const prices of [PRICE_LISTS["eu-central-1"]!, PRICE_LISTS["us-east-1"]!]) {
+    out.push(`### Monthly bill, USD, ${prices.region} list prices (scripts/bench/cost.ts), 3-minute tasks arriving uniformly over the month`, "");
+    const volumes = [100, 1_000, 10_000, 100_000, 1_000_000];
+    const bills = volumes.flatMap((v) => [monthlyBill(v, false, input, prices), monthlyBill(v, true, input, prices)]);
+    out.push(`| item | ${bills.map((b) => `${b.watchesPerMonth.toLocaleString("en")}${b.waited ? " waited" : ""}`).join(" | ")} |`);
+    out.push(`|---|${bills.map(() => "---:").join("|")}|`);
+    for (let i = 0; i < bills[0]!.lines.length; i++) row(bills[0]!.lines[i]!.name, ...bills.map((b) => f(b.lines[i]!.usd, 2)));
+    row("**total**", ...bills.map((b) => `**${f(b.total, 2)}**`));
+    row("Step Functions Standard, once a minute", ...bills.map((b) => f(b.sfnMinute, 2)));
+    row("Step Functions Standard, our cadence", ...bills.map((b) => f(b.sfnCadence, 2)));
+    row("ours / SFN once a minute", ...bills.map((b) => `${f(b.total / b.sfnMinute, 2)}x`));
+    row("per thousand watches", ...bills.map((b) => f((b.total / b.watchesPerMonth) * 1000, 3)));
+    out.push("");
+  }
+  out.push(
+    "Assumptions besides the measured units (each a field of `BillInput` in run.ts): poller 512 MB, 58 s per minute with an open watch and 0.1 s per idle invocation;",
+    "registration 0.3 s at 512 MB, a read 10 ms at 256 MB; 350 log bytes of Lambda platform lines per invocation and 330 per HTTP API access-log line;",
+    "1 KB sent to APIG per query (AK/SK; ~10 KB with an IAM token); 12 metric series billed for the hours with an open watch; 6 alarms, 1 dashboard.",
+    `Waited: the CLI reads at the Retry-After rhythm (${f(input.waitedReadsPerLife, 0)} reads and ${f(input.waitedMarksPerLife, 1)} waited marks of ${input.writeUnitsPerMark} write units per 3-minute life, measured above).`,
+  );
   finish();
 }
 

@@ -71,19 +71,24 @@ afterAll(() => rmSync(prodDir, { recursive: true, force: true }));
 describe("packaged stack", () => {
   it("runs every function on nodejs24.x / arm64 with log retention, timeouts within their triggers' limits", () => {
     const fns = Object.fromEntries(ofType("AWS::Lambda::Function"));
-    expect(Object.keys(fns).sort()).toEqual(["ApiLambdaFunction", "PollerLambdaFunction"]);
+    expect(Object.keys(fns).sort()).toEqual(["ApiLambdaFunction", "PollerLambdaFunction", "ReadLambdaFunction"]);
     for (const f of Object.values(fns)) {
       expect(f.Properties.Runtime).toBe("nodejs24.x");
       expect(f.Properties.Architectures).toEqual(["arm64"]);
-      expect(f.Properties.MemorySize).toBe(512);
     }
+    expect(fns.ApiLambdaFunction!.Properties.MemorySize).toBe(512);
+    expect(fns.PollerLambdaFunction!.Properties.MemorySize).toBe(512);
+    // Reads and ?wait= long-polls on a function half the size (issue 18).
+    expect(fns.ReadLambdaFunction!.Properties.MemorySize).toBe(256);
+    expect(fns.ReadLambdaFunction!.Properties.Handler).toBe("functions/api.handler");
+    expect(fns.ReadLambdaFunction!.Properties.Timeout).toBeLessThan(30);
     expect(fns.ApiLambdaFunction!.Properties.Handler).toBe("functions/api.handler");
     expect(fns.PollerLambdaFunction!.Properties.Handler).toBe("functions/poller.handler");
     // API Gateway gives up on an integration after 30 s.
     expect(fns.ApiLambdaFunction!.Properties.Timeout).toBeLessThan(30);
     expect(fns.PollerLambdaFunction!.Properties.Timeout).toBe(120);
     const groups = ofType("AWS::Logs::LogGroup");
-    expect(groups.map(([id]) => id).sort()).toEqual(["ApiLogGroup", "HttpApiLogGroup", "PollerLogGroup"]);
+    expect(groups.map(([id]) => id).sort()).toEqual(["ApiLogGroup", "HttpApiLogGroup", "PollerLogGroup", "ReadLogGroup"]);
     for (const [, g] of groups) expect(g.Properties.RetentionInDays).toBe(30);
     // The production stage keeps logs longer.
     for (const [, g] of ofType("AWS::Logs::LogGroup", prodTemplate)) expect(g.Properties.RetentionInDays).toBe(90);

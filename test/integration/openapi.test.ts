@@ -49,13 +49,16 @@ describe("GET /openapi.json", () => {
     for (const p of ["/", "/task", "/tasks/x/y", "/imports/x", "/openapi.yaml"]) expect((await h.call("GET", p)).status, p).toBe(404);
   });
 
-  it("is what serverless.yml routes to the api function: the same method and path list", async () => {
+  it("is what serverless.yml routes to the api and read functions (same handler): the same method and path list", async () => {
     const doc = (await h.call("GET", "/openapi.json", { key: null })).json as unknown as Doc;
     // CloudFormation tags (!Ref, !If ...) are kept as plain values: only the routes matter here.
     const sls = parse(readFileSync(join(import.meta.dirname, "..", "..", "serverless.yml"), "utf8"), { logLevel: "error" }) as {
-      functions: { api: { events: Array<{ httpApi: string }> } };
+      functions: Record<"api" | "read", { handler: string; events: Array<{ httpApi: string }> }>;
     };
-    expect(sls.functions.api.events.map((e) => e.httpApi).sort()).toEqual(operations(doc));
+    // GET /tasks/{task_id} is served by the small read function (issue 18), with the api's handler.
+    expect(sls.functions.read.handler).toBe(sls.functions.api.handler);
+    const routed = [...sls.functions.api.events, ...sls.functions.read.events].map((e) => e.httpApi);
+    expect(routed.sort()).toEqual(operations(doc));
   });
 
   it("describes bodies, answers and errors from the same schemas that validate requests", async () => {

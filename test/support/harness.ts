@@ -46,6 +46,8 @@ export interface ApiAnswer {
   status: number;
   json: ApiBody;
   text: string;
+  /** Lower-case names. */
+  headers: Record<string, string | string[] | undefined>;
 }
 
 export const SIM_TOKEN = "sim-static-token-0123456789";
@@ -156,7 +158,7 @@ export async function startHarness(
         json = null;
       }
       // A test that expects JSON and got none fails on its first field access.
-      return { status: res.statusCode, json: json as ApiBody, text };
+      return { status: res.statusCode, json: json as ApiBody, text, headers: res.headers };
     },
     task(taskId, states, taskType = "import_api") {
       sim.addTask({

@@ -1,50 +1,89 @@
 /**
- * Long-poll (`GET /tasks/{id}?wait=S`) on virtual time: it answers as soon as
- * the watch ends, or after S seconds, without hammering the table.
+ * Reading a watch for a client (lib/app/read-watch.ts) on virtual time and
+ * the in-memory repository: the `Retry-After` rhythm by age and by waiting,
+ * the waited mark (written at most once a minute, and moving the watch's
+ * due-index entry so the running poller sees it), and `?wait=` reading once
+ * per expected poll.
  */
 import { describe, expect, it } from "vitest";
 import { readWatch } from "../../lib/app/read-watch";
-import { startSim } from "../support/sim";
+import { newWatch } from "../../lib/app/register";
+import { MemoryRepository } from "../../infra/dev/sim/memory-repository";
+import { VirtualTime } from "../../infra/dev/sim/virtual-time";
 
-const S = 1000;
+const MIN = 60_000;
 
-describe("readWatch", () => {
-  it("answers within 1.5 s of the watch ending", async () => {
-    const sim = startSim();
-    sim.watch("t1", 3600 * S);
-    const started = sim.vt.now;
-    const waiting = readWatch(sim.deps, "acme", "t1", 20).then((r) => ({ r, at: sim.vt.now }));
-    // Another writer finishes the watch 3.1 s into the wait.
-    const finish = sim.vt.sleep(3100).then(() => {
-      const w = sim.store.peek("acme", "t1")!;
-      sim.store.seed({ ...w, status: "succeed", finished_at: sim.vt.clock().toISOString(), version: w.version + 1 });
-    });
-    const { r, at } = await sim.vt.drive(Promise.all([waiting, finish]).then(([x]) => x));
-    expect(r).toMatchObject({ ok: true, watch: { status: "succeed" } });
-    expect(at - started).toBeGreaterThanOrEqual(3100);
-    expect(at - (started + 3100)).toBeLessThanOrEqual(1500);
+function setup(ageMs: number) {
+  const vt = new VirtualTime();
+  const store = new MemoryRepository(1);
+  const w = newWatch("acme", { project_id: "p", instance_id: "i", task_id: "t1", region: "eu-de", targets: [], labels: {}, timeout_s: 86_400 }, new Date(vt.now - ageMs));
+  store.seed({ ...w, status: "processing", task_type: "import_api" });
+  const silent = () => {};
+  const deps = { store, clock: vt.clock, sleep: vt.sleep, log: { info: silent, warn: silent, error: silent } };
+  const read = async (waitS?: number) => {
+    const r = await vt.drive(readWatch(deps, "acme", "t1", waitS === undefined ? {} : { waitS }));
+    if (!r.ok) throw new Error(`read failed: ${r.reason}`);
+    return r;
+  };
+  const missing = () => vt.drive(readWatch(deps, "acme", "nope", { waitS: 25 }));
+  const advance = (ms: number) => vt.drive(vt.sleep(ms));
+  return { vt, store, read, missing, advance };
+}
+
+describe("Retry-After: seconds until the next poll has landed", () => {
+  it("follows the cadence by age for a look: 3 s while young, 60 s when old; nothing written", async () => {
+    const young = setup(10_000);
+    expect((await young.read())!.retryAfterS).toBe(3);
+    const mid = setup(5 * MIN);
+    // 5 minutes old: polled every 10 s.
+    expect((await mid.read())!.retryAfterS).toBe(11);
+    const old = setup(30 * MIN);
+    expect((await old.read())!.retryAfterS).toBe(60);
+    expect(old.store.counts.saves).toBe(0);
   });
 
-  it("answers after S seconds with the current state, reading the table a handful of times", async () => {
-    const sim = startSim();
-    sim.watch("t1", 3600 * S);
-    const reads = sim.store.counts.gets;
-    const started = sim.vt.now;
-    const r = await sim.vt.drive(readWatch(sim.deps, "acme", "t1", 3));
-    expect(r).toMatchObject({ ok: true, watch: { status: "processing" } });
-    expect(sim.vt.now - started).toBe(3000);
-    // 250 ms growing to 1.5 s: 6 reads in 3 s (at 0, 0.25, 0.63, 1.19, 2.03 and 3 s); a busy loop would make hundreds.
-    expect(sim.store.counts.gets - reads).toBe(6);
+  it("a waiting client (wait=0) makes an old watch answer at the young rhythm, with one write a minute at most", async () => {
+    const s = setup(30 * MIN);
+    const first = await s.read(0);
+    expect(first!.retryAfterS).toBe(3);
+    expect(first!.watch.waited_until).toBe(s.vt.now + 2 * MIN);
+    expect(s.store.counts.saves).toBe(1);
+    // The due-index entry moved to the read's time: a poller's next pickup sees it.
+    const [entry] = await s.store.dueKeys("S#0", { upTo: s.vt.now });
+    expect(entry!.dueAt).toBe(s.vt.now);
+    // A client reading every 3 s for 3 minutes: 61 reads, 3 writes (at 0, 63 and 126 s).
+    for (let i = 0; i < 60; i++) {
+      await s.advance(3_000);
+      expect((await s.read(0))!.retryAfterS).toBe(3);
+    }
+    expect(s.store.counts.saves).toBe(3);
+    // The client gone: two minutes later the watch is back at its own rhythm.
+    await s.advance(2 * MIN + 1);
+    expect((await s.read())!.retryAfterS).toBe(60);
   });
 
-  it("answers a terminal watch at once and a missing one as not_found", async () => {
-    const sim = startSim();
-    sim.watch("t1", 0);
-    const w = sim.store.peek("acme", "t1")!;
-    sim.store.seed({ ...w, status: "failed" });
-    const started = sim.vt.now;
-    expect(await sim.vt.drive(readWatch(sim.deps, "acme", "t1", 25))).toMatchObject({ ok: true, watch: { status: "failed" } });
-    expect(sim.vt.now).toBe(started);
-    expect(await sim.vt.drive(readWatch(sim.deps, "acme", "nope", 25))).toEqual({ ok: false, reason: "not_found" });
+  it("a terminal watch has no Retry-After", async () => {
+    const s = setup(MIN);
+    const w = (await s.read())!.watch;
+    await s.store.save({ ...w, status: "succeed", finished_at: s.vt.clock().toISOString() });
+    expect((await s.read(0))!.retryAfterS).toBeNull();
+  });
+
+  it("wait=S reads the table once per expected poll, not every few hundred ms", async () => {
+    const s = setup(30 * MIN);
+    const gets = s.store.counts.gets;
+    const start = s.vt.now;
+    const r = await s.read(25);
+    expect(s.vt.now - start).toBe(25_000);
+    expect(r!.watch.status).toBe("processing");
+    // One read, then one every 3 s (the waited rhythm): 10, where the old loop made 21.
+    expect(s.store.counts.gets - gets).toBe(10);
+  });
+
+  it("a watch the tenant does not have is not_found at once, whatever the wait", async () => {
+    const s = setup(MIN);
+    const start = s.vt.now;
+    expect(await s.missing()).toEqual({ ok: false, reason: "not_found" });
+    expect(s.vt.now).toBe(start);
   });
 });

@@ -1,0 +1,201 @@
+/**
+ * Detection by task age, waited and not, on virtual time: the real poll loop
+ * and read use case over in-memory ports (`infra/dev/sim`), one warm
+ * container invoked once a minute (loop until 2 s before the next, as
+ * deployed), APIG answering in `latencyMs`, `APIG_MAX_RPS` `maxRps`,
+ * `background` open watches of ages spread over the last hour. For each age
+ * A (1, 3, 10, 30 minutes) `perAge` tasks are registered at random moments
+ * of the first minute and end A minutes (plus up to a minute, at random)
+ * later. Half have a client waiting from registration (the CLI: reads with
+ * `wait=0` at the `Retry-After` rhythm). Detection: task end at APIG -> the
+ * notification leaves; for waited tasks also -> the client's read that sees
+ * the end. Also counts what a waited life costs: reads, waited-mark writes,
+ * and the log bytes the poller writes per life.
+ */
+import { createPollerState, type LoopDeps, runPollLoop } from "../../lib/app/poll-loop";
+import type { Sender } from "../../lib/app/ports";
+import { readWatch } from "../../lib/app/read-watch";
+import { newWatch } from "../../lib/app/register";
+import { DEFAULT_CADENCE } from "../../lib/domain/cadence";
+import { createLogger } from "../../lib/aws/log";
+import { nullMetrics } from "../../lib/aws/metrics";
+import { FakeApig } from "../../infra/dev/sim/fake-apig";
+import { MemoryRepository } from "../../infra/dev/sim/memory-repository";
+import { VirtualTime } from "../../infra/dev/sim/virtual-time";
+import { percentile } from "./stack";
+
+export const AGES_MIN = [1, 3, 10, 30] as const;
+
+export interface AgeRow {
+  ageMin: number;
+  waited: boolean;
+  tasks: number;
+  /** Task end -> notification sent, seconds. */
+  p50S: number;
+  p99S: number;
+  /** Task end -> the waiting client's read that shows it (waited only). */
+  clientP50S: number | null;
+  clientP99S: number | null;
+  /** Per waited life: client reads (GETs) and waited-mark writes. */
+  readsPerLife: number | null;
+  marksPerLife: number | null;
+  /** Mean registration -> end, seconds. */
+  meanLifeS: number;
+}
+
+export interface AgesResult {
+  rows: AgeRow[];
+  settings: string;
+  /** Poller log bytes per watch life (the whole run's lines over the measured lives). */
+  logBytesPerLife: number;
+  polls: number;
+  wallS: number;
+}
+
+function seeded(seed: number): () => number {
+  let s = seed;
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+}
+
+export async function runAges(o: { background: number; perAge: number; latencyMs: number; maxRps: number; concurrency: number }): Promise<AgesResult> {
+  const wall = Date.now();
+  const vt = new VirtualTime();
+  const store = new MemoryRepository(16);
+  const apig = new FakeApig(vt, o.latencyMs);
+  const rand = seeded(11);
+  const sent = new Map<string, number>();
+  const sender: Sender = {
+    async send(_t, view) {
+      await vt.sleep(50);
+      sent.set(view.task_id, vt.now);
+      return { ok: true, status: 200 };
+    },
+  };
+  let logBytes = 0;
+  const log = createLogger({ serviceName: "bench", logLevel: "INFO", sink: (l) => void (logBytes += Buffer.byteLength(l) + 1) });
+  const deps: LoopDeps = {
+    store,
+    apig,
+    sender,
+    clock: vt.clock,
+    sleep: vt.sleep,
+    random: seeded(42),
+    log,
+    metrics: nullMetrics,
+    health: { flush: async () => {} },
+    rules: { notFoundGraceMs: 600_000 },
+    retryScheduleS: [5, 300],
+    leaseMs: 40_000,
+    cadence: DEFAULT_CADENCE,
+  };
+  const seed = (taskId: string, at: number, endsAt: number, webhook: boolean) => {
+    apig.tasks.set(taskId, { endsAt });
+    const w = newWatch(
+      "acme",
+      {
+        project_id: "p",
+        instance_id: "i",
+        task_id: taskId,
+        region: "eu-de",
+        targets: webhook ? [{ type: "webhook", url: "https://ci.example.com/h", secret: "whsec_x" }] : [],
+        labels: {},
+        timeout_s: 86_400,
+      },
+      new Date(at),
+    );
+    store.seed({ ...w, status: "processing", task_type: "import_api", history: [...w.history, { status: "processing", at: w.created_at }] });
+  };
+  // Background: still running, registered over the last hour, never ending in the run.
+  const t0 = vt.now;
+  for (let i = 0; i < o.background; i++) seed(`bg-${i}`, t0 - rand() * 60 * 60_000, t0 + 24 * 3600_000, false);
+
+  interface Measured {
+    id: string;
+    ageMin: number;
+    waited: boolean;
+    endsAt: number;
+    seenAt?: number;
+    reads: number;
+    /** Reads that wrote the waited mark. */
+    marks: number;
+    lifeMs: number;
+  }
+  const measured: Measured[] = [];
+  const actors: Array<Promise<void>> = [];
+  for (const ageMin of AGES_MIN) {
+    for (let k = 0; k < o.perAge * 2; k++) {
+      const m: Measured = { id: `a${ageMin}-${k}`, ageMin, waited: k % 2 === 1, endsAt: 0, reads: 0, marks: 0, lifeMs: 0 };
+      measured.push(m);
+      const regIn = rand() * 60_000;
+      const life = ageMin * 60_000 + rand() * 60_000;
+      m.lifeMs = life;
+      actors.push(
+        vt.sleep(regIn).then(async () => {
+          m.endsAt = vt.now + life;
+          seed(m.id, vt.now, m.endsAt, true);
+          if (!m.waited) return;
+          // The CLI: read with wait=0, sleep Retry-After, until it sees the end.
+          let mark: number | undefined;
+          for (;;) {
+            const r = await readWatch(deps, "acme", m.id, { waitS: 0 });
+            m.reads++;
+            if (r.ok && r.watch.waited_until !== mark) (m.marks++, (mark = r.watch.waited_until));
+            if (!r.ok || r.retryAfterS === null) {
+              m.seenAt = vt.now;
+              return;
+            }
+            await vt.sleep(r.retryAfterS * 1000);
+          }
+        }),
+      );
+    }
+  }
+  const longest = Math.max(...AGES_MIN) + 3;
+  const state = createPollerState();
+  const schedule = (async () => {
+    for (let minute = 0; minute < longest; minute++) {
+      const start = vt.now;
+      await runPollLoop(deps, state, {
+        shards: store.dueShards(),
+        endAt: start + 58_000,
+        hardStopAt: start + 75_000,
+        concurrency: o.concurrency,
+        maxRps: o.maxRps,
+        fullReadEveryMs: 60_000,
+        pickupEveryMs: 5_000,
+        pickupOverlapMs: 5_000,
+      });
+      await vt.sleep(Math.max(0, start + 60_000 - vt.now));
+    }
+  })();
+  await vt.drive(Promise.all([schedule, ...actors]));
+
+  // Waited-mark writes: every save made by reads (the loop's saves are the transitions and deliveries, 2 per life here).
+  const rows: AgeRow[] = [];
+  for (const ageMin of AGES_MIN) {
+    for (const waited of [false, true]) {
+      const ms = measured.filter((m) => m.ageMin === ageMin && m.waited === waited);
+      const lat = ms.filter((m) => sent.has(m.id)).map((m) => (sent.get(m.id)! - m.endsAt) / 1000);
+      const seen = ms.filter((m) => m.seenAt !== undefined).map((m) => (m.seenAt! - m.endsAt) / 1000);
+      rows.push({
+        ageMin,
+        waited,
+        tasks: lat.length,
+        p50S: percentile(lat, 50),
+        p99S: percentile(lat, 99),
+        clientP50S: waited ? percentile(seen, 50) : null,
+        clientP99S: waited ? percentile(seen, 99) : null,
+        readsPerLife: waited ? ms.reduce((n, m) => n + m.reads, 0) / ms.length : null,
+        marksPerLife: waited ? ms.reduce((n, m) => n + m.marks, 0) / ms.length : null,
+        meanLifeS: ms.reduce((n, m) => n + m.lifeMs, 0) / ms.length / 1000,
+      });
+    }
+  }
+  return {
+    rows,
+    settings: `virtual time, warm container invoked every 60 s (loop to 58 s), ${o.background} background watches aged 0-60 min, APIG ${o.latencyMs} ms, APIG_MAX_RPS ${o.maxRps}, ${o.concurrency} in flight, ${o.perAge} tasks per age and kind, each ending A min + U(0, 60 s) after registration`,
+    logBytesPerLife: logBytes / measured.length,
+    polls: apig.total,
+    wallS: (Date.now() - wall) / 1000,
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * DynamoDB write units of one watch life by shape, on the wire (capacity
+ * proxy in front of dynalite, DynamoDB's rules: `infra/dev/capacity-meter.ts`):
+ * registration (with its first APIG query), `processing` -> `succeed` with
+ * the shape's result, one webhook delivered. The real use cases over the
+ * real repository; the APIG simulator answers.
+ */
+import { startCapacityProxy } from "../../infra/dev/capacity-proxy";
+import { writeUnits } from "../../infra/dev/capacity-meter";
+import { applyObservation, deliverOwed, queryApig } from "../../lib/app/observe-and-deliver";
+import { registerWatch } from "../../lib/app/register";
+import { createLogger } from "../../lib/aws/log";
+import { loadConfig } from "../../lib/platform/config";
+import { buildDeps } from "../../lib/platform/runtime";
+import { handlerEnv, startReceiver, startStack } from "./stack";
+
+export interface ShapeUnits {
+  shape: string;
+  resultBytes: number;
+  writeUnits: number;
+  readUnits: number;
+}
+
+const api = (i: number) => ({ id: `a${i}`, method: "POST", path: `/v1/resources/${i}/items`, action: "create" });
+
+/** The shapes: APIG's `task_result` strings. */
+export const SHAPES: Array<{ shape: string; taskType: "import_api" | "export_api"; result: string }> = [
+  { shape: "small import (1 API)", taskType: "import_api", result: JSON.stringify({ success: [api(0)], failure: [] }) },
+  { shape: "100-API import", taskType: "import_api", result: JSON.stringify({ success: Array.from({ length: 100 }, (_, i) => api(i)), failure: [] }) },
+  {
+    shape: "export (64 KiB document)",
+    taskType: "export_api",
+    result: JSON.stringify({ file_type: "json", content: JSON.stringify({ openapi: "3.0.3", paths: { "/x": { get: { description: "y".repeat(64 * 1024 - 80) } } } }) }),
+  },
+];
+
+export async function runUnitsByShape(): Promise<ShapeUnits[]> {
+  const stack = await startStack({ latencyMs: 5 });
+  const proxy = await startCapacityProxy(stack.dynamoEndpoint);
+  const receiver = await startReceiver();
+  const config = loadConfig(handlerEnv({ ...stack, dynamoEndpoint: proxy.url }, { APIG_TIMEOUT_MS: "10000" }));
+  const deps = buildDeps(config, { log: createLogger({ serviceName: "bench", logLevel: "ERROR" }) });
+  const out: ShapeUnits[] = [];
+  let n = 0;
+  for (const s of SHAPES) {
+    const taskId = `shape-${n++}`;
+    stack.sim.addTask({ projectId: "p", instanceId: "i", taskId, taskType: s.taskType, states: [{ status: "processing" }] });
+    proxy.reset();
+    const r = await registerWatch(deps, "acme", {
+      project_id: "p",
+      instance_id: "i",
+      task_id: taskId,
+      region: config.region,
+      targets: [{ type: "webhook", url: `${receiver.url}/hook`, secret: `whsec_${Buffer.alloc(32, 9).toString("base64")}` }],
+      labels: {},
+      timeout_s: 86_400,
+    });
+    stack.sim.addTask({ projectId: "p", instanceId: "i", taskId, taskType: s.taskType, states: [{ status: "succeed", result: s.result }] });
+    if (!r.ok) throw new Error(`registration refused: ${r.reason}`);
+    const done = await applyObservation(deps, r.watch, await queryApig(deps, r.watch));
+    if (done.watch) await deliverOwed(deps, done.watch, new Date());
+    out.push({ shape: s.shape, resultBytes: Buffer.byteLength(s.result), writeUnits: writeUnits(proxy.totals), readUnits: proxy.totals.read });
+  }
+  await receiver.close();
+  await proxy.close();
+  await stack.close();
+  return out;
+}
