@@ -19,7 +19,7 @@ import { SECRET_VARIABLES } from "../../lib/aws/ssm-env";
 import { pollerTiming } from "../../lib/app/timing";
 import { recordDelivery, recordPoll, recordTick } from "../../lib/app/telemetry";
 import { newTarget, newWatch } from "../../lib/app/register";
-import { loopSummary } from "../support/sim";
+import { loopSummary } from "../../infra/dev/sim/loop-sim";
 import { createLogger } from "../../lib/aws/log";
 import { createMetrics } from "../../lib/aws/metrics";
 
