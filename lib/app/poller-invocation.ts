@@ -29,7 +29,7 @@ export interface InvocationSettings {
   concurrency: number;
   /** `APIG_MAX_RPS` for the whole deployment. */
   apigMaxRps: number;
-  /** From `platform/timing.ts`. */
+  /** From `timing.ts`. */
   loopMs: number;
   reserveMs: number;
 }

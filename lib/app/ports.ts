@@ -1,7 +1,7 @@
 /**
  * The ports the use cases need, implemented by the adapters: the watch
  * repository (`store/`), the APIG task query (`otc/`), the notification
- * sender (`notify/`), the logger and the metrics (`platform/`).
+ * sender (`notify/`), the logger and the metrics (`aws/`).
  */
 import type { SendOutcome } from "../domain/delivery";
 import type { ApigObservation } from "../domain/lifecycle";

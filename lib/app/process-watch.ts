@@ -22,7 +22,7 @@ export interface WatchDeps {
   metrics: Metrics;
   rules: TransitionRules;
   retryScheduleS: readonly number[];
-  /** How long a writer owns a watch's deliveries; longer than one round of tries (see `platform/timing.ts`). */
+  /** How long a writer owns a watch's deliveries; longer than one round of tries (see `timing.ts`). */
   leaseMs: number;
   /** Region health, observed on every APIG answer; the poller persists it (`flush`) after each round. */
   health: Pick<RegionHealth, "flush">;

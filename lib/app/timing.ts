@@ -5,7 +5,7 @@
  * {@link pollerTiming} by the deploy tests.
  */
 
-/** One notification try (PRODUCT: 15 s a try). */
+/** One notification try at most: the sender's timeout, on which the lease and the reserve are sized. */
 export const SEND_TIMEOUT_MS = 15_000;
 /** A DynamoDB write, with the SDK's own retries. */
 const WRITE_MS = 5_000;
