@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { lambdaEnvCredentials, lambdaInvoker } from "../../lib/aws/lambda-invoke";
+import { lambdaInvoker } from "../../lib/aws/lambda-invoke";
 import { Agent } from "../../lib/net/undici";
 
 const closers: Array<() => Promise<void>> = [];
@@ -47,13 +47,5 @@ describe("Lambda asynchronous invoke (fan-out)", () => {
     const lambda = await fakeLambda(403);
     const invoke = lambdaInvoker({ functionName: "f", region: "eu-central-1", credentials, dispatcher: new Agent(), endpoint: lambda.url });
     await expect(invoke({})).rejects.toThrow(/answered 403/);
-  });
-
-  it("takes the region and the role's credentials from Lambda's environment, or none outside Lambda", () => {
-    expect(lambdaEnvCredentials({ AWS_REGION: "eu-central-1", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "s", AWS_SESSION_TOKEN: "t" })).toEqual({
-      region: "eu-central-1",
-      credentials: { accessKeyId: "a", secretAccessKey: "s", sessionToken: "t" },
-    });
-    expect(lambdaEnvCredentials({ AWS_REGION: "eu-central-1" })).toBeNull();
   });
 });
