@@ -4,7 +4,7 @@
  * and the mapping of every way they can fail to one line and an exit code.
  */
 
-/** Exit codes, as PRODUCT.md fixes them. */
+/** Exit codes, as docs/cli.md ("Exit codes") documents them. */
 export const EXIT = /** @type {const} */ ({ ok: 0, failed: 1, usage: 2, partial: 3, still_running: 4, unreachable: 5 });
 
 /** A failure with a one-line message and the exit code it ends the CLI with. */

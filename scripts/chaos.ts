@@ -7,7 +7,7 @@
  * and prints how many watches were lost, wrong or stuck. Exits 1 on any.
  */
 import { appendFileSync } from "node:fs";
-import { runChaos } from "../test/support/chaos";
+import { runChaos } from "../infra/dev/chaos";
 
 const [watches = "1000", kills = "10", settleS = "240", seed] = process.argv.slice(2);
 const report = await runChaos({

@@ -1,22 +1,24 @@
 /**
  * When a watch is polled next: a waiter-like cadence by the watch's age, and
  * capped exponential backoff with jitter after transient APIG faults. Pure:
- * the poll loop keeps the state (`PollClock`) and asks this module.
+ * the poll loop keeps, per watch, what a {@link PollClock} holds (registered
+ * at, last polled at, faults in a row) and asks this module.
  *
  * The cadence (no fault): every `minMs` in the first minute, then age / 30
- * (so 6 s at 3 minutes, 30 s at 15 minutes), and at least once a `maxMs` for
- * older watches. A task's end is therefore seen within a few seconds while it
- * is young, which is when most imports end, and APIG is asked about old
- * tasks once a minute.
+ * (so 6 s at 3 minutes, just under 30 s before 15 minutes), and every `maxMs`
+ * from `YOUNG_FOR_MS` (15 minutes) on. A task's end is therefore seen within
+ * a few seconds while it is young, which is when most imports end, and APIG
+ * is asked about old tasks once a minute.
  *
  * A watch a client is waiting on (`waited_until` in the future) is polled
  * every `minMs` whatever its age: the client reads at the `Retry-After`
  * rhythm this module also gives, so it hears of the end within seconds.
  *
  * After a transient fault the delay doubles from the cadence's delay on each
- * consecutive fault, with full jitter, and never exceeds `backoffCapMs`: the
- * next poll comes no later than the cap after the previous one, whatever the
- * loop is doing, because the loop serves the earliest deadline first.
+ * consecutive fault, jittered over its upper half (never sooner than the
+ * healthy cadence), and never exceeds `backoffCapMs`. The loop makes the cap
+ * after the previous poll that watch's deadline and serves the earliest
+ * deadline first.
  */
 
 export interface CadenceRules {
@@ -85,7 +87,7 @@ export interface PollClock {
 }
 
 /**
- * Epoch ms of the next poll after a poll at `polledAt`.
+ * Epoch ms of the next poll after the one sent at `c.lastPollAt`.
  * @param random in [0, 1), for the fault backoff's jitter
  */
 export function nextPollAt(c: PollClock & { lastPollAt: number }, rules: CadenceRules, random: () => number): number {

@@ -19,7 +19,11 @@ export interface ApigSubmitterOptions {
   timeoutMs: number;
   /** Pauses before the 2nd and 3rd try; default 500 ms and 1.5 s. */
   retryDelaysMs?: readonly number[];
+  /** Waits out those pauses; default a real timer (tests pass one that records them). */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+const realSleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
 
 const accepted = z.object({ task_id: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/)) });
 const errorBody = z.object({ error_code: z.optional(z.string()), error_msg: z.optional(z.string()) });
@@ -60,7 +64,7 @@ export class ApigSubmitter implements TaskSubmitter {
     let reauthorized = false;
     let last = "no answer";
     for (let attempt = 0; attempt <= delays.length; attempt++) {
-      if (attempt > 0) await new Promise((ok) => setTimeout(ok, delays[attempt - 1]));
+      if (attempt > 0) await (this.opts.sleep ?? realSleep)(delays[attempt - 1]!);
       let headers: Record<string, string>;
       try {
         // Signed afresh every try: AK/SK signatures carry the time.

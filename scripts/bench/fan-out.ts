@@ -10,7 +10,7 @@
 import { createPollerState } from "../../lib/app/poll-loop";
 import { createCoordinatorMemory, runPollerInvocation, type WorkerPayload } from "../../lib/app/poller-invocation";
 import { pollerTiming } from "../../lib/app/timing";
-import { startSim } from "../../test/support/sim";
+import { startSim } from "../../infra/dev/sim/loop-sim";
 
 export interface FanOutResult {
   watches: number;

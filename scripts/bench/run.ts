@@ -15,14 +15,15 @@ import { runUnitsByShape } from "./units-by-shape";
 import { runFanOut } from "./fan-out";
 import { runInvocationMemory } from "./invocation-memory";
 import { runThroughput } from "./throughput";
+import { hideSdkNodeVersionWarning } from "../../infra/dev/node-warnings";
 
 const quick = process.argv.includes("--quick");
 /** `--only=detection,throughput,invocation,fanout,ages,shapes,bill`: run those sections (the bill needs detection and ages). */
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const run = (section: string) => !only || only.includes(section);
 const log = (s: string) => process.stderr.write(s + "\n");
-// The AWS SDK's Node 20 notice is noise here.
-process.removeAllListeners("warning");
+// The AWS SDK's Node 20 notice is noise here; other warnings still show.
+hideSdkNodeVersionWarning();
 
 const LATENCY = 200;
 const CONCURRENCY = 64;

@@ -19,7 +19,7 @@ import { SECRET_VARIABLES } from "../../lib/aws/ssm-env";
 import { pollerTiming } from "../../lib/app/timing";
 import { recordDelivery, recordPoll, recordTick } from "../../lib/app/telemetry";
 import { newTarget, newWatch } from "../../lib/app/register";
-import { loopSummary } from "../support/sim";
+import { loopSummary } from "../../infra/dev/sim/loop-sim";
 import { createLogger } from "../../lib/aws/log";
 import { createMetrics } from "../../lib/aws/metrics";
 
@@ -122,7 +122,7 @@ describe("packaged stack", () => {
     const [[, invoke]] = ofType("AWS::Lambda::EventInvokeConfig") as [[string, Res]];
     expect(invoke.Properties.FunctionName).toEqual({ Ref: "PollerLambdaFunction" });
     expect(invoke.Properties.MaximumRetryAttempts).toBe(0);
-    // Long enough for a whole loop plus the reserve the loop keeps (lib/platform/timing.ts).
+    // Long enough for a whole loop plus the reserve the loop keeps (lib/app/timing.ts).
     const poller = ofType("AWS::Lambda::Function").find(([id]) => id === "PollerLambdaFunction")![1];
     expect(poller.Properties.Timeout).toBeGreaterThanOrEqual(pollerTiming({ pollIntervalS: 60, apigTimeoutMs: 10_000 }).lambdaTimeoutS);
     const env = poller.Properties.Environment.Variables;

@@ -4,7 +4,7 @@
  * webhook-id per task. The bigger run: `npm run chaos` (scripts/chaos.ts).
  */
 import { describe, expect, it } from "vitest";
-import { runChaos } from "../support/chaos";
+import { runChaos } from "../../infra/dev/chaos";
 
 describe("crash safety of the local stack", () => {
   it("survives kill -9 and restart under load", async () => {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
-import { cleanEnv, startStack, stopStack } from "../support/local-stack";
+import { cleanEnv, startStack, stopStack } from "../../infra/dev/local/stack-process";
 import { type Receiver, startReceiver } from "../support/receiver";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;

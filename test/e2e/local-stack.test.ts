@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanEnv, exited, killHard, type RunningStack, spawnStack, startStack } from "../support/local-stack";
+import { cleanEnv, exited, killHard, type RunningStack, spawnStack, startStack } from "../../infra/dev/local/stack-process";
 
 const cleanup: Array<() => void> = [];
 afterEach(() => {

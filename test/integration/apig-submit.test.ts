@@ -32,14 +32,16 @@ async function scripted(answers: Array<{ status: number; body?: string } | "hang
     await new Promise((r) => server.close(r));
     await dispatcher.destroy();
   });
+  // The pauses between tries are recorded, not waited out.
+  const waits: number[] = [];
   const submitter = new ApigSubmitter({
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     auth: staticTokenAuth("t"),
     dispatcher,
     timeoutMs: 300,
-    retryDelaysMs: [10, 10],
+    sleep: async (ms) => void waits.push(ms),
   });
-  return { submitter, seen };
+  return { submitter, seen, waits };
 }
 
 const target = { region: "eu-de", projectId: "p", instanceId: "i" };
@@ -50,6 +52,8 @@ describe("ApigSubmitter", () => {
     const ok = await scripted([{ status: 500, body: THROTTLED }, { status: 429 }, { status: 202, body: '{"task_id":"abc123"}' }]);
     expect(await ok.submitter.submitExport({ ...target, body: { env_id: "e", group_id: "g" } })).toEqual({ ok: true, taskId: "abc123" });
     expect(ok.seen).toHaveLength(3);
+    // The documented pauses before the 2nd and 3rd try.
+    expect(ok.waits).toEqual([500, 1500]);
     const down = await scripted([{ status: 503 }]);
     expect(await down.submitter.submitExport({ ...target, body: {} })).toMatchObject({ ok: false, kind: "unavailable" });
     expect(down.seen).toHaveLength(3);
@@ -65,6 +69,7 @@ describe("ApigSubmitter", () => {
       error_msg: "group_id",
     });
     expect(refused.seen).toHaveLength(1);
+    expect(refused.waits).toEqual([]);
     const slow = await scripted(["hang"]);
     expect(await slow.submitter.submitExport({ ...target, body: {} })).toMatchObject({ ok: false, kind: "unavailable", message: expect.stringContaining("did not answer") });
     expect(slow.seen).toHaveLength(1);

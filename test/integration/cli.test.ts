@@ -3,7 +3,7 @@
  * the whole service on loopback (harness: dynalite, the APIG simulator, the
  * HTTP API): each exit code of `wait`, import and export end to end.
  */
-import { execFile, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -35,16 +35,34 @@ interface Run {
   stderr: string;
 }
 
-/** Run the CLI with a clean environment (no TASKWATCH_* of the developer's), asynchronously: the service runs in this process. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((ok) => {
-    execFile(
+/**
+ * Run the CLI with a clean environment (no TASKWATCH_* of the developer's), asynchronously: the service runs in this process.
+ * `printed(re)` resolves once its stderr so far matches `re`.
+ */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> & { printed(re: RegExp): Promise<void> } {
+  let child!: ChildProcess;
+  const run = new Promise<Run>((ok) => {
+    child = execFile(
       process.execPath,
       [CLI, ...args],
       { env: { PATH: process.env.PATH!, TASKWATCH_URL: h.apiUrl, TASKWATCH_API_KEY: KEYS.acme, ...env }, timeout: 60_000 },
       (err, stdout, stderr) => ok({ code: err ? Number(err.code ?? -1) : 0, stdout, stderr }),
     );
   });
+  let err = "";
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const printed = (re: RegExp) =>
+    new Promise<void>((ok, fail) => {
+      const check = () => {
+        if (!re.test(err)) return;
+        child.stderr!.off("data", check);
+        ok();
+      };
+      child.stderr!.on("data", check);
+      void run.then(() => (re.test(err) ? ok() : fail(new Error(`the CLI ended without printing ${re}:\n${err}`))));
+      check();
+    });
+  return Object.assign(run, { printed });
 }
 
 /** Run `fn` while the poller ticks, as the deployed schedule would. */
@@ -89,7 +107,8 @@ describe("taskwatch wait: exit codes", () => {
     h.task("cli-later", ["processing"]);
     await h.call("POST", "/tasks", { body: registration("cli-later") });
     const running = cli(["wait", "cli-later", "--json"]);
-    await new Promise((r) => setTimeout(r, 1500));
+    // It has seen the task running; only now does the task end.
+    await running.printed(/cli-later {2}processing\n/);
     h.task("cli-later", [{ status: "succeed", result: DONE }]);
     await h.tick();
     const r = await running;

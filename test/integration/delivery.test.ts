@@ -59,17 +59,21 @@ describe("delivery: outbox, retries, dead letters", () => {
   });
 
   it("Slack 429 with Retry-After: 1 is retried no sooner than a second later", async () => {
-    const { h, r } = await setup({ NOTIFY_RETRY_S: "0,0" });
+    let now = Date.now();
+    const { h, r } = await setup({ NOTIFY_RETRY_S: "0,0" }, () => new Date(now));
     r.replies.push({ status: 429, headers: { "retry-after": "1" }, body: "rate_limited" });
     finishedTask(h, "d-429");
     await h.call("POST", "/tasks", { body: registration("d-429", [{ type: "slack", webhook_url: `${r.url}/s` }]) });
-    const deadline = Date.now() + 10_000;
-    while (r.received.length < 2 && Date.now() < deadline) {
-      await h.tick();
-      await new Promise((ok) => setTimeout(ok, 100));
-    }
+    await h.tick();
+    expect(r.received).toHaveLength(1);
+    // The schedule alone would retry at once (NOTIFY_RETRY_S=0): only Retry-After holds it back.
+    await h.tick();
+    now += 999;
+    await h.tick();
+    expect(r.received).toHaveLength(1);
+    now += 1;
+    await h.tick();
     expect(r.received).toHaveLength(2);
-    expect(r.received[1]!.at - r.received[0]!.at).toBeGreaterThanOrEqual(1000);
     expect((await h.call("GET", "/tasks/d-429")).json.notify[0]?.state).toBe("delivered");
   });
 
@@ -133,14 +137,19 @@ describe("delivery: outbox, retries, dead letters", () => {
     });
     // This "process" records the transition, then dies before sending anything.
     const dying = h.twin();
-    const hang: Sender = { send: () => new Promise(() => undefined) };
+    let sending!: () => void;
+    const sendStarted = new Promise<void>((r) => (sending = r));
+    // It gets as far as its first send (the transition is written before it) and hangs there.
+    const hang: Sender = {
+      send: () => {
+        sending();
+        return new Promise(() => undefined);
+      },
+    };
     dying.sender = hang;
     void h.tick(dying);
-    const until = Date.now() + 5_000;
-    while ((await h.call("GET", "/tasks/d-crash")).json.status !== "succeed") {
-      if (Date.now() > until) throw new Error("transition not recorded");
-      await new Promise((ok) => setTimeout(ok, 20));
-    }
+    await sendStarted;
+    expect((await h.call("GET", "/tasks/d-crash")).json.status).toBe("succeed");
     expect((await h.call("GET", "/tasks/d-crash")).json.notify.map((t: { state: string }) => t.state)).toEqual(["pending", "pending"]);
     // While the dead tick's lease holds, nobody else sends.
     await h.tick();

@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { LambdaInvokeError, lambdaEnvCredentials, lambdaInvoker, withInvokeRetry } from "../../lib/aws/lambda-invoke";
+import { LambdaInvokeError, lambdaInvoker, withInvokeRetry } from "../../lib/aws/lambda-invoke";
 import { Agent } from "../../lib/net/undici";
 import { selfInvoker } from "../../lib/platform/worker-invoker";
 
@@ -88,13 +88,5 @@ describe("Lambda asynchronous invoke (fan-out)", () => {
     await selfInvoker(env)!.invoke({ kind: "poll-shards", shards: ["S#2"], maxRps: 40 });
     expect(lambda.seen.map((r) => r.path)).toEqual(["/2015-03-31/functions/svc-prod-poller/invocations", "/2015-03-31/functions/svc-prod-poller/invocations"]);
     expect(selfInvoker({ AWS_REGION: "eu-central-1" })).toBeUndefined();
-  });
-
-  it("takes the region and the role's credentials from Lambda's environment, or none outside Lambda", () => {
-    expect(lambdaEnvCredentials({ AWS_REGION: "eu-central-1", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "s", AWS_SESSION_TOKEN: "t" })).toEqual({
-      region: "eu-central-1",
-      credentials: { accessKeyId: "a", secretAccessKey: "s", sessionToken: "t" },
-    });
-    expect(lambdaEnvCredentials({ AWS_REGION: "eu-central-1" })).toBeNull();
   });
 });

@@ -27,14 +27,32 @@ describe("poller invocation on the deployed 60 s schedule", () => {
     const r = await useReceiver();
     const state = createPollerState();
     const timing = pollerTiming({ pollIntervalS: 60, apigTimeoutMs: 2_000 });
-    const invocation = runPollerInvocation(h.deps, state, {
+    // Told when the invocation has read every shard's due set in full, so the
+    // task below is registered after that read and can only come in by a pickup.
+    let readAll!: () => void;
+    const fullyRead = new Promise<void>((r) => (readAll = r));
+    let reads = 0;
+    const store = new Proxy(h.deps.store, {
+      get(target, prop) {
+        if (prop === "dueKeys") {
+          return async (...args: Parameters<typeof target.dueKeys>) => {
+            const keys = await target.dueKeys(...args);
+            if (++reads === target.dueShards().length) readAll();
+            return keys;
+          };
+        }
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const invocation = runPollerInvocation({ ...h.deps, store }, state, {
       event: { source: "aws.events" },
       remainingMs: timing.lambdaTimeoutS * 1000,
       settings: { concurrency: 8, apigMaxRps: 200, loopMs: timing.loopMs, reserveMs: timing.reserveMs },
     });
-    await new Promise((ok) => setTimeout(ok, 1_500));
+    await fullyRead;
 
-    // Registered 1.5 s into the invocation; APIG says processing now, succeed 2 s later.
+    // Registered after the invocation's first read; APIG says processing now, succeed 2 s later.
     const endsAt = Date.now() + 2_000;
     h.task("late", [{ status: "processing", until: endsAt }, { status: "succeed", result: DONE }]);
     const registeredAt = Date.now();

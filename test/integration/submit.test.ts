@@ -16,7 +16,12 @@ const where = { project_id: "proj1", instance_id: "inst1" };
 let h: Harness;
 beforeAll(async () => {
   // AK/SK, so every call to APIG is signed over its (multipart) body and the simulator checks it.
-  h = await startHarness({ env: { OTC_AUTH_TOKEN: "", OTC_ACCESS_KEY: AK, OTC_SECRET_KEY: SK }, sim: { auth: { accessKey: AK, secretKey: SK } } });
+  // APIG_TIMEOUT_MS at its default (the harness's 2 s): a 3 MiB upload on a loaded machine takes longer,
+  // and no test here is about the timeout.
+  h = await startHarness({
+    env: { OTC_AUTH_TOKEN: "", OTC_ACCESS_KEY: AK, OTC_SECRET_KEY: SK, APIG_TIMEOUT_MS: "10000" },
+    sim: { auth: { accessKey: AK, secretKey: SK } },
+  });
 });
 afterAll(async () => h?.close());
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { createPollerState } from "../../lib/app/poll-loop";
 import { createCoordinatorMemory, type InvocationSettings, runPollerInvocation, STRAY_SWEEP_EVERY_MS } from "../../lib/app/poller-invocation";
 import { shardOf } from "../../lib/store/item-codec";
-import { type Sim, startSim } from "../support/sim";
+import { type Sim, startSim } from "../../infra/dev/sim/loop-sim";
 
 const S = 1000;
 const settings: InvocationSettings = { concurrency: 64, apigMaxRps: 200, loopMs: 58 * S, reserveMs: 45 * S };

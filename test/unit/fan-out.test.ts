@@ -12,7 +12,7 @@ import { LambdaInvokeError, withInvokeRetry } from "../../lib/aws/lambda-invoke"
 import { createMetrics } from "../../lib/aws/metrics";
 import { DEFAULT_CADENCE } from "../../lib/domain/cadence";
 import { shardOf } from "../../lib/store/item-codec";
-import { seeded, type Sim, startSim } from "../support/sim";
+import { seeded, type Sim, startSim } from "../../infra/dev/sim/loop-sim";
 
 const S = 1000;
 /** The shipped settings (serverless.yml): 64 in flight, 200 queries a second per region. */

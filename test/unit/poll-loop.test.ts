@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { createPollerState, type LoopOptions, runPollLoop } from "../../lib/app/poll-loop";
-import { type Sim, startSim } from "../support/sim";
+import { type Sim, startSim } from "../../infra/dev/sim/loop-sim";
 
 const S = 1000;
 

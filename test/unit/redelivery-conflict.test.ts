@@ -8,7 +8,7 @@ import { deliverOwed } from "../../lib/app/observe-and-deliver";
 import { redeliverWatch } from "../../lib/app/redeliver";
 import { newWatch } from "../../lib/app/register";
 import type { Watch } from "../../lib/domain/watch";
-import { startSim } from "../support/sim";
+import { startSim } from "../../infra/dev/sim/loop-sim";
 
 describe("redelivery during a delivery", () => {
   it("keeps the in-flight try, sends nothing twice, and sends the redelivered target once", async () => {

@@ -4,7 +4,7 @@ import { faultOf } from "../../lib/domain/apig-fault";
 import { METRIC, recordDelivery, recordPoll, recordTick } from "../../lib/app/telemetry";
 import type { ApigObservation } from "../../lib/domain/lifecycle";
 import { newTarget, newWatch } from "../../lib/app/register";
-import { loopSummary } from "../support/sim";
+import { loopSummary } from "../../infra/dev/sim/loop-sim";
 import { createLogger } from "../../lib/aws/log";
 import { createMetrics } from "../../lib/aws/metrics";
 

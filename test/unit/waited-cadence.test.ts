@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { createPollerState, runPollLoop } from "../../lib/app/poll-loop";
 import { readWatch } from "../../lib/app/read-watch";
 import { cadenceDelayMs, DEFAULT_CADENCE, nextPollAt } from "../../lib/domain/cadence";
-import { startSim } from "../support/sim";
+import { startSim } from "../../infra/dev/sim/loop-sim";
 
 const S = 1000;
 const MIN = 60 * S;

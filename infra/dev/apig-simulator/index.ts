@@ -10,10 +10,15 @@ import { Iam, type Reply } from "./iam";
 import { ApigRoutes, matchRoute, NO_SUCH_API } from "./routes";
 import { errorBody, TaskTable } from "./state";
 
-/** One scripted answer: raw HTTP, a delay before the normal answer, or a dropped connection. */
+/**
+ * One scripted answer: raw HTTP, a delay before the normal answer, the normal
+ * answer once `hold` settles (a test decides when; a promise that never
+ * settles is an answer that never comes), or a dropped connection.
+ */
 export type ScriptedAnswer =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { delayMs: number }
+  | { hold: Promise<unknown> }
   | { reset: true };
 
 /** Options of {@link startApigSimulator}; all optional. */
@@ -118,6 +123,7 @@ function scripted(a: ScriptedAnswer | undefined, res: ServerResponse, then: () =
   if (!a) return false;
   if ("reset" in a) res.socket?.destroy();
   else if ("delayMs" in a) setTimeout(() => void then(), a.delayMs);
+  else if ("hold" in a) void a.hold.then(then, then);
   else {
     res.writeHead(a.status, a.headers ?? {});
     res.end(a.body ?? "");

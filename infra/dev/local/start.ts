@@ -18,15 +18,12 @@ import { localDynamoClient, startDynalite } from "./dynalite-server";
 import { migrateLocalTable } from "./migrate-table";
 import { repairIndexes } from "./repair-indexes";
 import { createLambdaHttpServer } from "./http-adapter";
+import { hideSdkNodeVersionWarning } from "../node-warnings";
 
 const env = process.env;
 
-// The AWS SDK warns on Node 20 about releases after January 2027; the lockfile
-// pins this SDK, so the warning only adds noise to a newcomer's first start.
-process.removeAllListeners("warning");
-process.on("warning", (w) => {
-  if (!`${w.name} ${w.message}`.includes("NodeVersionSupportWarning")) console.error(`${w.name}: ${w.message}`);
-});
+// Noise on a newcomer's first start (see node-warnings.ts).
+hideSdkNodeVersionWarning();
 if (existsSync(".env")) process.loadEnvFile(".env");
 
 /**

@@ -3,15 +3,15 @@
  * the cadence, starvation, reads and fan-out, and for the benchmark's
  * large simulations. No I/O, deterministic.
  */
-import { emptyLoopSummary, type LoopDeps, type LoopSummary } from "../../lib/app/poll-loop";
-import type { Sender } from "../../lib/app/ports";
-import { newWatch } from "../../lib/app/register";
-import { DEFAULT_CADENCE } from "../../lib/domain/cadence";
-import { nullMetrics } from "../../lib/aws/metrics";
-import { FakeApig } from "../../infra/dev/sim/fake-apig";
-import { MemoryRepository } from "../../infra/dev/sim/memory-repository";
-import { VirtualTime } from "../../infra/dev/sim/virtual-time";
-import type { LogFields } from "../../lib/app/ports";
+import { emptyLoopSummary, type LoopDeps, type LoopSummary } from "../../../lib/app/poll-loop";
+import type { Sender } from "../../../lib/app/ports";
+import { newWatch } from "../../../lib/app/register";
+import { DEFAULT_CADENCE } from "../../../lib/domain/cadence";
+import { nullMetrics } from "../../../lib/aws/metrics";
+import { FakeApig } from "./fake-apig";
+import { MemoryRepository } from "./memory-repository";
+import { VirtualTime } from "./virtual-time";
+import type { LogFields } from "../../../lib/app/ports";
 
 export interface Sim {
   vt: VirtualTime;

@@ -14,8 +14,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
-import { type ApigSimulator, startApigSimulator } from "../../infra/dev/apig-simulator";
-import { cleanEnv, killHard, type RunningStack, startStack } from "./local-stack";
+import { type ApigSimulator, startApigSimulator } from "./apig-simulator";
+import { cleanEnv, killHard, type RunningStack, startStack } from "./local/stack-process";
 
 export interface ChaosOptions {
   watches: number;
