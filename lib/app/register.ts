@@ -3,13 +3,12 @@
  * it with that first answer, once per (tenant, task id).
  */
 import { type Labels, sameLabels } from "../domain/labels";
-import type { NotifyTarget } from "../domain/target";
+import { type NotifyTarget, pagerDutyDedupKey, sameTargetSpec, type TargetSpec } from "../domain/target";
 import type { Watch } from "../domain/watch";
 import { transition } from "../domain/lifecycle";
 import { queryApig, type WatchDeps } from "./process-watch";
 
-/** A target as the caller names it, before it gets its id and delivery state. */
-export type TargetSpec = Pick<NotifyTarget, "type" | "url" | "secret">;
+export type { TargetSpec };
 
 /** What a registration asks for, already validated by the caller's adapter. */
 export interface Registration {
@@ -39,20 +38,27 @@ export function conflictingFields(existing: Watch, r: Registration): string[] {
   if (existing.project_id !== r.project_id) out.push("project_id");
   if (existing.instance_id !== r.instance_id) out.push("instance_id");
   if (existing.region !== r.region) out.push("region");
-  const same = (a: TargetSpec, b: TargetSpec) => a.type === b.type && a.url === b.url && a.secret === b.secret;
-  if (existing.targets.length !== r.targets.length || existing.targets.some((t, i) => !same(t, r.targets[i]!))) out.push("notify");
+  if (existing.targets.length !== r.targets.length || existing.targets.some((t, i) => !sameTargetSpec(t, r.targets[i]!))) out.push("notify");
   if (!sameLabels(existing.labels, r.labels)) out.push("labels");
   if (Date.parse(existing.deadline_at) - Date.parse(existing.created_at) !== r.timeout_s * 1000) out.push("timeout_s");
   return out;
 }
 
-/** A fresh target: nothing owed until the watch ends. */
-export function newTarget(spec: TargetSpec, index: number): NotifyTarget {
+/**
+ * A fresh target: nothing owed until the watch ends.
+ * @param of the watch it joins, which fixes a PagerDuty target's dedup key
+ */
+export function newTarget(spec: TargetSpec, index: number, of?: Pick<Watch, "tenant" | "labels">): NotifyTarget {
+  const dedupKey = of ? pagerDutyDedupKey(of.tenant, of.labels, spec.dedup_label) : undefined;
   return {
     id: `t${index}`,
     type: spec.type,
     url: spec.url,
     ...(spec.secret !== undefined ? { secret: spec.secret } : {}),
+    ...(spec.format !== undefined ? { format: spec.format } : {}),
+    ...(spec.routing_key !== undefined ? { routing_key: spec.routing_key } : {}),
+    ...(spec.dedup_label !== undefined ? { dedup_label: spec.dedup_label } : {}),
+    ...(dedupKey !== undefined ? { dedup_key: dedupKey } : {}),
     state: "pending",
     attempts: 0,
     last_error: null,
@@ -82,7 +88,7 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
     last_error: null,
     not_found_since: null,
     labels: r.labels,
-    targets: r.targets.map(newTarget),
+    targets: r.targets.map((t, i) => newTarget(t, i, { tenant, labels: r.labels })),
     event_id: null,
     version: 0,
   };

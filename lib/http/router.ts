@@ -37,6 +37,7 @@ import {
   type RegistrationRequest as RegistrationBody,
   WaitQuery,
 } from "./schemas";
+import { targetSpecsOf } from "./target-request";
 
 export type { HttpRequest, HttpResponse } from "./message";
 
@@ -52,6 +53,8 @@ export interface ApiDeps extends WatchDeps {
   regions: string[];
   /** The `GET /health` report (cached per container), or null when the table does not answer. */
   healthReport: () => Promise<HealthReport | null>;
+  /** `EVENTBRIDGE_BUS_ARNS`: the buses a target may name. */
+  eventBusArns?: readonly string[];
 }
 
 /**
@@ -328,10 +331,8 @@ function pathParam(segment: string): string {
 }
 
 /** The targets a request names, in the use cases' terms; undefined when it names none. */
-function targetsOf(notify: RegistrationBody["notify"]): TargetSpec[] | undefined {
-  return notify?.map((n) =>
-    n.type === "slack" ? { type: n.type, url: n.webhook_url } : { type: n.type, url: n.url, secret: n.secret },
-  );
+function targetsOf(deps: ApiDeps, notify: RegistrationBody["notify"]): TargetSpec[] | undefined {
+  return notify && targetSpecsOf(notify, deps.eventBusArns ?? []);
 }
 
 async function register(deps: ApiDeps, tenant: string, body: RegistrationBody): Promise<HttpResponse> {
@@ -409,7 +410,7 @@ function watchOf(deps: ApiDeps, body: Pick<RegistrationBody, "project_id" | "ins
     project_id: body.project_id,
     instance_id: body.instance_id,
     region,
-    targets: targetsOf(body.notify) ?? deps.defaultTargets,
+    targets: targetsOf(deps, body.notify) ?? deps.defaultTargets,
     labels: body.labels ?? labelsFrom([]),
     timeout_s: body.timeout_s ?? deps.defaultTimeoutS,
   };

@@ -127,7 +127,14 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Ser
     health,
     healthReport: cachedHealth(healthStore, clock, config.healthCacheS * 1000),
     regions: [...config.regions.keys()],
-    sender: httpSender({ dispatcher: notifyDispatcher }),
+    sender: httpSender({
+      dispatcher: notifyDispatcher,
+      pagerdutyEventsUrl: config.channels.pagerdutyEventsUrl,
+      eventBridge: { credentials: config.channels.awsCredentials, endpoint: config.channels.eventBridgeEndpoint },
+      // The operator's endpoint overrides may be local; user URLs never take this path.
+      trustedDispatcher: overrides.notifyDispatcher ?? new Agent({ connections: 16 }),
+    }),
+    eventBusArns: config.channels.eventBusArns,
     clock,
     sleep: overrides.sleep ?? sleepFor,
     cadence: { ...DEFAULT_CADENCE, backoffCapMs: config.backoffCapS * 1000 },
