@@ -11,6 +11,7 @@ import { toView } from "../domain/watch-view";
 import type { Logger, Metrics, Sender, TaskQuery, TaskRef, WatchRepository } from "./ports";
 import type { RegionHealth } from "./region-health";
 import { recordDelivery, recordPoll } from "./telemetry";
+import { type SubscriptionRepository, withSubscriptions } from "./subscriptions";
 
 export interface WatchDeps {
   store: WatchRepository;
@@ -26,6 +27,8 @@ export interface WatchDeps {
   leaseMs: number;
   /** Region health, observed on every APIG answer; the poller persists it (`flush`) after each round. */
   health: Pick<RegionHealth, "flush">;
+  /** Standing routes whose targets join a watch's outbox as it turns terminal; none when absent. */
+  subscriptions?: SubscriptionRepository;
 }
 
 export type WatchOutcome = "unchanged" | "transitioned" | "conflict" | "delivered" | "leased" | "gone";
@@ -58,7 +61,7 @@ export async function applyObservation(deps: WatchDeps, watch: Watch, observatio
   let current = watch;
   for (let attempt = 0; ; attempt++) {
     const at = deps.clock();
-    const t = transition(current, { type: "observed", observation }, at, deps.rules);
+    const t = await withSubscriptions(deps.subscriptions, current, transition(current, { type: "observed", observation }, at, deps.rules));
     if (!t.changed) return { watch: current, outcome: attempt === 0 ? "unchanged" : "conflict" };
     const deliver = t.effects.some((e) => e.type === "deliver");
     // The terminal write also takes the delivery lease, so no other writer

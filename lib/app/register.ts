@@ -7,6 +7,7 @@ import { type NotifyTarget, pagerDutyDedupKey, sameTargetSpec, type TargetSpec }
 import type { Watch } from "../domain/watch";
 import { transition } from "../domain/lifecycle";
 import { queryApig, type WatchDeps } from "./process-watch";
+import { withSubscriptions } from "./subscriptions";
 
 export type { TargetSpec };
 
@@ -111,7 +112,7 @@ export async function registerWatch(
   if (known) return { created: false, watch: sameTask(known, r) };
   const fresh = newWatch(tenant, r, deps.clock());
   const observation = await queryApig(deps, fresh);
-  const t = transition(fresh, { type: "observed", observation }, deps.clock(), deps.rules);
+  const t = await withSubscriptions(deps.subscriptions, fresh, transition(fresh, { type: "observed", observation }, deps.clock(), deps.rules));
   const created = await deps.store.create(t.next);
   if (!created.created) return { created: false, watch: sameTask(created.existing, r) };
   if (t.next.status !== "registered") {

@@ -77,6 +77,8 @@ export const NotifyTarget = z.object({
   dedup_label: z.optional(z.string()),
   /** PagerDuty: the dedup key, fixed when the target joins the watch (tenant + that label's value). */
   dedup_key: z.optional(z.string()),
+  /** The subscription that added this target when the watch turned terminal; absent for the registration's own. */
+  subscription: z.optional(z.string()),
   state: DeliveryState,
   attempts: z.number(),
   last_error: z.nullable(z.string()),

@@ -38,6 +38,7 @@ import {
   WaitQuery,
 } from "./schemas";
 import { targetSpecsOf } from "./target-request";
+import { SUBSCRIPTION_COMPONENTS, SUBSCRIPTION_ROUTES } from "./subscription-routes";
 
 export type { HttpRequest, HttpResponse } from "./message";
 
@@ -79,7 +80,7 @@ export async function handleHttp(deps: ApiDeps, req: HttpRequest): Promise<HttpR
  * What a handler gets: the request, its tenant ("" on routes that need no
  * key), its decoded path parameters and its body, parsed with the route's schema.
  */
-interface RouteContext<B = unknown> {
+export interface RouteContext<B = unknown> {
   deps: ApiDeps;
   req: HttpRequest;
   tenant: string;
@@ -130,6 +131,7 @@ const COMPONENTS = {
   Error: ErrorBody,
   Health: HealthAnswer,
   OpenApiDocument: z.looseObject({ openapi: z.string() }),
+  ...SUBSCRIPTION_COMPONENTS,
 };
 
 /** Every route the API serves: the router dispatches on it, `GET /openapi.json` describes it. */
@@ -254,6 +256,7 @@ export const ROUTES: readonly Route[] = [
     responses: { 201: { description: "submitted and watched", schema: "Watch" }, ...BODY_ERRORS, ...WATCH_ERRORS, ...SUBMIT_ERRORS },
     handle: (c) => submitExport(c.deps, c.tenant, c.body),
   }),
+  ...SUBSCRIPTION_ROUTES,
 ];
 
 /** Route paths as matchers: `{name}` is one path segment. */

@@ -118,12 +118,32 @@ export function httpSender(opts: HttpSenderOptions): Sender {
           maxBodyBytes: 2048,
           overflow: "truncate",
         });
-        return classify(res.status, res.headers, res.body, now);
+        const outcome = classify(res.status, res.headers, res.body, now);
+        // A set-up test must not leave an incident open: resolve the one it just triggered.
+        if (test && outcome.ok && target.type === "pagerduty") await resolveTest(prepared, target.routing_key ?? "", eventId);
+        return outcome;
       } catch (err) {
         return failedConnection(err, timeoutMs);
       }
     },
   };
+
+  async function resolveTest(prepared: Exclude<Prepared, { done: SendOutcome }>, routingKey: string, dedupKey: string): Promise<void> {
+    try {
+      const res = await requestCapped(prepared.url, {
+        method: "POST",
+        headers: { ...JSON_HEADERS, "user-agent": "apig-taskwatch/0.1" },
+        body: JSON.stringify({ routing_key: routingKey, event_action: "resolve", dedup_key: dedupKey }),
+        dispatcher: prepared.trusted ? (opts.trustedDispatcher ?? opts.dispatcher) : opts.dispatcher,
+        timeoutMs,
+        maxBodyBytes: 512,
+        overflow: "truncate",
+      });
+      void res;
+    } catch {
+      // Best effort: the test's answer is the trigger's.
+    }
+  }
 }
 
 /** What a receiver's answer means: delivered, final (410), or another try (with its `Retry-After`). */
@@ -132,10 +152,11 @@ function classify(status: number, headers: Record<string, string | string[] | un
   const retryAfterMs = parseRetryAfter(headers["retry-after"], now);
   const text = body.replace(/\s+/g, " ").trim();
   const error = `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ""}`;
+  const receiver_body = Buffer.from(body, "utf8").subarray(0, 200).toString("utf8");
   // 410 Gone: the receiver says this endpoint will never accept again.
-  if (status === 410) return { ok: false, final: true, error, http_status: status };
-  if (status >= 300 && status < 400) return { ok: false, final: false, error: `HTTP ${status} redirect (not followed)`, http_status: status };
-  return { ok: false, final: false, error, http_status: status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  if (status === 410) return { ok: false, final: true, error, http_status: status, receiver_body };
+  if (status >= 300 && status < 400) return { ok: false, final: false, error: `HTTP ${status} redirect (not followed)`, http_status: status, receiver_body };
+  return { ok: false, final: false, error, http_status: status, receiver_body, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
 }
 
 function failedConnection(err: unknown, timeoutMs: number): SendOutcome {
