@@ -19,7 +19,9 @@ export function cutText(raw: string, max: number): string {
   if (raw.length <= max) return raw;
   const budget = Math.max(0, max - ELLIPSIS.length);
   let out = "";
-  for (const { segment } of segmenter.segment(raw)) {
+  // Segment only a prefix: ICU's cost grows with the whole text, and nothing
+  // past `max` is kept (a cluster cut at the prefix's end ends past the budget).
+  for (const { segment } of segmenter.segment(raw.slice(0, max + 32))) {
     if (out.length + segment.length > budget) break;
     out += segment;
   }
@@ -131,6 +133,21 @@ export function failureLine(f: { method?: string; path?: string; error_code?: st
   return oneLine(why === "" ? where : `${where}: ${why}`);
 }
 
+/**
+ * No message shows more than a few thousand characters of one text, and a
+ * stored one may hold 64 KiB: cut early so building stays cheap. The
+ * builders cut again, between graphemes, well inside this.
+ */
+const TEXT_BOUND = 4000;
+function bound<T extends string | null>(s: T): T {
+  return (s !== null && s.length > TEXT_BOUND ? s.slice(0, TEXT_BOUND) : s) as T;
+}
+function bounded<T extends Record<string, string | undefined>>(f: T): T {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(f)) out[k] = v === undefined ? v : bound(v);
+  return out as T;
+}
+
 /** Everything a chat message carries, raw (each channel escapes and cuts). */
 export interface MessageFacts {
   outcome: Outcome | null;
@@ -175,7 +192,7 @@ export function messageFacts(view: WatchView, now: Date = new Date()): MessageFa
       { label: "Ignored", value: String(counts.ignored) },
     );
     if (result.failure_count > 0 || result.failure.length > 0) {
-      failures = { lines: result.failure.map(failureLine), total: Math.max(result.failure_count, result.failure.length) };
+      failures = { lines: result.failure.map((x) => failureLine(bounded(x))), total: Math.max(result.failure_count, result.failure.length) };
     }
   } else if (result?.kind === "export") {
     fields.push({ label: "File", value: result.file_name ?? "(unnamed)" }, { label: "File type", value: result.file_type ?? "unknown" });
@@ -188,8 +205,8 @@ export function messageFacts(view: WatchView, now: Date = new Date()): MessageFa
     fields,
     counts,
     failures,
-    error: errorLine(view),
-    rawResult: result?.kind === "raw" && view.status !== "failed" ? result.raw : null,
+    error: bound(errorLine(view)),
+    rawResult: result?.kind === "raw" && view.status !== "failed" ? bound(result.raw) : null,
     labels,
     footer: `Registered ${view.created_at} · finished ${view.finished_at ?? "not yet"}`,
   };
