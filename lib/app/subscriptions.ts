@@ -9,14 +9,23 @@ import { sameTargetSpec, type TargetSpec } from "../domain/target";
 import { isTerminal, type Watch } from "../domain/watch";
 import { sameLabels } from "../domain/labels";
 
-/** Where subscriptions live: one item each, every change a single conditional write. */
+/** Most subscriptions one tenant may have (they are read, all of them, whenever a watch ends). */
+export const MAX_SUBSCRIPTIONS = 50;
+
+/** Where subscriptions live; every change is a single conditional write. */
 export interface SubscriptionRepository {
-  /** Store `sub` unless its tenant has one of that name; else return the stored one. */
-  create(sub: Subscription): Promise<{ created: true } | { created: false; existing: Subscription }>;
+  /** Store `sub` unless its tenant has one of that name (return it) or already {@link MAX_SUBSCRIPTIONS}. */
+  create(sub: Subscription): Promise<{ created: true } | { created: false; existing: Subscription } | { created: false; full: true }>;
   /** The tenant's subscriptions, by name; strongly consistent. */
   list(tenant: string): Promise<Subscription[]>;
   /** False when the tenant had no subscription of that name. */
   delete(tenant: string, name: string): Promise<boolean>;
+}
+
+/** A change kept losing to concurrent changes of the same tenant's subscriptions: retryable. */
+export class SubscriptionBusyError extends Error {
+  override name = "SubscriptionBusyError";
+  readonly code = "busy";
 }
 
 /** What `POST /subscriptions` asks for, validated by the adapter. */
@@ -28,7 +37,8 @@ export interface SubscriptionRequest {
 
 export type CreateSubscriptionResult =
   | { ok: true; created: boolean; subscription: Subscription }
-  | { ok: false; reason: "conflict"; existing: Subscription };
+  | { ok: false; reason: "conflict"; existing: Subscription }
+  | { ok: false; reason: "limit" };
 
 /** The same name with the same body answers the stored one (a retry); another body is a conflict. */
 export async function createSubscription(
@@ -40,6 +50,7 @@ export async function createSubscription(
   const sub: Subscription = { tenant, name: req.name, match: req.match, targets: req.targets, created_at: now.toISOString() };
   const r = await repo.create(sub);
   if (r.created) return { ok: true, created: true, subscription: sub };
+  if ("full" in r) return { ok: false, reason: "limit" };
   if (sameSubscription(r.existing, sub)) return { ok: true, created: false, subscription: r.existing };
   return { ok: false, reason: "conflict", existing: r.existing };
 }

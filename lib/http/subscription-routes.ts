@@ -4,7 +4,7 @@
  * handlers that translate HTTP to the use cases in `app/subscriptions.ts` and
  * `app/test-target.ts`. The router serves them with its own table.
  */
-import { createSubscription, type SubscriptionRepository } from "../app/subscriptions";
+import { createSubscription, MAX_SUBSCRIPTIONS, SubscriptionBusyError, type SubscriptionRepository } from "../app/subscriptions";
 import { sendTestNotification } from "../app/test-target";
 import { LabelsInput } from "../domain/labels";
 import { MatchOutcome, type Subscription, SubscriptionName } from "../domain/subscription";
@@ -106,8 +106,18 @@ const BODY = {
 } as const;
 
 function repoOf(deps: ApiDeps): SubscriptionRepository {
-  if (!deps.subscriptions) throw new HttpError(503, "unavailable", "subscriptions are not configured here");
-  return deps.subscriptions;
+  const repo = deps.subscriptions;
+  if (!repo) throw new HttpError(503, "unavailable", "subscriptions are not configured here");
+  // A change that kept losing to concurrent ones is a retryable 503, never a 500.
+  const busy = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    try {
+      return await f(...a);
+    } catch (err) {
+      if (err instanceof SubscriptionBusyError) throw new HttpError(503, "busy", err.message);
+      throw err;
+    }
+  };
+  return { create: busy((s) => repo.create(s)), list: (t) => repo.list(t), delete: busy((t, n) => repo.delete(t, n)) };
 }
 
 /** Subscriptions and the test send, for the router's table. */
@@ -125,7 +135,7 @@ export const SUBSCRIPTION_ROUTES: readonly Route[] = [
       201: { description: "created", schema: "Subscription" },
       ...BODY,
       ...AUTH,
-      409: { description: "a subscription of that name exists with another body", schema: "Error" },
+      409: { description: "a subscription of that name exists with another body (`conflict`), or the tenant has the most it may (`limit_reached`)", schema: "Error" },
     },
     handle: async ({ deps, tenant, body }) => createHandler(deps, tenant, body),
   }),
@@ -138,7 +148,7 @@ export const SUBSCRIPTION_ROUTES: readonly Route[] = [
     responses: { 200: { description: "every subscription of the tenant", schema: "SubscriptionList" }, ...AUTH },
     handle: async ({ deps, tenant }) => {
       const subs = await repoOf(deps).list(tenant);
-      return json(200, { items: subs.sort((a, b) => (a.name < b.name ? -1 : 1)).map(toSubscriptionView) });
+      return json(200, { items: subs.map(toSubscriptionView) });
     },
   }),
   typed({
@@ -181,6 +191,7 @@ async function createHandler(deps: ApiDeps, tenant: string, body: SubscriptionBo
     ...(body.match.labels !== undefined ? { labels: body.match.labels } : {}),
   };
   const r = await createSubscription(repoOf(deps), tenant, { name: body.name, match, targets }, deps.clock());
+  if (!r.ok && r.reason === "limit") throw new HttpError(409, "limit_reached", `a tenant may have at most ${MAX_SUBSCRIPTIONS} subscriptions`);
   if (!r.ok) throw new HttpError(409, "conflict", `a subscription named ${body.name} exists with another body`);
   return json(r.created ? 201 : 200, toSubscriptionView(r.subscription));
 }
