@@ -39,7 +39,9 @@ export function conflictingFields(existing: Watch, r: Registration): string[] {
   if (existing.project_id !== r.project_id) out.push("project_id");
   if (existing.instance_id !== r.instance_id) out.push("instance_id");
   if (existing.region !== r.region) out.push("region");
-  if (existing.targets.length !== r.targets.length || existing.targets.some((t, i) => !sameTargetSpec(t, r.targets[i]!))) out.push("notify");
+  // Targets a subscription added when the watch ended are not the registration's.
+  const own = existing.targets.filter((t) => t.subscription === undefined);
+  if (own.length !== r.targets.length || own.some((t, i) => !sameTargetSpec(t, r.targets[i]!))) out.push("notify");
   if (!sameLabels(existing.labels, r.labels)) out.push("labels");
   if (Date.parse(existing.deadline_at) - Date.parse(existing.created_at) !== r.timeout_s * 1000) out.push("timeout_s");
   return out;

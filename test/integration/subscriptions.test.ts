@@ -143,6 +143,18 @@ describe("subscriptions feed the outbox when a watch turns terminal", () => {
     expect(w.notify[0]!.subscription).toBeUndefined();
   });
 
+  it("registering a finished watch again with the same body is still a 200, whatever its subscriptions added", async () => {
+    const h = await harness();
+    const r = await useReceiver();
+    await h.call("POST", "/subscriptions", { body: { name: "extra", notify: [{ type: "slack", webhook_url: `${r.url}/extra` }] } });
+    h.task("again-1", [{ status: "failed", result: FAILED }]);
+    const body = registration("again-1", [{ type: "slack", webhook_url: `${r.url}/own` }]);
+    expect((await h.call("POST", "/tasks", { body })).status).toBe(201);
+    const repeat = await h.call("POST", "/tasks", { body });
+    expect(repeat.status).toBe(200);
+    expect(repeat.json.notify.map((t) => t.subscription ?? "own")).toEqual(["own", "extra"]);
+  });
+
   it("subscriptions are read when the watch ends: one made while it runs counts, a change after it ended neither adds nor removes a delivery", async () => {
     let now = Date.now();
     const h = await startHarness({ env: { NOTIFY_RETRY_S: "1,1" }, overrides: { clock: () => new Date(now) } });
