@@ -25,7 +25,7 @@ export class CliError extends Error {
 
 /**
  * @typedef {{ path: string, message: string }} Issue
- * @typedef {{ error?: { code?: string, message?: string, issues?: Issue[], apig?: { error_code: string, error_msg: string } } }} ErrorAnswer
+ * @typedef {{ error?: { code?: string, message?: string, issues?: Issue[], apig?: { error_code: string, error_msg: string }, receiver?: { status: number | null, body: string } } }} ErrorAnswer
  * @typedef {{ task_id: string, status: string, outcome: string | null, task_type: string | null, created_at: string,
  *   finished_at: string | null, result: any, last_error: { code: string, message: string } | null,
  *   notify: Array<{ id: string, type: string, url: string, state: string, attempts: number, last_error: string | null }> }} Watch
@@ -69,6 +69,7 @@ export async function call(conn, method, path, opts = {}) {
     json = undefined;
   }
   if (res.ok) {
+    if (res.status === 204) return null;
     if (json === undefined) throw new CliError(`${conn.url} answered ${res.status} without JSON: is it apig-taskwatch?`, EXIT.unreachable, true);
     opts.headers?.(res.headers);
     return json;
@@ -90,6 +91,10 @@ function errorFor(status, body, path) {
     return new CliError(`${message}${issues ? `: ${issues}` : ""}`, EXIT.usage);
   }
   if (status === 404) return new CliError(e?.code === "not_found" && path.startsWith("/tasks/") ? `no such watch: ${decodeURIComponent(path.split("/")[2] ?? "")}` : message, EXIT.failed);
+  if (status === 422 && e?.receiver) {
+    const said = e.receiver.body ? `: ${e.receiver.body.replace(/\s+/g, " ").slice(0, 200)}` : "";
+    return new CliError(`the target refused the test notification (${e.receiver.status === null ? "no answer" : `HTTP ${e.receiver.status}`})${said}`, EXIT.failed);
+  }
   if (status === 422 && e?.apig) return new CliError(`APIG refused the request: ${e.apig.error_code} ${e.apig.error_msg}`, EXIT.failed);
   if (status === 429 || status >= 500) return new CliError(`the service answered ${status}: ${message}`, EXIT.unreachable, true);
   return new CliError(message, EXIT.failed);

@@ -21,15 +21,33 @@ const GLOBAL = {
   help: { type: "boolean", short: "h" },
 };
 
+/** One option per target type; repeat an option for more targets of that type. */
+/** @type {Record<string, OptionSpec>} */
+export const TARGET_OPTIONS = {
+  webhook: { type: "string", multiple: true },
+  secret: { type: "string", multiple: true },
+  slack: { type: "string", multiple: true },
+  teams: { type: "string", multiple: true },
+  "teams-card": { type: "string", multiple: true },
+  "google-chat": { type: "string", multiple: true },
+  mattermost: { type: "string", multiple: true },
+  pagerduty: { type: "string", multiple: true },
+  "pagerduty-region": { type: "string" },
+  "dedup-label": { type: "string" },
+  eventbridge: { type: "string", multiple: true },
+};
+
+/** The usage of the target options. */
+export const TARGET_USAGE =
+  "[--webhook URL --secret S]... [--slack URL]... [--teams URL]... [--teams-card URL]... [--google-chat URL]... [--mattermost URL]... [--pagerduty ROUTING_KEY [--pagerduty-region us|eu] [--dedup-label L]]... [--eventbridge BUS_ARN]...";
+
 /** Options a command that creates a watch takes: where to notify, labels, the watch's own timeout. */
 /** @type {Record<string, OptionSpec>} */
 const WATCH = {
   project: { type: "string" },
   instance: { type: "string" },
   region: { type: "string" },
-  webhook: { type: "string", multiple: true },
-  secret: { type: "string", multiple: true },
-  slack: { type: "string", multiple: true },
+  ...TARGET_OPTIONS,
   label: { type: "string", multiple: true },
   timeout: { type: "string" },
   wait: { type: "boolean" },
@@ -41,7 +59,7 @@ export const COMMANDS = /** @type {const} */ ({
   register: {
     options: { ...WATCH, task: { type: "string" } },
     positionals: 0,
-    usage: "register --project P --instance I --task T [--region R] [--webhook URL --secret S]... [--slack URL]... [--label k=v]... [--timeout S] [--wait [--wait-timeout S]]",
+    usage: `register --project P --instance I --task T [--region R] ${TARGET_USAGE} [--label k=v]... [--timeout S] [--wait [--wait-timeout S]]`,
   },
   wait: { options: { timeout: { type: "string" } }, positionals: 1, usage: "wait TASK_ID [--timeout S]" },
   import: {
@@ -78,6 +96,14 @@ export const COMMANDS = /** @type {const} */ ({
   list: { options: { status: { type: "string" }, limit: { type: "string" } }, positionals: 0, usage: "list [--status S] [--limit N]" },
   cancel: { options: {}, positionals: 1, usage: "cancel TASK_ID" },
   redeliver: { options: { target: { type: "string", multiple: true } }, positionals: 1, usage: "redeliver TASK_ID [--target t0]..." },
+  subscribe: {
+    options: { ...TARGET_OPTIONS, outcome: { type: "string", multiple: true }, "task-type": { type: "string", multiple: true }, label: { type: "string", multiple: true } },
+    positionals: 1,
+    usage: `subscribe NAME [--outcome failed|partial|succeeded|timed_out|not_found|error]... [--task-type import_api|export_api]... [--label k=v]... ${TARGET_USAGE}`,
+  },
+  subscriptions: { options: {}, positionals: 0, usage: "subscriptions" },
+  unsubscribe: { options: {}, positionals: 1, usage: "unsubscribe NAME" },
+  "test-target": { options: { ...TARGET_OPTIONS }, positionals: 0, usage: `test-target (one of) ${TARGET_USAGE}` },
 });
 
 /** @typedef {keyof typeof COMMANDS} CommandName */

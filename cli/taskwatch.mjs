@@ -11,6 +11,7 @@ import { basename } from "node:path";
 import { call, CliError, EXIT } from "./api.mjs";
 import { helpText, many, optional, parseCommandLine, required, seconds, UsageError } from "./args.mjs";
 import { progress, summary } from "./render.mjs";
+import { pairsOf, targetsOf } from "./targets.mjs";
 
 /** @typedef {import("./api.mjs").Watch} Watch */
 /** @typedef {import("./args.mjs").Invocation} Invocation */
@@ -104,20 +105,8 @@ async function finish(inv, conn, w, opts) {
 
 /** The notify, labels and timeout_s of a command that creates a watch. @param {import("./args.mjs").Values} v */
 function watchOptions(v) {
-  const webhooks = many(v, "webhook");
-  const secrets = many(v, "secret");
-  if (webhooks.length !== secrets.length) throw new UsageError("give one --secret per --webhook, in the same order");
-  const notify = [
-    ...webhooks.map((url, i) => ({ type: "webhook", url, secret: secrets[i] })),
-    ...many(v, "slack").map((webhook_url) => ({ type: "slack", webhook_url })),
-  ];
-  /** @type {Record<string, string>} */
-  const labels = {};
-  for (const l of many(v, "label")) {
-    const eq = l.indexOf("=");
-    if (eq < 1) throw new UsageError(`--label must be key=value, got "${l}"`);
-    labels[l.slice(0, eq)] = l.slice(eq + 1);
-  }
+  const notify = targetsOf(v);
+  const labels = pairsOf(many(v, "label"), "label");
   const timeout = seconds(v, "timeout");
   const region = optional(v, "region");
   return {
@@ -221,6 +210,39 @@ async function run(inv) {
     case "cancel":
       print(inv, inv.json ? await call(conn, "DELETE", `/tasks/${id()}`) : summary(await call(conn, "DELETE", `/tasks/${id()}`)));
       return EXIT.ok;
+    case "subscribe": {
+      const notify = targetsOf(v);
+      if (notify.length === 0) throw new UsageError("name at least one target (--slack, --teams, --pagerduty, ...)");
+      const outcome = many(v, "outcome");
+      const taskType = many(v, "task-type");
+      const labels = pairsOf(many(v, "label"), "label");
+      const match = {
+        ...(outcome.length > 0 ? { outcome } : {}),
+        ...(taskType.length > 0 ? { task_type: taskType } : {}),
+        ...(Object.keys(labels).length > 0 ? { labels } : {}),
+      };
+      const s = await call(conn, "POST", "/subscriptions", { body: { name: inv.positionals[0], match, notify } });
+      print(inv, inv.json ? s : subscriptionLine(s));
+      return EXIT.ok;
+    }
+    case "subscriptions": {
+      const page = await call(conn, "GET", "/subscriptions");
+      /** @type {Subscription[]} */
+      const items = page.items;
+      print(inv, inv.json ? page : items.map(subscriptionLine).join("\n") || "(no subscriptions)");
+      return EXIT.ok;
+    }
+    case "unsubscribe":
+      await call(conn, "DELETE", `/subscriptions/${id()}`);
+      print(inv, inv.json ? { deleted: inv.positionals[0] } : `deleted ${inv.positionals[0]}`);
+      return EXIT.ok;
+    case "test-target": {
+      const targets = targetsOf(v);
+      if (targets.length !== 1) throw new UsageError("name exactly one target to test");
+      const r = await call(conn, "POST", "/targets/test", { body: { target: targets[0] }, timeoutMs: 30_000 });
+      print(inv, inv.json ? r : `delivered: the receiver answered HTTP ${r.status} in ${r.duration_ms} ms`);
+      return EXIT.ok;
+    }
     case "redeliver": {
       const targets = many(v, "target");
       const w = await call(conn, "POST", `/tasks/${id()}/redeliver`, { body: targets.length > 0 ? { targets } : {} });
@@ -228,6 +250,22 @@ async function run(inv) {
       return EXIT.ok;
     }
   }
+}
+
+/**
+ * @typedef {{ name: string, match: { outcome?: string[], task_type?: string[], labels?: Record<string, string> },
+ *   notify: Array<{ type: string, url: string }> }} Subscription
+ */
+
+/** One line per subscription: name, what it matches, where it sends. @param {Subscription} s */
+function subscriptionLine(s) {
+  const m = s.match;
+  const what = [
+    m.outcome?.length ? `outcome=${m.outcome.join("|")}` : "",
+    m.task_type?.length ? `task_type=${m.task_type.join("|")}` : "",
+    ...Object.entries(m.labels ?? {}).map(([k, val]) => `${k}=${val}`),
+  ].filter(Boolean);
+  return `${s.name}  ${what.join(" ") || "(every finished watch)"}  -> ${s.notify.map((t) => `${t.type} ${t.url}`).join(", ")}`;
 }
 
 async function main() {

@@ -2,6 +2,7 @@
 import type { TransitionRules } from "../domain/lifecycle";
 import type { Logger, Metrics, Sender, TaskQuery, WatchRepository } from "./ports";
 import type { RegionHealth } from "./region-health";
+import type { SubscriptionRepository } from "./subscriptions";
 
 export interface WatchDeps {
   store: WatchRepository;
@@ -19,4 +20,6 @@ export interface WatchDeps {
   leaseMs: number;
   /** Region health, observed on every APIG answer; the poller persists it (`flush`) after each round. */
   health: Pick<RegionHealth, "flush">;
+  /** Standing routes whose targets join a watch's outbox as it turns terminal; none when absent. */
+  subscriptions?: SubscriptionRepository;
 }

@@ -11,6 +11,7 @@ import { toView } from "../domain/watch-view";
 import type { WatchDeps } from "./deps";
 import type { TaskRef } from "./ports";
 import { recordDelivery, recordPoll } from "./telemetry";
+import { withSubscriptions } from "./subscriptions";
 
 
 export type WatchOutcome = "unchanged" | "transitioned" | "conflict" | "delivered" | "leased" | "gone";
@@ -46,11 +47,12 @@ export async function applyObservation(deps: WatchDeps, watch: Watch, observatio
   const r = await deps.store.update<Watch>(
     watch.tenant,
     watch.task_id,
-    (current) => {
+    async (current) => {
       if (tries++ > 0) deps.log.info("transition_lost", { task_id: watch.task_id, tenant: watch.tenant });
       // Another writer finished it meanwhile: its answer stands.
       if (tries > 1 && isTerminal(current.status)) return { answer: current };
-      const t = transition(current, { type: "observed", observation }, deps.clock(), deps.rules);
+      // A watch turning terminal takes the targets of the subscriptions that match it, in the same write.
+      const t = await withSubscriptions(deps.subscriptions, current, transition(current, { type: "observed", observation }, deps.clock(), deps.rules));
       if (!t.changed) return { answer: current };
       from = current.status;
       deliver = t.effects.some((e) => e.type === "deliver");

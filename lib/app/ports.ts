@@ -60,9 +60,14 @@ export interface TaskSubmitter {
   submitExport(s: ExportSubmission): Promise<SubmitResult>;
 }
 
+/** How a try is sent: `test` makes it a `task.test` event (`POST /targets/test`). */
+export interface SendOptions {
+  test?: boolean;
+}
+
 /** Sends one notification try; never throws for what a receiver does. */
 export interface Sender {
-  send(target: NotifyTarget, view: WatchView, eventId: string, now: Date): Promise<SendOutcome>;
+  send(target: NotifyTarget, view: WatchView, eventId: string, now: Date, opts?: SendOptions): Promise<SendOutcome>;
 }
 
 /** A watch's entry in the due index: which watch, and since when (registration time or next retry). */
@@ -120,7 +125,7 @@ export interface WatchRepository {
   update<A>(
     tenant: string,
     taskId: string,
-    decide: (current: Watch) => Decision<A>,
+    decide: (current: Watch) => Decision<A> | Promise<Decision<A>>,
     opts?: { current?: Watch; tries?: number },
   ): Promise<UpdateResult<A>>;
   /** A tenant's watches, newest first. */

@@ -3,14 +3,14 @@
  * it with that first answer, once per (tenant, task id).
  */
 import { type Labels, sameLabels } from "../domain/labels";
-import type { NotifyTarget } from "../domain/target";
+import { type NotifyTarget, pagerDutyDedupKey, sameTargetSpec, type TargetSpec } from "../domain/target";
 import type { Watch } from "../domain/watch";
 import { transition } from "../domain/lifecycle";
 import type { WatchDeps } from "./deps";
 import { queryApig } from "./observe-and-deliver";
+import { withSubscriptions } from "./subscriptions";
 
-/** A target as the caller names it, before it gets its id and delivery state. */
-export type TargetSpec = Pick<NotifyTarget, "type" | "url" | "secret">;
+export type { TargetSpec };
 
 /** What a registration asks for, already validated by the caller's adapter. */
 export interface Registration {
@@ -36,20 +36,29 @@ export function conflictingFields(existing: Watch, r: Registration): string[] {
   if (existing.project_id !== r.project_id) out.push("project_id");
   if (existing.instance_id !== r.instance_id) out.push("instance_id");
   if (existing.region !== r.region) out.push("region");
-  const same = (a: TargetSpec, b: TargetSpec) => a.type === b.type && a.url === b.url && a.secret === b.secret;
-  if (existing.targets.length !== r.targets.length || existing.targets.some((t, i) => !same(t, r.targets[i]!))) out.push("notify");
+  // Targets a subscription added when the watch ended are not the registration's.
+  const own = existing.targets.filter((t) => t.subscription === undefined);
+  if (own.length !== r.targets.length || own.some((t, i) => !sameTargetSpec(t, r.targets[i]!))) out.push("notify");
   if (!sameLabels(existing.labels, r.labels)) out.push("labels");
   if (Date.parse(existing.deadline_at) - Date.parse(existing.created_at) !== r.timeout_s * 1000) out.push("timeout_s");
   return out;
 }
 
-/** A fresh target: nothing owed until the watch ends. */
-export function newTarget(spec: TargetSpec, index: number): NotifyTarget {
+/**
+ * A fresh target: nothing owed until the watch ends.
+ * @param of the watch it joins, which fixes a PagerDuty target's dedup key
+ */
+export function newTarget(spec: TargetSpec, index: number, of?: Pick<Watch, "tenant" | "labels">): NotifyTarget {
+  const dedupKey = of ? pagerDutyDedupKey(of.tenant, of.labels, spec.dedup_label) : undefined;
   return {
     id: `t${index}`,
     type: spec.type,
     url: spec.url,
     ...(spec.secret !== undefined ? { secret: spec.secret } : {}),
+    ...(spec.format !== undefined ? { format: spec.format } : {}),
+    ...(spec.routing_key !== undefined ? { routing_key: spec.routing_key } : {}),
+    ...(spec.dedup_label !== undefined ? { dedup_label: spec.dedup_label } : {}),
+    ...(dedupKey !== undefined ? { dedup_key: dedupKey } : {}),
     state: "pending",
     attempts: 0,
     last_error: null,
@@ -79,7 +88,7 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
     last_error: null,
     not_found_since: null,
     labels: r.labels,
-    targets: r.targets.map(newTarget),
+    targets: r.targets.map((t, i) => newTarget(t, i, { tenant, labels: r.labels })),
     event_id: null,
     version: 0,
   };
@@ -96,7 +105,7 @@ export async function registerWatch(deps: WatchDeps, tenant: string, r: Registra
   if (known) return sameTask(known, r);
   const fresh = newWatch(tenant, r, deps.clock());
   const observation = await queryApig(deps, fresh);
-  const t = transition(fresh, { type: "observed", observation }, deps.clock(), deps.rules);
+  const t = await withSubscriptions(deps.subscriptions, fresh, transition(fresh, { type: "observed", observation }, deps.clock(), deps.rules));
   const created = await deps.store.create(t.next);
   if (!created.created) return sameTask(created.existing, r);
   if (t.next.status !== "registered") {

@@ -11,13 +11,13 @@ export async function readDecideWrite<A>(
   repo: Pick<WatchRepository, "get" | "save">,
   tenant: string,
   taskId: string,
-  decide: (current: Watch) => Decision<A>,
+  decide: (current: Watch) => Decision<A> | Promise<Decision<A>>,
   opts: { current?: Watch; tries?: number } = {},
 ): Promise<UpdateResult<A>> {
   let w = opts.current ?? (await repo.get(tenant, taskId));
   for (let i = 0; i < (opts.tries ?? 5); i++) {
     if (w === null) return { kind: "not_found" };
-    const d = decide(w);
+    const d = await decide(w);
     if ("answer" in d) return { kind: "answered", answer: d.answer };
     const saved = await repo.save(d.write, d.leaseUntil);
     if (saved !== "conflict") return { kind: "written", watch: saved };

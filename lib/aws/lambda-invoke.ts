@@ -17,8 +17,8 @@ type SourceData = string | ArrayBuffer | ArrayBufferView;
 const bytes = (d: SourceData): string | Uint8Array =>
   typeof d === "string" ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 
-/** SHA-256 and HMAC-SHA256 in the shape the signer takes, over node:crypto. */
-class Sha256 {
+/** SHA-256 and HMAC-SHA256 in the shape the signer takes, over node:crypto (shared by every SigV4 call). */
+export class Sha256 {
   private h: Hash | Hmac;
   constructor(private readonly secret?: SourceData) {
     this.h = this.fresh();

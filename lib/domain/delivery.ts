@@ -9,11 +9,12 @@ import { isTerminal, type Watch } from "./watch";
 /**
  * The result of one notification try. `http_status` is the receiver's answer
  * on a failed try (absent when none came); `duration_ms` is filled in by the
- * caller that timed the try, for the attempts log.
+ * caller that timed the try, for the attempts log. `receiver_body` is the
+ * start of what the receiver answered, for `POST /targets/test`.
  */
 export type SendOutcome = (
   | { ok: true; status: number }
-  | { ok: false; final: boolean; error: string; retryAfterMs?: number; http_status?: number }
+  | { ok: false; final: boolean; error: string; retryAfterMs?: number; http_status?: number; receiver_body?: string }
 ) & { duration_ms?: number };
 
 /** The attempts-log line of one try that ended at `now`. */

@@ -35,6 +35,9 @@ export function sameLabels(a: Labels, b: Labels): boolean {
   return pa.length === pb.length && pa.every(([k, v], i) => pb[i]![0] === k && pb[i]![1] === v);
 }
 
+/** One label name, as a schema (a PagerDuty `dedup_label`, a subscription's match). */
+export const LabelName = z.string().check(z.regex(NAME, "label names are 1-64 of [A-Za-z0-9_.:/-]"));
+
 const isObject = (v: unknown): v is object => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Own enumerable string-keyed entries, read without touching the prototype chain. */

@@ -3,6 +3,7 @@
  * layer derives its types from, and the one parser of webhook secrets that
  * configuration and registration share.
  */
+import { createHash } from "node:crypto";
 import * as z from "./zod";
 
 /**
@@ -13,8 +14,33 @@ import * as z from "./zod";
 export const DeliveryState = z.enum(["pending", "delivered", "dead", "skipped"]);
 export type DeliveryState = z.infer<typeof DeliveryState>;
 
-export const TargetType = z.enum(["slack", "webhook"]);
+/**
+ * The channels a notification goes to. Chat channels (`slack`, `teams`,
+ * `google_chat`, `mattermost`) and `webhook` post to a user-supplied URL;
+ * `pagerduty` posts to PagerDuty's Events API for its region; `eventbridge`
+ * puts an event on an Amazon EventBridge bus the deployment allows.
+ */
+export const TargetType = z.enum(["slack", "webhook", "teams", "google_chat", "mattermost", "pagerduty", "eventbridge"]);
 export type TargetType = z.infer<typeof TargetType>;
+
+/** PagerDuty's Events API v2 `enqueue` endpoint per service region. */
+export const PAGERDUTY_ENDPOINTS = {
+  us: "https://events.pagerduty.com/v2/enqueue",
+  eu: "https://events.eu.pagerduty.com/v2/enqueue",
+} as const;
+export const PagerDutyRegion = z.enum(["us", "eu"]);
+export type PagerDutyRegion = z.infer<typeof PagerDutyRegion>;
+
+/** An EventBridge bus ARN: `arn:aws:events:<region>:<account>:event-bus/<name>` (any AWS partition). */
+export const EventBusArn = z.string().check(
+  z.maxLength(1600),
+  z.regex(/^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256}$/, "must be an event bus ARN (arn:aws:events:region:account:event-bus/name)"),
+);
+
+/** The AWS region of a bus ARN (its fourth field). */
+export function busRegion(arn: string): string {
+  return arn.split(":")[3] ?? "";
+}
 
 /** How many tries each target keeps in its {@link NotifyTarget} `attempts_log`. */
 export const ATTEMPTS_LOGGED = 10;
@@ -35,10 +61,24 @@ export const NotifyTarget = z.object({
   /** Stable per watch: `t0`, `t1`, ... */
   id: z.string(),
   type: TargetType,
-  /** Full URL; never shown by the API (Slack URLs are secrets too). */
+  /**
+   * Where the notification goes: the full webhook URL (chat channels and
+   * webhooks; never shown by the API, Slack URLs are secrets too), PagerDuty's
+   * regional endpoint, or the EventBridge bus ARN.
+   */
   url: z.string(),
   /** `whsec_...`, webhook targets only; never shown by the API. */
   secret: z.optional(z.string()),
+  /** Teams: `card` posts the bare Adaptive Card; absent, the message envelope. */
+  format: z.optional(z.enum(["message", "card"])),
+  /** PagerDuty integration key; a secret, never shown by the API. */
+  routing_key: z.optional(z.string()),
+  /** PagerDuty: the label whose value (with the tenant) keys incidents, so a later success resolves them. */
+  dedup_label: z.optional(z.string()),
+  /** PagerDuty: the dedup key, fixed when the target joins the watch (tenant + that label's value). */
+  dedup_key: z.optional(z.string()),
+  /** The subscription that added this target when the watch turned terminal; absent for the registration's own. */
+  subscription: z.optional(z.string()),
   state: DeliveryState,
   attempts: z.number(),
   last_error: z.nullable(z.string()),
@@ -87,3 +127,45 @@ export const WebhookSecret = z.string().check(
     if (!r.ok) ctx.addIssue({ code: "custom", message: r.message, input: s });
   }),
 );
+
+/** A target as the caller names it, before it gets its id and delivery state. */
+export type TargetSpec = Pick<NotifyTarget, "type" | "url" | "secret" | "format" | "routing_key" | "dedup_label">;
+
+/** True when two targets name the same destination with the same settings (and secret). */
+export function sameTargetSpec(a: TargetSpec, b: TargetSpec): boolean {
+  return (
+    a.type === b.type &&
+    a.url === b.url &&
+    a.secret === b.secret &&
+    (a.format ?? "message") === (b.format ?? "message") &&
+    a.routing_key === b.routing_key &&
+    a.dedup_label === b.dedup_label
+  );
+}
+
+/** Longest dedup key PagerDuty accepts. */
+const DEDUP_KEY_MAX = 255;
+
+/**
+ * The PagerDuty dedup key of a watch's target: the tenant plus the value of
+ * its `dedup_label`, so every watch of that tenant with the same value
+ * (the same pipeline) triggers and resolves one incident. Undefined without
+ * a `dedup_label` or when the watch lacks that label.
+ */
+export function pagerDutyDedupKey(tenant: string, labels: Record<string, string>, dedupLabel: string | undefined): string | undefined {
+  if (dedupLabel === undefined || !Object.hasOwn(labels, dedupLabel)) return undefined;
+  const key = `taskwatch/${tenant}/${dedupLabel}=${labels[dedupLabel]}`;
+  if (key.length <= DEDUP_KEY_MAX) return key;
+  return `taskwatch/${createHash("sha256").update(key).digest("hex")}`;
+}
+
+/**
+ * What a PagerDuty target sends for a watch's outcome: `trigger` on a failure
+ * outcome, `resolve` on a success when it has a dedup key (the incident the
+ * same pipeline opened before), otherwise nothing.
+ */
+export function pagerDutyAction(outcome: string | null, dedupKey: string | undefined): "trigger" | "resolve" | null {
+  if (outcome === "failed" || outcome === "partial" || outcome === "timed_out" || outcome === "not_found" || outcome === "error") return "trigger";
+  if (outcome === "succeeded" && dedupKey !== undefined) return "resolve";
+  return null;
+}

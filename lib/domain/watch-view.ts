@@ -9,7 +9,7 @@ import { NotifyTarget } from "./target";
 import { Outcome, outcomeOf, Watch } from "./watch";
 
 /** A target as shown: the URL cut to scheme and host, no secret, times as ISO strings. */
-export const TargetView = z.extend(z.pick(NotifyTarget, { id: true, type: true, state: true, attempts: true, last_error: true, delivered_at: true, attempts_log: true }), {
+export const TargetView = z.extend(z.pick(NotifyTarget, { id: true, type: true, state: true, attempts: true, last_error: true, delivered_at: true, attempts_log: true, subscription: true }), {
   /** Scheme and host only, e.g. `https://hooks.slack.com`. */
   url: z.string(),
   next_attempt_at: z.nullable(z.string()),
@@ -54,7 +54,8 @@ export function toView(w: Watch): WatchView {
     notify: w.targets.map((t) => ({
       id: t.id,
       type: t.type,
-      url: redactUrl(t.url),
+      // A bus ARN names no secret; every URL is cut to scheme and host.
+      url: t.type === "eventbridge" ? t.url : redactUrl(t.url),
       state: t.state,
       attempts: t.attempts,
       last_error: t.last_error,
@@ -62,6 +63,7 @@ export function toView(w: Watch): WatchView {
         t.state === "pending" && t.next_attempt_at !== null ? new Date(t.next_attempt_at).toISOString() : null,
       delivered_at: t.delivered_at,
       attempts_log: t.attempts_log,
+      ...(t.subscription !== undefined ? { subscription: t.subscription } : {}),
     })),
   };
 }

@@ -13,6 +13,8 @@ export interface ApiDeps extends WatchDeps, WatchDefaults {
   allowPrivateTargets: boolean;
   /** The poller's cadence, which `Retry-After` follows (default: the shipped one). */
   cadence?: CadenceRules;
+  /** `EVENTBRIDGE_BUS_ARNS`: the buses a target may name. */
+  eventBusArns?: readonly string[];
   /** The `GET /health` report (cached per container), or null when the table does not answer. */
   healthReport: () => Promise<HealthReport | null>;
 }

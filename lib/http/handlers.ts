@@ -5,13 +5,15 @@
 import { cancelWatch } from "../app/cancel";
 import { readWatch } from "../app/read-watch";
 import { redeliverWatch } from "../app/redeliver";
-import { registerWatch, type TargetSpec } from "../app/register";
+import { registerWatch } from "../app/register";
+import type { TargetSpec } from "../domain/target";
 import { submitExport as submitExportTask, submitImport as submitImportTask } from "../app/submit";
 import { watchOptions } from "../app/watch-options";
 import { toView } from "../domain/watch-view";
 import type * as z from "../domain/zod";
 import type { ApiDeps } from "./api-deps";
 import { valueOr } from "./error-table";
+import { targetSpecsOf } from "./target-request";
 import { type HttpRequest, type HttpResponse, json } from "./message";
 import {
   type ExportRequest,
@@ -23,16 +25,14 @@ import {
   WaitQuery,
 } from "./schemas";
 
-/** The targets a request names, in the use cases' terms; undefined when it names none. */
-function targetsOf(notify: RegistrationRequest["notify"]): TargetSpec[] | undefined {
-  return notify?.map((n) =>
-    n.type === "slack" ? { type: n.type, url: n.webhook_url } : { type: n.type, url: n.url, secret: n.secret },
-  );
+/** The targets a request names, in the use cases' terms; undefined when it names none. A bus not allowed here is a 400. */
+function targetsOf(deps: ApiDeps, notify: RegistrationRequest["notify"]): TargetSpec[] | undefined {
+  return notify && targetSpecsOf(notify, deps.eventBusArns ?? []);
 }
 
 /** The watch options of a request that creates a watch, with the deployment's defaults. */
 function optionsOf(deps: ApiDeps, body: Pick<RegistrationRequest, "project_id" | "instance_id" | "region" | "notify" | "labels" | "timeout_s">) {
-  return valueOr(watchOptions(deps, { ...body, targets: targetsOf(body.notify) })).value;
+  return valueOr(watchOptions(deps, { ...body, targets: targetsOf(deps, body.notify) })).value;
 }
 
 export async function register(deps: ApiDeps, tenant: string, body: RegistrationRequest): Promise<HttpResponse> {

@@ -20,6 +20,7 @@ import {
   WaitQuery,
 } from "./schemas";
 import { WatchView } from "../domain/watch-view";
+import { SUBSCRIPTION_COMPONENTS, SUBSCRIPTION_ROUTES } from "./subscription-routes";
 
 /**
  * What a handler gets: the request, its tenant ("" on routes that need no
@@ -76,6 +77,7 @@ const COMPONENTS = {
   Error: ErrorBody,
   Health: HealthAnswer,
   OpenApiDocument: z.looseObject({ openapi: z.string() }),
+  ...SUBSCRIPTION_COMPONENTS,
 };
 
 /** Every route the API serves: the router dispatches on it, `GET /openapi.json` describes it. */
@@ -200,6 +202,7 @@ export const ROUTES: readonly Route[] = [
     responses: { 201: { description: "submitted and watched", schema: "Watch" }, ...BODY_ERRORS, ...WATCH_ERRORS, ...SUBMIT_ERRORS },
     handle: (c) => submitExport(c.deps, c.tenant, c.body),
   }),
+  ...SUBSCRIPTION_ROUTES,
 ];
 
 let document: Record<string, unknown> | undefined;

@@ -4,8 +4,7 @@
  */
 import * as z from "../domain/zod";
 import { LabelsInput } from "../domain/labels";
-import { WebhookSecret } from "../domain/target";
-import { checkTargetUrl } from "../domain/target-url";
+import { notifyRequest } from "./target-request";
 import { RegionId, WatchStatus } from "../domain/watch";
 import { HttpError, validationError, type FieldIssue } from "./errors";
 import type { HttpRequest } from "./message";
@@ -18,22 +17,6 @@ export const Id = z.string().check(
   z.maxLength(64),
   z.regex(/^[A-Za-z0-9_-]+$/, "must be 1-64 letters, digits, '-' or '_'"),
 );
-
-/** A receiver URL: https, and no private address unless the deployment allows them (see `notify/ssrf-guard.ts`). */
-const targetUrl = (allowPrivate: boolean) =>
-  z.string().check(
-    z.maxLength(2048),
-    z.superRefine((s, ctx) => {
-      const check = checkTargetUrl(s, { allowPrivate });
-      if (!check.ok) ctx.addIssue({ code: "custom", message: check.message, input: s });
-    }),
-  );
-
-const notifyRequest = (allowPrivate: boolean) =>
-  z.discriminatedUnion("type", [
-    z.strictObject({ type: z.literal("slack"), webhook_url: targetUrl(allowPrivate) }),
-    z.strictObject({ type: z.literal("webhook"), url: targetUrl(allowPrivate), secret: WebhookSecret }),
-  ]);
 
 /** Registration labels: any valid name kept exactly (see `domain/labels.ts`). */
 export { LabelsInput as Labels } from "../domain/labels";

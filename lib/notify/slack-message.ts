@@ -4,8 +4,10 @@
  * APIG or the user put into the watch.
  */
 import type { TaskResult } from "../domain/task-result";
-import type { WatchStatus } from "../domain/watch";
 import type { WatchView } from "../domain/watch-view";
+import { errorLine, failureLine, humanDuration, type ImportCounts, importCounts, oneLine, outcomeTitle, taskTypeName } from "./message-facts";
+
+export { humanDuration };
 
 /** A Block Kit text object. */
 export type SlackText = { type: "plain_text"; text: string; emoji?: boolean } | { type: "mrkdwn"; text: string };
@@ -77,108 +79,23 @@ function cutSegments(raw: string, max: number, escape: boolean): string {
   return out + ELLIPSIS;
 }
 
-/** Whitespace runs (including newlines APIG puts into messages) as one space, for one-line list entries. */
-function oneLine(s: string): string {
-  return s.replace(/\s+/g, " ").trim();
-}
-
-/** `3m 12s`, `1h 5m`, `2d 3h`, `45s`; two units at most. */
-export function humanDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return "unknown";
-  const s = Math.round(ms / 1000);
-  const d = Math.floor(s / 86_400);
-  const h = Math.floor((s % 86_400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  if (d > 0) return h > 0 ? `${d}d ${h}h` : `${d}d`;
-  if (h > 0) return m > 0 ? `${h}h ${m}m` : `${h}h`;
-  if (m > 0) return sec > 0 ? `${m}m ${sec}s` : `${m}m`;
-  return `${sec}s`;
-}
+const EMOJI: Record<string, string> = {
+  succeed: ":white_check_mark:",
+  failed: ":x:",
+  timed_out: ":hourglass:",
+  not_found: ":grey_question:",
+  error: ":warning:",
+  cancelled: ":no_entry_sign:",
+};
 
 function outcome(view: WatchView): { emoji: string; title: string } {
-  const { status, task_type: taskType } = view;
-  const noun = taskType === "import_api" ? "Import" : taskType === "export_api" ? "Export" : "Task";
-  // APIG says `succeed`, but some APIs were not imported: a warning, never a success.
-  if (view.outcome === "partial") {
-    const r = view.result;
-    const failed = r?.kind === "import" ? r.failure_count : 0;
-    return { emoji: ":warning:", title: `${noun} partly succeeded: ${failed} API${failed === 1 ? "" : "s"} failed` };
-  }
-  switch (status as WatchStatus) {
-    case "succeed":
-      return { emoji: ":white_check_mark:", title: `${noun} succeeded` };
-    case "failed":
-      return { emoji: ":x:", title: `${noun} failed` };
-    case "timed_out":
-      return { emoji: ":hourglass:", title: "Task timed out" };
-    case "not_found":
-      return { emoji: ":grey_question:", title: "Task not found" };
-    case "error":
-      return { emoji: ":warning:", title: "Task could not be watched" };
-    case "cancelled":
-      return { emoji: ":no_entry_sign:", title: "Watch cancelled" };
-    default:
-      // Not sent for a running task, but a message must still say something true.
-      return { emoji: ":hourglass_flowing_sand:", title: `Task ${status}` };
-  }
-}
-
-function taskTypeName(t: WatchView["task_type"]): string {
-  return t === "import_api" ? "Import (import_api)" : t === "export_api" ? "Export (export_api)" : "unknown";
+  const { title } = outcomeTitle(view);
+  const emoji = view.outcome === "partial" ? ":warning:" : (EMOJI[view.status] ?? ":hourglass_flowing_sand:");
+  return { emoji, title };
 }
 
 function field(label: string, value: string): SlackText {
   return { type: "mrkdwn", text: `*${label}*\n${mrkdwnCut(value, FIELD_VALUE_CHARS)}` };
-}
-
-interface ImportCounts {
-  created: string;
-  updated: string;
-  failed: number;
-  ignored: number;
-}
-
-function importCounts(r: Extract<TaskResult, { kind: "import" }>): ImportCounts {
-  let created = 0;
-  let updated = 0;
-  for (const s of r.success) {
-    const action = (s.action ?? "").toLowerCase();
-    if (action === "create") created++;
-    else if (action === "update") updated++;
-  }
-  // Only the first MAX_LISTED successes are stored; beyond that the split is a lower bound.
-  const partial = r.success.length < r.success_count;
-  return {
-    created: partial ? `≥ ${created}` : String(created),
-    updated: partial ? `≥ ${updated}` : String(updated),
-    failed: r.failure_count,
-    ignored: r.ignore_count,
-  };
-}
-
-/** The APIG or watch error to show, if any, as `code: message` (raw, unescaped). */
-function errorLine(view: WatchView): string | null {
-  const r = view.result;
-  if (r?.kind === "failure" && (r.error_code !== undefined || r.error_msg !== undefined)) {
-    return [r.error_code, r.error_msg].filter((x) => x !== undefined && x !== "").join(": ");
-  }
-  if (view.status === "failed" && r?.kind === "raw") return r.raw;
-  const e = view.last_error;
-  if (e !== null && view.status !== "succeed") {
-    return `${e.code}${e.http_status !== null ? ` (HTTP ${e.http_status})` : ""}: ${e.message}`;
-  }
-  if (view.status === "timed_out") {
-    const lastRunning = [...view.history].reverse().find((h) => h.status === "waiting" || h.status === "processing");
-    return `The deadline ${view.deadline_at} passed while the task was ${lastRunning?.status ?? "not yet seen by APIG"}.`;
-  }
-  return null;
-}
-
-function failureLine(f: { method?: string; path?: string; error_code?: string; error_msg?: string }): string {
-  const where = [f.method, f.path].filter((x) => x !== undefined && x !== "").join(" ") || "(no path)";
-  const why = [f.error_code, f.error_msg].filter((x) => x !== undefined && x !== "").join(" ");
-  return oneLine(why === "" ? where : `${where}: ${why}`);
 }
 
 function failuresBlock(r: Extract<TaskResult, { kind: "import" }>): SlackBlock | null {

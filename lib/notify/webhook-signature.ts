@@ -57,11 +57,12 @@ export function webhookEventType(status: WatchStatus): WebhookEventType | null {
 }
 
 /**
- * The JSON body `{type, timestamp, data}` of the event for this watch.
+ * The JSON body `{type, timestamp, data}` of the event for this watch
+ * (`typeOverride`: the `task.test` event of a set-up test).
  * Throws `WebhookSignatureError` for a status that owes no notification.
  */
-export function buildWebhookBody(view: WatchView, now: Date): string {
-  const type = webhookEventType(view.status);
+export function buildWebhookBody(view: WatchView, now: Date, typeOverride?: "task.test"): string {
+  const type = typeOverride ?? webhookEventType(view.status);
   if (type === null) throw new WebhookSignatureError(`status ${view.status} sends no webhook event`);
   return JSON.stringify({ type, timestamp: now.toISOString(), data: view });
 }

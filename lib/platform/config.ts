@@ -15,6 +15,7 @@ import type { OtcAuth } from "../otc/auth";
 import type { ApiKeyHash } from "../http/auth";
 import { parseLogLevel, type LogLevel } from "../aws/log";
 import { MAX_DUE_SHARDS } from "../store/item-codec";
+import { type ChannelConfig, loadChannelConfig } from "./channel-config";
 export { parseLogLevel, type LogLevel, type OtcAuth, type ApiKeyHash };
 
 export interface Config {
@@ -63,6 +64,8 @@ export interface Config {
   logLevel: LogLevel;
   /** In AWS: how long secrets read from SSM are used before they are read again. */
   secretsTtlS: number;
+  /** PagerDuty and EventBridge (`channel-config.ts`). */
+  channels: ChannelConfig;
 }
 
 
@@ -249,6 +252,7 @@ export function loadConfig(env: Env): Config {
     retentionDays: field(env, "RETENTION_DAYS", int(1, 3650), issues, 30),
     logLevel: field(env, "LOG_LEVEL", logLevelSchema, issues, "INFO"),
     secretsTtlS: field(env, "SECRETS_TTL_S", int(10, 86400), issues, 300),
+    channels: loadChannelConfig(env, issues),
   };
 
   if (issues.length > 0) {

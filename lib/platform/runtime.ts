@@ -22,6 +22,7 @@ import { countingFaults, RegionHealth } from "../app/region-health";
 import { DEFAULT_CADENCE } from "../domain/cadence";
 import { RegionalSubmitter, RegionalTaskQuery } from "../otc/regional-apig";
 import { DynamoHealthStore } from "../store/health-repository";
+import { DynamoSubscriptionRepository } from "../store/subscription-repository";
 import { pollerTiming } from "../app/timing";
 
 export interface RuntimeOverrides {
@@ -127,7 +128,15 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Ser
     health,
     healthReport: cachedHealth(healthStore, clock, config.healthCacheS * 1000),
     regions: [...config.regions.keys()],
-    sender: httpSender({ dispatcher: notifyDispatcher }),
+    sender: httpSender({
+      dispatcher: notifyDispatcher,
+      pagerdutyEventsUrl: config.channels.pagerdutyEventsUrl,
+      eventBridge: { credentials: config.channels.awsCredentials, endpoint: config.channels.eventBridgeEndpoint },
+      // The operator's endpoint overrides may be local; user URLs never take this path.
+      trustedDispatcher: overrides.notifyDispatcher ?? new Agent({ connections: 16 }),
+    }),
+    eventBusArns: config.channels.eventBusArns,
+    subscriptions: new DynamoSubscriptionRepository(db, config.tableName, (key, problem) => log.error("subscription_malformed", { key: key.slice(0, 200), problem })),
     clock,
     sleep: overrides.sleep ?? sleepFor,
     cadence: { ...DEFAULT_CADENCE, backoffCapMs: config.backoffCapS * 1000 },

@@ -89,7 +89,7 @@ export class DynamoWatchRepository implements WatchRepository {
     return leaseUntil === undefined ? next : { ...next, lease_until: leaseUntil };
   }
 
-  update<A>(tenant: string, taskId: string, decide: (current: Watch) => Decision<A>, opts?: { current?: Watch; tries?: number }): Promise<UpdateResult<A>> {
+  update<A>(tenant: string, taskId: string, decide: (current: Watch) => Decision<A> | Promise<Decision<A>>, opts?: { current?: Watch; tries?: number }): Promise<UpdateResult<A>> {
     return readDecideWrite(this, tenant, taskId, decide, opts);
   }
 

@@ -57,11 +57,14 @@ const PLAIN_ENV = [
   "POLL_INTERVAL_S",
   "LOG_LEVEL",
   "SECRETS_TTL_S",
+  "EVENTBRIDGE_BUS_ARNS",
 ];
+/** The bus the prod package is given, to show the EventBridge grant follows the parameter. */
+const PROD_BUS = "arn:aws:events:eu-central-1:123456789012:event-bus/deployments";
 
 beforeAll(async () => {
   // No credentials, no profile, a HOME without ~/.aws: packaging must work offline.
-  await run("npx", ["osls", "package", "--stage", "prod", "--param", `alarmTopicArn=${PROD_TOPIC}`, "--package", prodDir], { cwd: root, env: offlineEnv(), timeout: 240_000 });
+  await run("npx", ["osls", "package", "--stage", "prod", "--param", `alarmTopicArn=${PROD_TOPIC}`, "--param", `eventBridgeBusArns=${PROD_BUS}`, "--package", prodDir], { cwd: root, env: offlineEnv(), timeout: 240_000 });
   prodTemplate = JSON.parse(readFileSync(join(prodDir, "cloudformation-template-update-stack.json"), "utf8"));
   await run("npm", ["run", "package", "--silent"], { cwd: root, env: offlineEnv(), timeout: 240_000 });
   template = JSON.parse(readFileSync(out("cloudformation-template-update-stack.json"), "utf8"));
@@ -138,9 +141,11 @@ describe("packaged stack", () => {
       "GET /tasks/{task_id}",
       "POST /exports",
       "POST /imports",
+      "POST /subscriptions",
+      "POST /targets/test",
       "POST /tasks",
       "POST /tasks/{task_id}/redeliver",
-    ]);
+    ].concat(["DELETE /subscriptions/{name}", "GET /subscriptions"]).sort());
     expect(JSON.stringify(ofType("AWS::ApiGatewayV2::Integration"))).toContain("ApiLambdaFunction");
     expect(Object.keys(template.Outputs)).toContain("HttpApiUrl");
   });
@@ -161,7 +166,7 @@ describe("packaged stack", () => {
           expect(JSON.stringify(s.Resource), `${id} resource`).not.toMatch(/\*/);
           const resource = JSON.stringify(s.Resource).includes("index")
             ? JSON.stringify(s.Resource).match(/"index","(\w+)"/)![1]!
-            : JSON.stringify(s.Resource).match(/WatchTable|LogGroup|parameter|SsmKmsKeyArn|function:\$\{[^}]*\}-poller|function:[\w-]+-poller/)![0]!;
+            : JSON.stringify(s.Resource).match(/WatchTable|LogGroup|parameter|SsmKmsKeyArn|EventBridgeBusArns|function:\$\{[^}]*\}-poller|function:[\w-]+-poller/)![0]!;
           for (const a of actions) (grants[id] ??= []).push(`${a} on ${resource}`);
         }
       }
@@ -170,6 +175,7 @@ describe("packaged stack", () => {
       "dynamodb:GetItem on WatchTable",
       "dynamodb:PutItem on WatchTable",
       "dynamodb:Query on due",
+      "events:PutEvents on EventBridgeBusArns",
       "kms:Decrypt on SsmKmsKeyArn",
       "lambda:InvokeFunction on function:apig-taskwatch-dev-poller",
       "logs:CreateLogStream on LogGroup",
@@ -181,6 +187,7 @@ describe("packaged stack", () => {
       "dynamodb:GetItem on WatchTable",
       "dynamodb:PutItem on WatchTable",
       "dynamodb:Query on by_created",
+      "events:PutEvents on EventBridgeBusArns",
       "kms:Decrypt on SsmKmsKeyArn",
       "logs:CreateLogStream on LogGroup",
       "logs:PutLogEvents on LogGroup",
@@ -188,12 +195,30 @@ describe("packaged stack", () => {
     ]);
   });
 
+  it("grants events:PutEvents on exactly the configured buses, and none when none are configured", () => {
+    const cond = (tpl: Template) => (tpl as unknown as { Conditions: Record<string, unknown> }).Conditions.HasEventBuses;
+    for (const tpl of [template, prodTemplate]) {
+      expect(cond(tpl)).toEqual({ "Fn::Not": [{ "Fn::Equals": [{ Ref: "EventBridgeBusArns" }, ""] }] });
+      for (const id of ["ApiRole", "PollerRole"]) {
+        const stmts = tpl.Resources[id]!.Properties.Policies[0].PolicyDocument.Statement;
+        const eb = stmts.filter((s: Record<string, any>) => JSON.stringify(s).includes("events:"));
+        expect(eb, id).toEqual([
+          { "Fn::If": ["HasEventBuses", { Effect: "Allow", Action: ["events:PutEvents"], Resource: { "Fn::Split": [",", { Ref: "EventBridgeBusArns" }] } }, { Ref: "AWS::NoValue" }] },
+        ]);
+      }
+    }
+    // dev: no bus, so the condition is false and the statement is AWS::NoValue; prod: the one bus given.
+    expect(template.Parameters.EventBridgeBusArns!.Default).toBe("");
+    expect(prodTemplate.Parameters.EventBridgeBusArns!.Default).toBe(PROD_BUS);
+    for (const [, f] of ofType("AWS::Lambda::Function", prodTemplate)) expect(f.Properties.Environment.Variables.EVENTBRIDGE_BUS_ARNS).toBe(PROD_BUS);
+  });
+
   it("reads secrets only under the stage's SSM path, and decrypts only through SSM", () => {
     for (const id of ["ApiRole", "PollerRole"]) {
       const stmts = template.Resources[id]!.Properties.Policies[0].PolicyDocument.Statement;
       const ssm = stmts.find((s: { Action: string[] }) => s.Action?.[0] === "ssm:GetParametersByPath");
       expect(ssm.Resource["Fn::Sub"]).toBe("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/apig-taskwatch/dev");
-      const kms = stmts.find((s: Record<string, unknown>) => s["Fn::If"]);
+      const kms = stmts.find((s: Record<string, any>) => s["Fn::If"]?.[0] === "HasSsmKmsKey");
       expect(kms["Fn::If"][0]).toBe("HasSsmKmsKey");
       expect(kms["Fn::If"][1].Condition).toEqual({ StringEquals: { "kms:ViaService": { "Fn::Sub": "ssm.${AWS::Region}.amazonaws.com" } } });
     }

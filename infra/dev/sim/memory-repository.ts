@@ -88,7 +88,7 @@ export class MemoryRepository implements WatchRepository {
     return next;
   }
 
-  update<A>(tenant: string, taskId: string, decide: (current: Watch) => Decision<A>, opts?: { current?: Watch; tries?: number }): Promise<UpdateResult<A>> {
+  update<A>(tenant: string, taskId: string, decide: (current: Watch) => Decision<A> | Promise<Decision<A>>, opts?: { current?: Watch; tries?: number }): Promise<UpdateResult<A>> {
     return readDecideWrite(this, tenant, taskId, decide, opts);
   }
 
