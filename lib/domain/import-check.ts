@@ -9,33 +9,7 @@ import { stringify } from "yaml";
 import { checkImportRules, operationsOf } from "./import-rules";
 import { convert31to30, isObj, type RawFinding } from "./oas31-to-30";
 import { readSpecSource } from "./spec-source";
-import * as z from "./zod";
-
-/** One finding of the gate. */
-export const ImportFinding = z.object({
-  severity: z.enum(["error", "warning"]),
-  rule: z.string(),
-  /** JSON pointer into the document as written ("" is the whole document). */
-  pointer: z.string(),
-  line: z.int(),
-  column: z.int(),
-  message: z.string(),
-});
-export type ImportFinding = z.infer<typeof ImportFinding>;
-
-/** The answer of `POST /imports/check`, and what a watch keeps as `import_check`. */
-export const ImportCheck = z.object({
-  /** No error finding: the document may be uploaded. */
-  ok: z.boolean(),
-  /** The version uploaded ("2.0", "3.0.x"; "3.0.3" after a conversion); null when it could not be told. */
-  version: z.nullable(z.string()),
-  /** The version written when the document was converted ("3.1.0"), else null. */
-  converted_from: z.nullable(z.string()),
-  /** Operations in the document: the APIs the import creates or updates. */
-  apis: z.int(),
-  findings: z.array(ImportFinding),
-});
-export type ImportCheck = z.infer<typeof ImportCheck>;
+import { type ImportCheck, type ImportFinding } from "./import-finding";
 
 export interface ImportCheckResult {
   check: ImportCheck;

@@ -17,6 +17,7 @@
  * owes one delivery per notification target (the outbox, see `delivery.ts`).
  */
 import * as z from "./zod";
+import { ImportCheckSummary } from "./import-finding";
 import { StoredLabels } from "./labels";
 import { NotifyTarget } from "./target";
 import type { TaskResult as TaskResultType } from "./task-result";
@@ -110,6 +111,8 @@ export const Watch = z.object({
   event_id: z.nullable(z.string()),
   /** Optimistic-concurrency counter: every write is conditional on it. */
   version: z.int(),
+  /** For a watch `POST /imports` created: what the import gate found (warnings only) and any conversion. */
+  import_check: z.optional(ImportCheckSummary),
   /** Epoch ms until which one writer owns the watch's deliveries (see `app/process-watch.ts`). */
   lease_until: z.optional(z.number()),
 });

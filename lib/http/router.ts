@@ -22,6 +22,9 @@ import { authenticate } from "./auth";
 import { errorResponse, HttpError, methodNotAllowed, notFound, validationError } from "./errors";
 import { type HttpRequest, type HttpResponse, json } from "./message";
 import { buildOpenApi, type RouteDoc } from "./openapi";
+import { importCheckRoute, specRejected } from "./import-check-route";
+import { createsGroup, submitCheckedImport } from "../app/checked-import";
+import { ImportCheck } from "../domain/import-finding";
 import {
   ErrorBody,
   ExportRequest,
@@ -127,6 +130,7 @@ const COMPONENTS = {
   Error: ErrorBody,
   Health: HealthAnswer,
   OpenApiDocument: z.looseObject({ openapi: z.string() }),
+  ImportCheck,
 };
 
 /** Every route the API serves: the router dispatches on it, `GET /openapi.json` describes it. */
@@ -237,9 +241,10 @@ export const ROUTES: readonly Route[] = [
     body: ImportRequest.public,
     privateBody: ImportRequest.private,
     maxBodyBytes: MAX_IMPORT_BODY_BYTES,
-    responses: { 201: { description: "submitted and watched", schema: "Watch" }, ...BODY_ERRORS, ...WATCH_ERRORS, ...SUBMIT_ERRORS },
+    responses: { 201: { description: "submitted and watched", schema: "Watch" }, ...BODY_ERRORS, ...WATCH_ERRORS, ...SUBMIT_ERRORS, 422: { description: "the document breaks an APIG import rule (`spec_rejected`, the findings in `check`), or APIG refused it (`apig_rejected`); nothing was registered", schema: "Error" } },
     handle: (c) => submitImport(c.deps, c.tenant, c.body),
   }),
+  importCheckRoute,
   defineRoute({
     method: "POST",
     path: "/exports",
@@ -437,13 +442,14 @@ async function submitImport(deps: ApiDeps, tenant: string, body: ImportRequest):
   }
   // A document that starts with `{` is JSON, anything else is taken for YAML.
   const fileName = body.file_name ?? (body.spec.trimStart().startsWith("{") ? "openapi.json" : "openapi.yaml");
-  const r = await submitAndWatch(
+  const r = await submitCheckedImport(
     deps,
     tenant,
-    () => deps.submitter.submitImport({ region: watch.region, projectId: body.project_id, instanceId: body.instance_id, fileName, spec: body.spec, fields }),
+    { text: body.spec, newGroup: createsGroup(body) },
+    (spec) => deps.submitter.submitImport({ region: watch.region, projectId: body.project_id, instanceId: body.instance_id, fileName, spec, fields }),
     watch,
   );
-  return submitted(r);
+  return r.ok || r.kind !== "spec_rejected" ? submitted(r) : specRejected(r.check);
 }
 
 async function submitExport(deps: ApiDeps, tenant: string, body: ExportRequest): Promise<HttpResponse> {

@@ -3,6 +3,7 @@
  * into them; every failure is a 4xx in the documented error shape.
  */
 import * as z from "../domain/zod";
+import { ImportCheck } from "../domain/import-finding";
 import { LabelsInput } from "../domain/labels";
 import { WebhookSecret } from "../domain/target";
 import { checkTargetUrl } from "../notify/ssrf-guard";
@@ -114,6 +115,8 @@ export const ErrorBody = z.object({
     message: z.string(),
     issues: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
     apig: z.optional(z.object({ http_status: z.number(), error_code: z.string(), error_msg: z.string() })),
+    /** The import gate's findings (422 `spec_rejected`). */
+    check: z.optional(ImportCheck),
   }),
 });
 

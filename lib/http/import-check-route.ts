@@ -1,0 +1,51 @@
+/**
+ * `POST /imports/check`: the import gate on its own. The same body as
+ * `POST /imports`; nothing is submitted, nothing is stored.
+ */
+import { createsGroup } from "../app/checked-import";
+import { checkImportSpec } from "../domain/import-check";
+import type { ImportCheck } from "../domain/import-finding";
+import { type HttpResponse, json } from "./message";
+import type { Route } from "./router";
+import * as z from "../domain/zod";
+import { ImportRequest, MAX_IMPORT_BODY_BYTES } from "./schemas";
+
+/** The fields of an import request the check reads. */
+const CheckedFields = z.object({ spec: z.string(), group_id: z.optional(z.string()), is_create_group: z.optional(z.boolean()) });
+
+/** The 422 `spec_rejected` answer: the error findings as `issues`, the whole check as `check`. */
+export function specRejected(check: ImportCheck): HttpResponse {
+  const errors = check.findings.filter((f) => f.severity === "error");
+  return json(422, {
+    error: {
+      code: "spec_rejected",
+      message: `the document breaks ${errors.length} APIG import rule${errors.length === 1 ? "" : "s"}; nothing was submitted`,
+      issues: errors.map((f) => ({ path: f.pointer, message: `${f.line}:${f.column} ${f.rule} ${f.message}` })),
+      check,
+    },
+  });
+}
+
+/** The route, registered in the router's table. */
+export const importCheckRoute: Route = {
+  method: "POST",
+  path: "/imports/check",
+  operationId: "checkImport",
+  summary: "Check an OpenAPI document against APIG's import rules (3.1 is converted to 3.0.3); nothing is submitted",
+  auth: true,
+  body: ImportRequest.public,
+  privateBody: ImportRequest.private,
+  maxBodyBytes: MAX_IMPORT_BODY_BYTES,
+  responses: {
+    200: { description: "the findings; `ok` is false when any is an error", schema: "ImportCheck" },
+    400: { description: "bad JSON or fields, each named in `issues`", schema: "Error" },
+    401: { description: "missing or unknown API key", schema: "Error" },
+    413: { description: "body too large", schema: "Error" },
+    415: { description: "body is not application/json", schema: "Error" },
+  },
+  handle: async ({ body }) => {
+    // The router has validated the whole body with `ImportRequest`; this reads the three fields the check needs.
+    const b = CheckedFields.parse(body);
+    return json(200, checkImportSpec(b.spec, { newGroup: createsGroup(b) }).check);
+  },
+};
