@@ -5,10 +5,10 @@
  * OpenAPI 3.1 to 3.0.3, and answers findings that name the rule, the JSON
  * pointer, and the line and column in the text as written.
  */
-import { stringify } from "yaml";
+import { dump } from "js-yaml";
 import { checkImportRules, operationsOf } from "./import-rules";
 import { convert31to30, isObj, type RawFinding } from "./oas31-to-30";
-import { readSpecSource } from "./spec-source";
+import { looksLikeJson, readSpecSource } from "./spec-source";
 import { type ImportCheck, type ImportFinding } from "./import-finding";
 
 export interface ImportCheckResult {
@@ -27,7 +27,10 @@ export function checkImportSpec(text: string, opts: { newGroup: boolean }): Impo
     const f: ImportFinding = { severity: "error", rule: "parse-error", pointer: "", ...source.position, message: `the document does not parse: ${source.message}` };
     return refuse(null, null, 0, [f]);
   }
-  const place = (raw: RawFinding[]): ImportFinding[] => raw.map((f) => ({ ...f, ...source.locate(f.pointer) }));
+  const place = (raw: RawFinding[]): ImportFinding[] => {
+    const at = source.locate(raw.map((f) => f.pointer));
+    return raw.map((f, i) => ({ ...f, ...at[i]! }));
+  };
   const doc = source.value;
   if (!isObj(doc)) {
     return refuse(null, null, 0, place([{ severity: "error", rule: "parse-error", pointer: "", message: "the document is not an object with swagger or openapi" }]));
@@ -58,7 +61,7 @@ export function checkImportSpec(text: string, opts: { newGroup: boolean }): Impo
   const apis = operationsOf(document).length;
   const ok = !findings.some((f) => f.severity === "error");
   if (!ok) return refuse(version, converted_from, apis, findings);
-  const upload = converted_from === null ? text : text.trimStart().startsWith("{") ? JSON.stringify(document, null, 2) : stringify(document, { aliasDuplicateObjects: false });
+  const upload = converted_from === null ? text : looksLikeJson(text) ? JSON.stringify(document, null, 2) : dump(document, { noRefs: true, lineWidth: -1 });
   return { check: { ok, version, converted_from, apis, findings }, upload };
 }
 
