@@ -57,7 +57,10 @@ export const WatchError = z.object({
   code: z.string(),
   message: z.string(),
   http_status: z.nullable(z.number()),
+  /** The latest try that met this error (refreshed at most every 30 s while it repeats, see `lifecycle.ts`). */
   at: z.string(),
+  /** The first try of the current streak of this error. */
+  since: z.optional(z.string()),
 });
 export type WatchError = z.infer<typeof WatchError>;
 
