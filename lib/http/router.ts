@@ -22,7 +22,7 @@ import { authenticate } from "./auth";
 import { errorResponse, HttpError, methodNotAllowed, notFound, validationError } from "./errors";
 import { type HttpRequest, type HttpResponse, json } from "./message";
 import { buildOpenApi, type RouteDoc } from "./openapi";
-import { importCheckRoute, specRejected } from "./import-check-route";
+import { importCheckRoute, specOf, specRejected } from "./import-check-route";
 import { createsGroup, submitCheckedImport } from "../app/checked-import";
 import { ImportCheck } from "../domain/import-finding";
 import {
@@ -441,11 +441,12 @@ async function submitImport(deps: ApiDeps, tenant: string, body: ImportRequest):
     if (v !== undefined) fields[k] = String(v);
   }
   // A document that starts with `{` is JSON, anything else is taken for YAML.
-  const fileName = body.file_name ?? (body.spec.trimStart().startsWith("{") ? "openapi.json" : "openapi.yaml");
+  const text = specOf(body);
+  const fileName = body.file_name ?? (text.trimStart().startsWith("{") ? "openapi.json" : "openapi.yaml");
   const r = await submitCheckedImport(
     deps,
     tenant,
-    { text: body.spec, newGroup: createsGroup(body) },
+    { text, newGroup: createsGroup(body) },
     (spec) => deps.submitter.submitImport({ region: watch.region, projectId: body.project_id, instanceId: body.instance_id, fileName, spec, fields }),
     watch,
   );

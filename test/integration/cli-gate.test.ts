@@ -124,6 +124,27 @@ describe("the import gate on the command line", () => {
   });
 });
 
+describe("the spec limit is the file's own size", () => {
+  it("a 4.9 MiB file that JSON escaping would take to 7 MiB is imported (sent gzip-compressed)", async () => {
+    const quotes = '"'.repeat(4.9 * 1024 * 1024 - 400);
+    const text = readFileSync(SPEC, "utf8").replace("title: pets", `title: pets\n  description: '${quotes}'`);
+    expect(JSON.stringify(text).length).toBeGreaterThan(9 * 1024 * 1024);
+    const big = file("quotes.yaml", text);
+    const r = await cli(["import", "--project", "proj1", "--instance", "inst1", "--file", big, "--group", "grp-big"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(h.sim.uploads.at(-1)!.content).toBe(text);
+  });
+
+  it("the service refuses spec_gzip holding more than 5 MiB with 413", async () => {
+    const { gzipSync } = await import("node:zlib");
+    const spec_gzip = gzipSync(Buffer.alloc(5 * 1024 * 1024 + 1, 0x20)).toString("base64");
+    const r = await h.call("POST", "/imports/check", { body: { project_id: "p", instance_id: "i", spec_gzip } });
+    expect(r.status).toBe(413);
+    const both = await h.call("POST", "/imports/check", { body: { project_id: "p", instance_id: "i", spec: "a", spec_gzip } });
+    expect(both.status).toBe(400);
+  });
+});
+
 describe("reports CI systems show", () => {
   it("--junit: one testcase per API, classname the group, failure with APIG's code; GitHub summary and outputs", async () => {
     // An operationId with "fail" is reported failed by the simulator: a partial import.
