@@ -5,7 +5,7 @@
  */
 
 /** Exit codes, as docs/cli.md ("Exit codes") documents them. */
-export const EXIT = /** @type {const} */ ({ ok: 0, failed: 1, usage: 2, partial: 3, still_running: 4, unreachable: 5 });
+export const EXIT = /** @type {const} */ ({ ok: 0, failed: 1, usage: 2, partial: 3, still_running: 4, unreachable: 5, rejected: 6 });
 
 /** A failure with a one-line message and the exit code it ends the CLI with. */
 export class CliError extends Error {
@@ -15,19 +15,21 @@ export class CliError extends Error {
    * @param {string} message
    * @param {number} exitCode
    * @param {boolean} [transient] worth retrying while waiting
+   * @param {any} [details] what the service said beyond the message (the import gate's check of a `spec_rejected`)
    */
-  constructor(message, exitCode, transient = false) {
+  constructor(message, exitCode, transient = false, details = undefined) {
     super(message);
     this.exitCode = exitCode;
     this.transient = transient;
+    this.details = details;
   }
 }
 
 /**
  * @typedef {{ path: string, message: string }} Issue
- * @typedef {{ error?: { code?: string, message?: string, issues?: Issue[], apig?: { error_code: string, error_msg: string }, receiver?: { status: number | null, body: string } } }} ErrorAnswer
+ * @typedef {{ error?: { code?: string, message?: string, issues?: Issue[], apig?: { error_code: string, error_msg: string }, receiver?: { status: number | null, body: string }, check?: any } }} ErrorAnswer
  * @typedef {{ task_id: string, status: string, outcome: string | null, task_type: string | null, created_at: string,
- *   finished_at: string | null, result: any, last_error: { code: string, message: string } | null,
+ *   finished_at: string | null, result: any, last_error: { code: string, message: string, http_status: number | null, at: string, since?: string } | null,
  *   notify: Array<{ id: string, type: string, url: string, state: string, attempts: number, last_error: string | null }> }} Watch
  */
 
@@ -36,7 +38,7 @@ export class CliError extends Error {
  * @param {{ url: string, apiKey: string | undefined }} conn
  * @param {"GET" | "POST" | "DELETE"} method
  * @param {string} path
- * @param {{ body?: unknown, timeoutMs?: number, headers?: (h: Headers) => void }} [opts] `headers` sees a good answer's headers
+ * @param {{ body?: unknown, timeoutMs?: number, headers?: (h: Headers) => void, raw?: boolean }} [opts] `headers` sees a good answer's headers; `raw`: a successful answer's text, not parsed
  * @returns {Promise<any>}
  */
 export async function call(conn, method, path, opts = {}) {
@@ -61,6 +63,7 @@ export async function call(conn, method, path, opts = {}) {
     throw new CliError(`cannot reach ${conn.url}: ${why}`, EXIT.unreachable, true);
   }
   const text = await res.text();
+  if (opts.raw && res.ok) return text;
   /** @type {any} */
   let json;
   try {
@@ -70,19 +73,29 @@ export async function call(conn, method, path, opts = {}) {
   }
   if (res.ok) {
     if (res.status === 204) return null;
-    if (json === undefined) throw new CliError(`${conn.url} answered ${res.status} without JSON: is it apig-taskwatch?`, EXIT.unreachable, true);
+    if (json === undefined || typeof json !== "object") throw new CliError(`${conn.url}${path} answered ${res.status} without JSON: is --url an apig-taskwatch API?`, EXIT.unreachable, true);
     opts.headers?.(res.headers);
     return json;
   }
-  throw errorFor(res.status, /** @type {ErrorAnswer | undefined} */ (json), path);
+  if (!isServiceError(json) && res.status !== 401 && res.status < 500) {
+    // Another server (a proxy, a stage path, a different service): a configuration problem, not the task's.
+    throw new CliError(`${conn.url}${path} answered ${res.status}, which is not an apig-taskwatch answer: check --url / TASKWATCH_URL`, EXIT.unreachable);
+  }
+  throw errorFor(res.status, /** @type {ErrorAnswer | undefined} */ (json), path, conn.url);
+}
+
+/** The service's error shape: `{"error": {"code": "...", "message": "..."}}`. @param {any} json */
+function isServiceError(json) {
+  return typeof json === "object" && json !== null && typeof json.error?.code === "string" && typeof json.error?.message === "string";
 }
 
 /**
  * @param {number} status
  * @param {ErrorAnswer | undefined} body
  * @param {string} path
+ * @param {string} url
  */
-function errorFor(status, body, path) {
+function errorFor(status, body, path, url) {
   const e = body?.error;
   const message = e?.message ?? `HTTP ${status}`;
   if (status === 401) return new CliError(`the service refused the API key (${message})`, EXIT.unreachable);
@@ -90,7 +103,14 @@ function errorFor(status, body, path) {
     const issues = (e?.issues ?? []).map((i) => `${i.path || "body"}: ${i.message}`).join("; ");
     return new CliError(`${message}${issues ? `: ${issues}` : ""}`, EXIT.usage);
   }
-  if (status === 404) return new CliError(e?.code === "not_found" && path.startsWith("/tasks/") ? `no such watch: ${decodeURIComponent(path.split("/")[2] ?? "")}` : message, EXIT.failed);
+  if (status === 404) {
+    if (e?.code === "not_found" && message === "no such watch" && path.startsWith("/tasks/")) return new CliError(`no such watch: ${decodeURIComponent(path.split("/")[2] ?? "")}`, EXIT.failed);
+    // A 404 of ours about something else (a subscription): that thing is missing.
+    if (e?.code === "not_found" && message !== "no such route") return new CliError(message, EXIT.failed);
+    // The service's own "no such route": the URL has a path it does not serve (a stage name, a typo).
+    return new CliError(`${url}${path.split("?")[0]} is not a route of this service (${message}): check --url / TASKWATCH_URL`, EXIT.unreachable);
+  }
+  if (status === 422 && e?.code === "spec_rejected") return new CliError(message, EXIT.rejected, false, e.check);
   if (status === 422 && e?.receiver) {
     const said = e.receiver.body ? `: ${e.receiver.body.replace(/\s+/g, " ").slice(0, 200)}` : "";
     return new CliError(`the target refused the test notification (${e.receiver.status === null ? "no answer" : `HTTP ${e.receiver.status}`})${said}`, EXIT.failed);

@@ -9,6 +9,14 @@ import { parseArgs } from "node:util";
 export class UsageError extends Error {
   /** @override */
   name = "UsageError";
+  /**
+   * @param {string} message
+   * @param {boolean} [help] print the usage after the message
+   */
+  constructor(message, help = false) {
+    super(message);
+    this.help = help;
+  }
 }
 
 /** @typedef {{ type: "string" | "boolean", multiple?: boolean, short?: string }} OptionSpec */
@@ -19,6 +27,7 @@ const GLOBAL = {
   "api-key": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
 };
 
 /** One option per target type; repeat an option for more targets of that type. */
@@ -73,9 +82,21 @@ export const COMMANDS = /** @type {const} */ ({
       "api-mode": { type: "string" },
       "simple-mode": { type: "boolean" },
       "mock-mode": { type: "boolean" },
+      "dry-run": { type: "boolean" },
+      junit: { type: "string" },
     },
     positionals: 0,
-    usage: "import --project P --instance I --file spec.yaml [--group G | --create-group] [--region R] [--extend-mode merge|override] [--api-mode merge|override] [--simple-mode] [--mock-mode] [--file-name N] [...notify options] [--wait [--wait-timeout S]]",
+    usage: "import --project P --instance I --file spec.yaml [--group G | --create-group] [--region R] [--extend-mode merge|override] [--api-mode merge|override] [--simple-mode] [--mock-mode] [--file-name N] [...notify options] [--dry-run] [--junit FILE] [--wait [--wait-timeout S]]",
+  },
+  lint: {
+    options: { group: { type: "string" }, "create-group": { type: "boolean" }, project: { type: "string" }, instance: { type: "string" } },
+    positionals: 1,
+    usage: "lint FILE [--group G | --create-group]",
+  },
+  listen: {
+    options: { port: { type: "string" }, secret: { type: "string" }, host: { type: "string" } },
+    positionals: 0,
+    usage: "listen [--port P] [--secret whsec_...]",
   },
   export: {
     options: {
@@ -93,7 +114,11 @@ export const COMMANDS = /** @type {const} */ ({
     usage: "export --project P --instance I --group G --env E [--define spec|proxy|all|dev] [--type json|yaml] [--oas-version 2.0|3.0] [--api ID]... [--out FILE] [--wait [--wait-timeout S]]",
   },
   get: { options: {}, positionals: 1, usage: "get TASK_ID" },
-  list: { options: { status: { type: "string" }, limit: { type: "string" } }, positionals: 0, usage: "list [--status S] [--limit N]" },
+  list: {
+    options: { status: { type: "string" }, outcome: { type: "string" }, limit: { type: "string" }, cursor: { type: "string" }, all: { type: "boolean" } },
+    positionals: 0,
+    usage: "list [--status S] [--outcome O] [--limit N] [--cursor C | --all]",
+  },
   cancel: { options: {}, positionals: 1, usage: "cancel TASK_ID" },
   redeliver: { options: { target: { type: "string", multiple: true } }, positionals: 1, usage: "redeliver TASK_ID [--target t0]..." },
   subscribe: {
@@ -108,7 +133,7 @@ export const COMMANDS = /** @type {const} */ ({
 
 /** @typedef {keyof typeof COMMANDS} CommandName */
 /** @typedef {Record<string, string | boolean | string[] | undefined>} Values */
-/** @typedef {{ command: CommandName | "help", values: Values, positionals: string[], url: string, apiKey: string | undefined, json: boolean }} Invocation */
+/** @typedef {{ command: CommandName | "help" | "version", values: Values, positionals: string[], url: string, apiKey: string | undefined, json: boolean }} Invocation */
 
 /** The help text. */
 export function helpText() {
@@ -120,7 +145,8 @@ export function helpText() {
     "",
     "Global: --url URL (TASKWATCH_URL, default http://127.0.0.1:3000), --api-key KEY (TASKWATCH_API_KEY), --json",
     "Exit codes (wait, --wait): 0 succeeded, 1 failed/error/not_found/timed_out/cancelled, 2 usage or configuration,",
-    "  3 partial, 4 still running at --timeout, 5 service unreachable or key refused. Reference: docs/cli.md",
+    "  3 partial, 4 still running at --timeout, 5 service unreachable, key refused, or not an apig-taskwatch URL,",
+    "  or APIG refusing the credentials for 60 s; 6 the spec breaks an APIG import rule. Reference: docs/cli.md",
   ].join("\n");
 }
 
@@ -132,9 +158,11 @@ export function helpText() {
  */
 export function parseCommandLine(argv, env) {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+  if (name === undefined) throw new UsageError("no command given", true);
+  if (name === "help" || name === "--help" || name === "-h") {
     return { command: "help", values: {}, positionals: [], url: "", apiKey: undefined, json: false };
   }
+  if (name === "--version" || name === "-v" || name === "version") return { command: "version", values: {}, positionals: [], url: "", apiKey: undefined, json: false };
   if (!Object.hasOwn(COMMANDS, name)) throw new UsageError(`unknown command "${name}"; try: taskwatch --help`);
   const command = /** @type {CommandName} */ (name);
   const spec = COMMANDS[command];

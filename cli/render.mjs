@@ -18,6 +18,39 @@ export function duration(ms) {
 }
 
 /**
+ * `n thing` or `n things`.
+ * @param {number} n
+ * @param {string} one
+ * @param {string} [many]
+ */
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** Codes of APIG or IAM refusing the credentials (as `lib/app/region-health.ts` sorts them). */
+const AUTH_CODES = new Set(["APIG.1000", "APIG.1001", "APIG.1002", "APIC.7101", "iam_unauthorized", "auth_failed"]);
+
+/**
+ * Why waiting longer cannot help, or null: the watch is still `registered`
+ * and APIG has refused the credentials (or not answered at all) for `limitMs`.
+ * @param {Watch} w
+ * @param {number} nowMs
+ * @param {number} limitMs
+ */
+export function accessFaultFor(w, nowMs, limitMs) {
+  const e = w.last_error;
+  if (w.status !== "registered" || !e) return null;
+  const auth = e.http_status === 401 || AUTH_CODES.has(e.code);
+  const unreachable = e.http_status === null;
+  if (!auth && !unreachable) return null;
+  const since = Date.parse(e.since ?? e.at);
+  const lasted = Math.max(nowMs, Date.parse(e.at)) - since;
+  if (!(lasted >= limitMs)) return null;
+  const what = auth ? "APIG has refused the credentials" : "APIG has been unreachable";
+  return `${what} for ${Math.round(lasted / 1000)} s: ${e.code} ${e.message}`;
+}
+
+/**
  * A watch in a few lines: id, type, status or outcome, counts, failures, notifications.
  * @param {Watch} w
  */
@@ -38,7 +71,7 @@ export function summary(w) {
   }
   if (w.last_error) lines.push(`  last APIG error: ${w.last_error.code} ${w.last_error.message}`);
   for (const t of w.notify ?? []) {
-    lines.push(`  notify ${t.id} ${t.type} ${t.url}: ${t.state} after ${t.attempts} tries${t.last_error ? ` (${t.last_error})` : ""}`);
+    lines.push(`  notify ${t.id} ${t.type} ${t.url}: ${t.state} after ${plural(t.attempts, "try", "tries")}${t.last_error ? ` (${t.last_error})` : ""}`);
   }
   return lines.join("\n");
 }
@@ -54,6 +87,7 @@ export function progress(out) {
   const tty = out.isTTY === true;
   const started = Date.now();
   let last = "";
+  let lastError = "";
   let frame = 0;
   /** @type {NodeJS.Timeout | undefined} */
   let timer;
@@ -64,6 +98,12 @@ export function progress(out) {
     /** @param {Watch} w */
     update(w) {
       const line = `${w.task_id}  ${w.status}`;
+      // A new last_error is printed as soon as it is seen: it is usually why a watch does not move.
+      const err = w.last_error ? `${w.last_error.code} ${w.last_error.message}` : "";
+      if (err !== lastError) {
+        lastError = err;
+        if (err !== "") out.write(`${tty ? "\r\x1b[2K" : ""}${new Date().toISOString()}  ${w.task_id}  last error: ${err}\n`);
+      }
       if (tty) {
         last = line;
         draw();

@@ -6,12 +6,21 @@
  * type-checked by `tsc` through JSDoc; Node built-ins only, so it starts in
  * well under 300 ms. Errors are one line on stderr, never a stack trace.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { basename } from "node:path";
+import { accessSync, constants, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
 import { call, CliError, EXIT } from "./api.mjs";
 import { helpText, many, optional, parseCommandLine, required, seconds, UsageError } from "./args.mjs";
-import { progress, summary } from "./render.mjs";
+import { listen } from "./listen.mjs";
+import { accessFaultFor, plural, progress, summary } from "./render.mjs";
+import { importCases, importMarkdown, lintCases, lintMarkdown, writeReports } from "./reports.mjs";
 import { pairsOf, targetsOf } from "./targets.mjs";
+
+/** The largest spec file the service takes (docs/api.md: up to 5 MiB), checked here before any upload. */
+export const MAX_SPEC_BYTES = 5 * 1024 * 1024;
+
+/** How long `wait` lets APIG refuse the credentials (or be unreachable) on a `registered` watch before exit 5. */
+const ACCESS_FAULT_LIMIT_MS = 60_000;
 
 /** @typedef {import("./api.mjs").Watch} Watch */
 /** @typedef {import("./args.mjs").Invocation} Invocation */
@@ -36,6 +45,9 @@ function print(inv, value) {
  * a client is waiting (it then polls the watch every 2 s). Waiting costs a
  * few milliseconds of the API per read, never a function held open. Blips
  * (the service restarting, a 502) are retried for a minute before giving up.
+ * When APIG has refused the credentials or been unreachable for a minute
+ * while the watch is still `registered`, waiting cannot help: exit 5 naming
+ * APIG's code (the watch itself goes on).
  * @param {Conn} conn
  * @param {Watch} first the watch as last read
  * @param {number | undefined} timeoutS
@@ -56,9 +68,9 @@ async function follow(conn, first, timeoutS) {
   };
   const sleep = (/** @type {number} */ ms) => new Promise((ok) => setTimeout(ok, Math.max(0, Math.min(ms, until - Date.now()))));
   try {
-    for (;;) {
-      /** @type {Watch} */
-      let w;
+    for (let w = first; ; ) {
+      const fault = accessFaultFor(w, Date.now(), ACCESS_FAULT_LIMIT_MS);
+      if (fault) throw new CliError(`${fault}; the watch goes on (taskwatch wait ${taskId})`, EXIT.unreachable);
       try {
         w = await call(conn, "GET", `/tasks/${encodeURIComponent(taskId)}?wait=0`, { headers: retryAfter });
         failingSince = 0;
@@ -86,7 +98,7 @@ async function follow(conn, first, timeoutS) {
  * @param {Invocation} inv
  * @param {Conn} conn
  * @param {Watch} w
- * @param {{ wait: boolean, timeoutS?: number, onDone?: (w: Watch) => void }} opts
+ * @param {{ wait: boolean, timeoutS?: number, onDone?: (w: Watch) => void | Promise<void>, onEnd?: (w: Watch, done: boolean) => void }} opts
  */
 async function finish(inv, conn, w, opts) {
   if (!opts.wait) {
@@ -95,11 +107,12 @@ async function finish(inv, conn, w, opts) {
   }
   const r = w.outcome != null ? { watch: w, done: true } : await follow(conn, w, opts.timeoutS);
   print(inv, inv.json ? r.watch : summary(r.watch));
+  opts.onEnd?.(r.watch, r.done);
   if (!r.done) {
     process.stderr.write(`taskwatch: ${r.watch.task_id} still ${r.watch.status} after ${opts.timeoutS} s\n`);
     return EXIT.still_running;
   }
-  opts.onDone?.(r.watch);
+  await opts.onDone?.(r.watch);
   return exitFor(r.watch);
 }
 
@@ -119,6 +132,75 @@ function watchOptions(v) {
   };
 }
 
+/**
+ * The spec file as the body field that carries it, refused before any upload when it is over the limit
+ * (the limit is the file's own size, whatever the transport makes of it).
+ * @param {string} file
+ */
+function readSpecFile(file) {
+  let size;
+  try {
+    size = statSync(file).size;
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${err instanceof Error && "code" in err ? err.code : "unreadable"}`);
+  }
+  if (size > MAX_SPEC_BYTES) throw new UsageError(`${file} is ${size} bytes; the spec limit is 5 MiB (${MAX_SPEC_BYTES} bytes)`);
+  try {
+    // Sent gzip-compressed: JSON escaping could otherwise push a 5 MiB file past the body limit.
+    return { spec_gzip: gzipSync(readFileSync(file)).toString("base64") };
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${err instanceof Error && "code" in err ? err.code : "unreadable"}`);
+  }
+}
+
+/** The group options of an import or a lint. @param {import("./args.mjs").Values} v */
+function groupFields(v) {
+  if (v.group !== undefined && v["create-group"] === true) throw new UsageError("give --group G or --create-group, not both");
+  const group = optional(v, "group");
+  return {
+    ...(group !== undefined ? { group_id: group, is_create_group: false } : {}),
+    ...(v["create-group"] === true ? { is_create_group: true } : {}),
+  };
+}
+
+/**
+ * Print the gate's findings as `file:line:col severity rule message` (or the check as JSON).
+ * @param {Invocation} inv
+ * @param {string} file
+ * @param {any} check
+ * @returns {number} 0 when no error, 6 otherwise
+ */
+function printCheck(inv, file, check) {
+  /** @type {Array<{ severity: string, rule: string, line: number, column: number, message: string }>} */
+  const findings = check?.findings ?? [];
+  if (inv.json) {
+    print(inv, check);
+  } else {
+    for (const f of findings) process.stdout.write(`${file}:${f.line}:${f.column} ${f.severity} ${f.rule} ${f.message}\n`);
+    const errors = findings.filter((f) => f.severity === "error").length;
+    const warnings = findings.length - errors;
+    const conv = check?.converted_from ? `, converted from OpenAPI ${check.converted_from} to ${check.version}` : "";
+    process.stderr.write(`taskwatch: ${file}: ${plural(check?.apis ?? 0, "API")}, ${plural(errors, "error")}, ${plural(warnings, "warning")}${conv}\n`);
+  }
+  return check?.ok ? EXIT.ok : EXIT.rejected;
+}
+
+/** Fail now, before anything is submitted, when `out` cannot be written. @param {string} out */
+function checkWritable(out) {
+  const dir = dirname(resolve(out));
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error("ENOTDIR");
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    throw new UsageError(`--out ${out}: cannot write in ${dir} (${err instanceof Error && "code" in err ? err.code : err instanceof Error ? err.message : "unwritable"})`);
+  }
+  try {
+    if (statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a directory`);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+  }
+}
+
 /** @param {Invocation} inv @returns {Promise<number>} */
 async function run(inv) {
   const conn = { url: inv.url, apiKey: inv.apiKey };
@@ -128,6 +210,14 @@ async function run(inv) {
     case "help":
       process.stdout.write(`${helpText()}\n`);
       return EXIT.ok;
+    case "version":
+      process.stdout.write(`${JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8")).version}\n`);
+      return EXIT.ok;
+    case "listen": {
+      const port = optional(v, "port") ?? "4000";
+      if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) throw new UsageError("--port must be a port number");
+      return listen({ port: Number(port), host: optional(v, "host") ?? "127.0.0.1", secret: optional(v, "secret"), json: inv.json });
+    }
     case "register": {
       const timeoutS = seconds(v, "wait-timeout");
       const w = await call(conn, "POST", "/tasks", { body: { ...watchOptions(v), task_id: required(v, "task") } });
@@ -137,34 +227,56 @@ async function run(inv) {
       const timeoutS = seconds(v, "timeout");
       return finish(inv, conn, await call(conn, "GET", `/tasks/${id()}`), { wait: true, timeoutS });
     }
+    case "lint": {
+      const file = inv.positionals[0] ?? "";
+      const spec = readSpecFile(file);
+      const body = { project_id: optional(v, "project") ?? "lint", instance_id: optional(v, "instance") ?? "lint", ...spec, ...groupFields(v) };
+      return printCheck(inv, file, await call(conn, "POST", "/imports/check", { body, timeoutMs: 60_000 }));
+    }
     case "import": {
       const file = required(v, "file");
-      if (v.group !== undefined && v["create-group"] === true) throw new UsageError("give --group G or --create-group, not both");
-      /** @type {string} */
-      let spec;
-      try {
-        spec = readFileSync(file, "utf8");
-      } catch (err) {
-        throw new UsageError(`cannot read --file ${file}: ${err instanceof Error && "code" in err ? err.code : "unreadable"}`);
-      }
-      const group = optional(v, "group");
+      const fields = groupFields(v);
+      const spec = readSpecFile(file);
+      const junit = optional(v, "junit");
+      if (junit !== undefined) checkWritable(junit);
       const body = {
         ...watchOptions(v),
-        spec,
+        ...spec,
         file_name: optional(v, "file-name") ?? basename(file).replace(/[^A-Za-z0-9_.-]/g, "_").slice(-128),
-        ...(group !== undefined ? { group_id: group, is_create_group: false } : {}),
-        ...(v["create-group"] === true ? { is_create_group: true } : {}),
+        ...fields,
         ...(v["extend-mode"] !== undefined ? { extend_mode: v["extend-mode"] } : {}),
         ...(v["api-mode"] !== undefined ? { api_mode: v["api-mode"] } : {}),
         ...(v["simple-mode"] === true ? { simple_mode: true } : {}),
         ...(v["mock-mode"] === true ? { mock_mode: true } : {}),
       };
+      if (v["dry-run"] === true) return printCheck(inv, file, await call(conn, "POST", "/imports/check", { body, timeoutMs: 60_000 }));
       const timeoutS = seconds(v, "wait-timeout");
-      const w = await call(conn, "POST", "/imports", { body, timeoutMs: 60_000 });
-      return finish(inv, conn, w, { wait: v.wait === true, timeoutS });
+      const group = optional(v, "group") ?? "new-group";
+      /** @type {Watch} */
+      let w;
+      try {
+        w = await call(conn, "POST", "/imports", { body, timeoutMs: 60_000 });
+      } catch (err) {
+        if (!(err instanceof CliError) || err.exitCode !== EXIT.rejected) throw err;
+        // The gate refused the spec: the findings, the reports, exit 6.
+        printCheck({ ...inv, json: false }, file, err.details);
+        const findings = err.details?.findings ?? [];
+        writeReports({ junit, env: process.env, suite: `import ${file}`, cases: lintCases(file, findings), outputs: { task_id: "", status: "rejected", outcome: "rejected" }, markdown: lintMarkdown(file, findings) });
+        throw err;
+      }
+      const reports = junit !== undefined || process.env.GITHUB_STEP_SUMMARY || process.env.GITHUB_OUTPUT;
+      return finish(inv, conn, w, {
+        wait: v.wait === true || junit !== undefined,
+        timeoutS,
+        onEnd: (done) => {
+          if (!reports) return;
+          writeReports({ junit, env: process.env, suite: `import ${file}`, cases: importCases(done, group), outputs: { task_id: done.task_id, status: done.status, outcome: done.outcome ?? "running" }, markdown: importMarkdown(done) });
+        },
+      });
     }
     case "export": {
       const out = optional(v, "out");
+      if (out !== undefined) checkWritable(out);
       const apis = many(v, "api");
       const body = {
         ...watchOptions(v),
@@ -185,28 +297,20 @@ async function run(inv) {
         onDone: (done) => {
           if (out === undefined || done.outcome !== "succeeded") return;
           const r = done.result;
-          if (r?.kind !== "export" || typeof r.content !== "string") throw new CliError("the finished export carries no document", EXIT.failed);
-          if (r.truncated) throw new CliError(`the exported document has ${r.content_chars} characters; the service keeps only the first 65536, so ${out} was not written`, EXIT.failed);
-          writeFileSync(out, r.content);
-          process.stderr.write(`taskwatch: wrote ${out} (${Buffer.byteLength(r.content)} bytes)\n`);
+          if (r?.kind !== "export") throw new CliError("the finished export carries no document", EXIT.failed);
+          // Not yet: the whole document from the service (GET /tasks/{id}/export); the watch keeps only its first 64 KiB.
+          if (r.truncated || typeof r.content !== "string") throw new CliError(`the exported document has ${r.content_chars} characters; the service keeps only the first 65536, so ${out} was not written`, EXIT.failed);
+          const content = r.content;
+          writeFileSync(out, content);
+          process.stderr.write(`taskwatch: wrote ${out} (${plural(Buffer.byteLength(content), "byte")})\n`);
         },
       });
     }
     case "get":
       print(inv, inv.json ? await call(conn, "GET", `/tasks/${id()}`) : summary(await call(conn, "GET", `/tasks/${id()}`)));
       return EXIT.ok;
-    case "list": {
-      const q = new URLSearchParams();
-      const status = optional(v, "status");
-      const limit = optional(v, "limit");
-      if (status !== undefined) q.set("status", status);
-      if (limit !== undefined) q.set("limit", limit);
-      const page = await call(conn, "GET", `/tasks${q.size > 0 ? `?${q}` : ""}`);
-      /** @type {Watch[]} */
-      const items = page.items;
-      print(inv, inv.json ? page : items.map((w) => `${w.task_id}  ${w.task_type ?? "-"}  ${w.outcome ?? w.status}  ${w.created_at}`).join("\n") || "(no watches)");
-      return EXIT.ok;
-    }
+    case "list":
+      return list(inv, conn);
     case "cancel":
       print(inv, inv.json ? await call(conn, "DELETE", `/tasks/${id()}`) : summary(await call(conn, "DELETE", `/tasks/${id()}`)));
       return EXIT.ok;
@@ -268,6 +372,44 @@ function subscriptionLine(s) {
   return `${s.name}  ${what.join(" ") || "(every finished watch)"}  -> ${s.notify.map((t) => `${t.type} ${t.url}`).join(", ")}`;
 }
 
+const OUTCOMES = ["succeeded", "partial", "failed", "timed_out", "not_found", "error", "cancelled", "running"];
+
+/**
+ * `list`: one page (or every page with `--all`), optionally only one outcome.
+ * @param {Invocation} inv
+ * @param {Conn} conn
+ */
+async function list(inv, conn) {
+  const v = inv.values;
+  const outcome = optional(v, "outcome");
+  if (outcome !== undefined && !OUTCOMES.includes(outcome)) throw new UsageError(`--outcome must be one of: ${OUTCOMES.join(", ")}`);
+  if (v.all === true && v.cursor !== undefined) throw new UsageError("give --cursor C or --all, not both");
+  const q = new URLSearchParams();
+  for (const k of ["status", "limit", "cursor"]) {
+    const val = optional(v, k);
+    if (val !== undefined) q.set(k, val);
+  }
+  /** @type {Watch[]} */
+  const items = [];
+  /** @type {string | null} */
+  let next = null;
+  for (;;) {
+    const page = await call(conn, "GET", `/tasks${q.size > 0 ? `?${q}` : ""}`);
+    items.push(...page.items);
+    next = page.next_cursor;
+    if (v.all !== true || next === null) break;
+    q.set("cursor", next);
+  }
+  const shown = outcome === undefined ? items : items.filter((w) => (w.outcome ?? "running") === outcome);
+  if (inv.json) {
+    print(inv, { items: shown, next_cursor: v.all === true ? null : next });
+  } else {
+    print(inv, shown.map((w) => `${w.task_id}  ${w.task_type ?? "-"}  ${w.outcome ?? w.status}  ${w.created_at}`).join("\n") || "(no watches)");
+    if (v.all !== true && next !== null) process.stderr.write(`taskwatch: more watches: taskwatch list --cursor ${next} (or --all)\n`);
+  }
+  return EXIT.ok;
+}
+
 async function main() {
   try {
     process.exitCode = await run(parseCommandLine(process.argv.slice(2), process.env));
@@ -275,6 +417,7 @@ async function main() {
     const code = err instanceof CliError ? err.exitCode : err instanceof UsageError ? EXIT.usage : EXIT.failed;
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`taskwatch: ${message.split("\n")[0]}\n`);
+    if (err instanceof UsageError && err.help) process.stderr.write(`${helpText()}\n`);
     process.exitCode = code;
   }
 }

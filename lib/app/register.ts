@@ -3,6 +3,7 @@
  * it with that first answer, once per (tenant, task id).
  */
 import { type Labels, sameLabels } from "../domain/labels";
+import type { ImportCheckSummary } from "../domain/import-finding";
 import { type NotifyTarget, pagerDutyDedupKey, sameTargetSpec, type TargetSpec } from "../domain/target";
 import type { Watch } from "../domain/watch";
 import { transition } from "../domain/lifecycle";
@@ -21,6 +22,8 @@ export interface Registration {
   targets: TargetSpec[];
   labels: Labels;
   timeout_s: number;
+  /** What the import gate found, for a watch created by a submitted import. */
+  import_check?: ImportCheckSummary;
 }
 
 /**
@@ -91,6 +94,7 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
     targets: r.targets.map((t, i) => newTarget(t, i, { tenant, labels: r.labels })),
     event_id: null,
     version: 0,
+    ...(r.import_check ? { import_check: r.import_check } : {}),
   };
 }
 

@@ -80,12 +80,6 @@ export function exportSubmission(where: Omit<ExportSubmission, "body" | "oasVers
   return { ...where, body, ...(o.oas_version !== undefined ? { oasVersion: o.oas_version } : {}) };
 }
 
-/** Submit an import and watch its task. */
-export function submitImport(deps: WatchDeps & { submitter: TaskSubmitter }, tenant: string, watch: Omit<Registration, "task_id">, o: ImportOptions) {
-  const where = { region: watch.region, projectId: watch.project_id, instanceId: watch.instance_id };
-  return submitAndWatch(deps, tenant, () => deps.submitter.submitImport(importSubmission(where, o)), watch);
-}
-
 /** Submit an export and watch its task. */
 export function submitExport(deps: WatchDeps & { submitter: TaskSubmitter }, tenant: string, watch: Omit<Registration, "task_id">, o: ExportOptions) {
   const where = { region: watch.region, projectId: watch.project_id, instanceId: watch.instance_id };

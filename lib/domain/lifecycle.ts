@@ -52,7 +52,7 @@ export function eventIdFor(w: Pick<Watch, "tenant" | "task_id">, status: WatchSt
 
 const unchanged = (w: Watch): Transition => ({ next: w, changed: false, effects: [] });
 
-function sameError(a: WatchError | null, b: Omit<WatchError, "at">): boolean {
+function sameError(a: WatchError | null, b: Omit<WatchError, "at" | "since">): boolean {
   return a !== null && a.code === b.code && a.http_status === b.http_status;
 }
 
@@ -127,11 +127,21 @@ export function transition(watch: Watch, event: WatchEvent, now: Date, rules: Tr
   return recordError(watch, at, pastDeadline, err);
 }
 
-/** A retryable problem: remember it once, do not rewrite it on every poll. */
-function recordError(watch: Watch, at: string, pastDeadline: boolean, err: Omit<WatchError, "at">): Transition {
-  if (pastDeadline) return finish(watch, "timed_out", at, { last_error: { ...err, at } });
-  if (sameError(watch.last_error, err)) return unchanged(watch);
-  return { next: { ...watch, last_error: { ...err, at }, updated_at: at }, changed: true, effects: [] };
+/**
+ * How stale `last_error.at` may get while the same error repeats. `at` is
+ * the latest try, but rewriting the watch on every poll of an error streak
+ * (every 2 s for a waited watch) would cost a write each time: it is
+ * refreshed once this old, and `since` keeps when the streak began.
+ */
+export const ERROR_AT_REFRESH_MS = 30_000;
+
+/** A retryable problem: remember it, with when it began and (within {@link ERROR_AT_REFRESH_MS}) when it was last seen. */
+function recordError(watch: Watch, at: string, pastDeadline: boolean, err: Omit<WatchError, "at" | "since">): Transition {
+  const prev = watch.last_error;
+  const since = prev !== null && sameError(prev, err) ? (prev.since ?? prev.at) : at;
+  if (pastDeadline) return finish(watch, "timed_out", at, { last_error: { ...err, at, since } });
+  if (prev !== null && sameError(prev, err) && Date.parse(at) - Date.parse(prev.at) < ERROR_AT_REFRESH_MS) return unchanged(watch);
+  return { next: { ...watch, last_error: { ...err, at, since }, updated_at: at }, changed: true, effects: [] };
 }
 
 function finish(watch: Watch, status: WatchStatus, at: string, patch: Partial<Watch>): Transition {

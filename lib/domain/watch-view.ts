@@ -51,6 +51,7 @@ export function toView(w: Watch): WatchView {
     result: w.result,
     last_error: w.last_error,
     labels: w.labels,
+    ...(w.import_check ? { import_check: w.import_check } : {}),
     notify: w.targets.map((t) => ({
       id: t.id,
       type: t.type,

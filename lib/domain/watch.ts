@@ -17,6 +17,7 @@
  * owes one delivery per notification target (the outbox, see `delivery.ts`).
  */
 import * as z from "./zod";
+import { ImportCheckSummary } from "./import-finding";
 import { StoredLabels } from "./labels";
 import { NotifyTarget } from "./target";
 import type { TaskResult as TaskResultType } from "./task-result";
@@ -56,7 +57,10 @@ export const WatchError = z.object({
   code: z.string(),
   message: z.string(),
   http_status: z.nullable(z.number()),
+  /** The latest try that met this error (refreshed at most every 30 s while it repeats, see `lifecycle.ts`). */
   at: z.string(),
+  /** The first try of the current streak of this error. */
+  since: z.optional(z.string()),
 });
 export type WatchError = z.infer<typeof WatchError>;
 
@@ -115,6 +119,8 @@ export const Watch = z.object({
    * polled at the young cadence until then. Absent when nobody waits.
    */
   waited_until: z.optional(z.number()),
+  /** For a watch `POST /imports` created: what the import gate found (warnings only) and any conversion. */
+  import_check: z.optional(ImportCheckSummary),
   /** Epoch ms until which one writer owns the watch's deliveries (see `app/process-watch.ts`). */
   lease_until: z.optional(z.number()),
 });

@@ -7,6 +7,7 @@ import type { CancelResult } from "../app/cancel";
 import type { ReadResult } from "../app/read-watch";
 import type { RedeliverResult } from "../app/redeliver";
 import type { RegisterResult } from "../app/register";
+import type { CheckedImportResult } from "../app/checked-import";
 import type { SubmitAndWatchResult } from "../app/submit";
 import type { WatchOptionsResult } from "../app/watch-options";
 import type { ListResult } from "../app/ports";
@@ -17,7 +18,7 @@ type FailureOf<R> = R extends { ok: false } ? R : never;
 
 /** Every expected failure the API's use cases return. */
 export type Failure = FailureOf<
-  CancelResult | ReadResult | RedeliverResult | RegisterResult | SubmitAndWatchResult | WatchOptionsResult | ListResult
+  CancelResult | ReadResult | RedeliverResult | RegisterResult | SubmitAndWatchResult | CheckedImportResult | WatchOptionsResult | ListResult
 >;
 
 /** The client error a use case's failure is answered with. */
@@ -56,6 +57,18 @@ export function httpErrorOf(f: Failure): HttpError {
         error_code: f.error_code,
         error_msg: f.error_msg,
       });
+    case "spec_rejected": {
+      const errors = f.check.findings.filter((x) => x.severity === "error");
+      return new HttpError(
+        422,
+        "spec_rejected",
+        `the document breaks ${errors.length} APIG import rule${errors.length === 1 ? "" : "s"}; nothing was submitted`,
+        errors.map((x) => ({ path: x.pointer, message: `${x.line}:${x.column} ${x.rule} ${x.message}` })),
+        true,
+        undefined,
+        { check: f.check },
+      );
+    }
     case "apig_unavailable":
       return new HttpError(502, "apig_unavailable", f.message);
   }

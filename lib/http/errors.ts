@@ -21,6 +21,8 @@ export class HttpError extends TaskwatchError {
     readonly expose = true,
     /** APIG's own refusal, for 422 `apig_rejected`. */
     readonly apig?: { http_status: number; error_code: string; error_msg: string },
+    /** More of the answer's `error` object (the import gate's `check`). */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -33,6 +35,7 @@ export function errorResponse(err: HttpError): HttpResponse {
       message: err.message,
       ...(err.issues ? { issues: err.issues } : {}),
       ...(err.apig ? { apig: err.apig } : {}),
+      ...err.details,
     },
   });
 }

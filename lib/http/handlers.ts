@@ -7,12 +7,14 @@ import { readWatch } from "../app/read-watch";
 import { redeliverWatch } from "../app/redeliver";
 import { registerWatch } from "../app/register";
 import type { TargetSpec } from "../domain/target";
-import { submitExport as submitExportTask, submitImport as submitImportTask } from "../app/submit";
+import { submitCheckedImport } from "../app/checked-import";
+import { submitExport as submitExportTask } from "../app/submit";
 import { watchOptions } from "../app/watch-options";
 import { toView } from "../domain/watch-view";
 import type * as z from "../domain/zod";
 import type { ApiDeps } from "./api-deps";
 import { valueOr } from "./error-table";
+import { specOf } from "./import-check-route";
 import { targetSpecsOf } from "./target-request";
 import { type HttpRequest, type HttpResponse, json } from "./message";
 import {
@@ -63,7 +65,7 @@ export async function redeliver(deps: ApiDeps, tenant: string, taskId: string, b
 }
 
 export async function submitImport(deps: ApiDeps, tenant: string, body: ImportRequest): Promise<HttpResponse> {
-  const r = valueOr(await submitImportTask(deps, tenant, optionsOf(deps, body), body));
+  const r = valueOr(await submitCheckedImport(deps, tenant, optionsOf(deps, body), { ...body, spec: specOf(body) }));
   return json(201, toView(r.watch));
 }
 

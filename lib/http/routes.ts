@@ -21,6 +21,8 @@ import {
 } from "./schemas";
 import { WatchView } from "../domain/watch-view";
 import { SUBSCRIPTION_COMPONENTS, SUBSCRIPTION_ROUTES } from "./subscription-routes";
+import { importCheckRoute } from "./import-check-route";
+import { ImportCheck } from "../domain/import-finding";
 
 /**
  * What a handler gets: the request, its tenant ("" on routes that need no
@@ -77,6 +79,7 @@ const COMPONENTS = {
   Error: ErrorBody,
   Health: HealthAnswer,
   OpenApiDocument: z.looseObject({ openapi: z.string() }),
+  ImportCheck,
   ...SUBSCRIPTION_COMPONENTS,
 };
 
@@ -188,9 +191,19 @@ export const ROUTES: readonly Route[] = [
     body: ImportRequest.public,
     privateBody: ImportRequest.private,
     maxBodyBytes: MAX_IMPORT_BODY_BYTES,
-    responses: { 201: { description: "submitted and watched", schema: "Watch" }, ...BODY_ERRORS, ...WATCH_ERRORS, ...SUBMIT_ERRORS },
+    responses: {
+      201: { description: "submitted and watched", schema: "Watch" },
+      ...BODY_ERRORS,
+      ...WATCH_ERRORS,
+      ...SUBMIT_ERRORS,
+      422: {
+        description: "the document breaks an APIG import rule (`spec_rejected`, the findings in `check`), or APIG refused it (`apig_rejected`); nothing was registered",
+        schema: "Error",
+      },
+    },
     handle: (c) => submitImport(c.deps, c.tenant, c.body),
   }),
+  importCheckRoute,
   defineRoute({
     method: "POST",
     path: "/exports",

@@ -3,6 +3,7 @@
  * into them; every failure is a 4xx in the documented error shape.
  */
 import * as z from "../domain/zod";
+import { ImportCheck } from "../domain/import-finding";
 import { LabelsInput } from "../domain/labels";
 import { notifyRequest } from "./target-request";
 import { RegionId, WatchStatus } from "../domain/watch";
@@ -46,7 +47,12 @@ const importRequest = (allowPrivate: boolean) =>
     project_id: Id,
     instance_id: Id,
     /** The OpenAPI / Swagger document, JSON or YAML text, sent to APIG as the `file_name` file. */
-    spec: z.string().check(z.minLength(1), z.maxLength(MAX_IMPORT_BODY_BYTES)),
+    spec: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_IMPORT_BODY_BYTES))),
+    /**
+     * The same document gzip-compressed and base64-encoded, instead of `spec`: a 5 MiB file
+     * then fits the body limit whatever JSON escaping would make of it (see `import-check-route.ts`).
+     */
+    spec_gzip: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_IMPORT_BODY_BYTES), z.regex(/^[A-Za-z0-9+/]+={0,2}$/, "must be base64"))),
     /** The upload's file name; its extension tells APIG JSON from YAML. */
     file_name: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,128}$/, "must be 1-128 of [A-Za-z0-9_.-]"))),
     group_id: z.optional(Id),
@@ -58,8 +64,16 @@ const importRequest = (allowPrivate: boolean) =>
     ...watchOptions(allowPrivate),
   });
 
+/** Exactly one of `spec` and `spec_gzip`. */
+const oneSpec = <T extends { spec?: string | undefined; spec_gzip?: string | undefined }>(s: z.ZodMiniType<T>) =>
+  s.check(
+    z.superRefine((b, ctx) => {
+      if ((b.spec === undefined) === (b.spec_gzip === undefined)) ctx.addIssue({ code: "custom", message: "give spec or spec_gzip (one of them)", path: ["spec"], input: b });
+    }),
+  );
+
 /** `POST /imports`: APIG's async-import fields plus the watch's options. */
-export const ImportRequest = { public: importRequest(false), private: importRequest(true) } as const;
+export const ImportRequest = { public: oneSpec(importRequest(false)), private: oneSpec(importRequest(true)) } as const;
 export type ImportRequest = z.infer<(typeof ImportRequest)["public"]>;
 
 const exportRequest = (allowPrivate: boolean) =>
@@ -97,6 +111,8 @@ export const ErrorBody = z.object({
     message: z.string(),
     issues: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
     apig: z.optional(z.object({ http_status: z.number(), error_code: z.string(), error_msg: z.string() })),
+    /** The import gate's findings (422 `spec_rejected`). */
+    check: z.optional(ImportCheck),
   }),
 });
 

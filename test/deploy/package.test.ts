@@ -141,6 +141,7 @@ describe("packaged stack", () => {
       "GET /tasks/{task_id}",
       "POST /exports",
       "POST /imports",
+      "POST /imports/check",
       "POST /subscriptions",
       "POST /targets/test",
       "POST /tasks",
@@ -377,8 +378,9 @@ describe("packaged stack", () => {
     expect(statSync(out("cloudformation-template-update-stack.json")).size).toBeGreaterThan(0);
   }, 240_000);
 
-  it.each(["api", "poller"])("packages %s as one bundle with its source map, at most 700 KiB zipped and 1,000 KiB of .mjs: no node_modules, no .ts", async (fn) => {
-    expect(statSync(out(`${fn}.zip`)).size).toBeLessThanOrEqual(700 * 1024);
+  // api: 722 KiB zipped since the import gate (js-yaml and jsonc-parser, +73 KB of minified .mjs); the poller carries none of it.
+  it.each(["api", "poller"])("packages %s as one bundle with its source map, at most 760 KiB zipped and 1,000 KiB of .mjs: no node_modules, no .ts", async (fn) => {
+    expect(statSync(out(`${fn}.zip`)).size).toBeLessThanOrEqual(760 * 1024);
     const { stdout } = await run("python3", ["-m", "zipfile", "-l", out(`${fn}.zip`)]);
     const files = stdout.split("\n").slice(1).map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
     expect(files.sort()).toEqual([`functions/${fn}.mjs`, `functions/${fn}.mjs.map`]);

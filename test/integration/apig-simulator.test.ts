@@ -69,11 +69,24 @@ describe("task query", () => {
     const result: unknown = JSON.parse(String((done as { task_result: unknown }).task_result));
     expect(result).toMatchObject({
       success: expect.arrayContaining([expect.objectContaining({ id: expect.any(String), action: "create", method: "GET", path: "/test1" })]),
-      failure: expect.any(Array),
+      // Clean by default: a newcomer's first import exits 0.
+      failure: [],
       swagger: { id: expect.any(String), result: "Success" },
       group_id: expect.any(String),
     });
     expect(answers[3]!.json).toEqual(done);
+  });
+
+  it("a demo task whose id contains partial succeeds with one failed API; fail fails", async () => {
+    const sim = await start({ stepsPerState: 1 });
+    sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "t-partial" });
+    sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: "t-fail" });
+    for (let i = 0; i < 2; i++) await call(sim, TASK_PATH("t-partial"));
+    for (let i = 0; i < 2; i++) await call(sim, TASK_PATH("t-fail"));
+    const partial = (await call(sim, TASK_PATH("t-partial"))).json as { task_status: string; task_result: string };
+    expect(partial.task_status).toBe("succeed");
+    expect(JSON.parse(partial.task_result).failure).toHaveLength(1);
+    expect((await call(sim, TASK_PATH("t-fail"))).json).toMatchObject({ task_status: "failed" });
   });
 
   it("keeps a demo task stepsPerState queries in each pending state", async () => {

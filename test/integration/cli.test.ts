@@ -188,7 +188,8 @@ describe("taskwatch import / export / the rest", () => {
 
   it("a refused import exits 1 with APIG's reason and registers nothing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cli-"));
-    writeFileSync(join(dir, "bad.yaml"), "just: text\n");
+    // Passes the import gate (no rule needs paths), but the simulator, like APIG, cannot read a document without any.
+    writeFileSync(join(dir, "bad.yaml"), "openapi: 3.0.0\ninfo: {title: no_paths, version: '1'}\n");
     const before = (await h.call("GET", "/tasks?limit=100")).json.items.length;
     const r = await cli(["import", "--project", "proj1", "--instance", "inst1", "--file", join(dir, "bad.yaml"), "--wait"]);
     expect(r.code).toBe(1);

@@ -46,13 +46,67 @@ describe("POST /imports", () => {
 
   it("a refused import answers 422 apig_rejected with APIG's error, and registers nothing", async () => {
     const before = await watchCount();
-    const r = await h.call("POST", "/imports", { body: { ...where, spec: "not: an openapi document\n", is_create_group: true } });
-    expect(r.status).toBe(422);
-    expect(r.json.error).toMatchObject({ code: "apig_rejected", apig: { http_status: 400, error_code: "APIG.2012" } });
     const noGroup = await h.call("POST", "/imports", { body: { ...where, spec: SPEC, is_create_group: false } });
     expect(noGroup.status).toBe(422);
     expect(noGroup.json.error.apig).toMatchObject({ error_code: "APIG.2001", error_msg: expect.stringContaining("group_id") });
     expect(await watchCount()).toBe(before);
+  });
+
+  it("a document that breaks an import rule answers 422 spec_rejected with the findings, and nothing reaches APIG", async () => {
+    const before = await watchCount();
+    const calls = h.sim.requests.length;
+    const broken = SPEC.replace("  /pets/{id}:", "  /pets/pet-{id}:").replace("paths:", "consumes: [application/json]\npaths:");
+    const r = await h.call("POST", "/imports", { body: { ...where, spec: broken, is_create_group: true } });
+    expect(r.status).toBe(422);
+    expect(r.json.error).toMatchObject({
+      code: "spec_rejected",
+      issues: [{ path: "/paths/~1pets~1pet-{id}", message: expect.stringMatching(/^15:3 partial-segment-template /) }],
+      check: { ok: false, version: "2.0", apis: 3 },
+    });
+    expect(r.json.error.check!.findings.map((f: { rule: string }) => f.rule)).toEqual(["consumes-produces", "partial-segment-template"]);
+    const junk = await h.call("POST", "/imports", { body: { ...where, spec: "not: an openapi document\n", is_create_group: true } });
+    expect(junk.json.error.check!.findings[0]).toMatchObject({ rule: "unsupported-version" });
+    expect(h.sim.requests.length).toBe(calls);
+    expect(await watchCount()).toBe(before);
+  });
+
+  it("an OpenAPI 3.1 document is uploaded converted to 3.0.3; the watch keeps converted_from and the warnings", async () => {
+    const spec = `openapi: 3.1.0
+jsonSchemaDialect: https://json-schema.org/draft/2020-12/schema
+info: {title: pets31, version: "1"}
+paths:
+  /pets:
+    get:
+      parameters: [{name: q, in: query, schema: {type: [string, "null"]}}]
+      responses: {"200": {description: ok}}
+`;
+    const r = await h.call("POST", "/imports", { body: { ...where, spec, file_name: "pets31.yaml" } });
+    expect(r.status, r.text.slice(0, 300)).toBe(201);
+    const uploaded = h.sim.uploads.at(-1)!.content;
+    expect(uploaded).toMatch(/^openapi: 3\.0\.3$/m);
+    expect(uploaded).toContain("nullable: true");
+    expect(uploaded).not.toContain("jsonSchemaDialect");
+    expect(r.json.import_check).toMatchObject({ version: "3.0.3", converted_from: "3.1.0", apis: 1, warning_count: 2 });
+    expect(r.json.import_check!.warnings.map((f: { rule: string }) => f.rule)).toEqual(["oas31-dropped", "missing-operation-id"]);
+    const read = await h.call("GET", `/tasks/${r.json.task_id}`);
+    expect(read.json.import_check!.converted_from).toBe("3.1.0");
+  });
+
+  it("POST /imports/check answers the findings and submits nothing", async () => {
+    const calls = h.sim.requests.length;
+    const r = await h.call("POST", "/imports/check", { body: { ...where, spec: SPEC.replace("title: pets", "title: my pets") } });
+    expect(r.status).toBe(200);
+    expect(r.json).toEqual({
+      ok: false,
+      version: "2.0",
+      converted_from: null,
+      apis: 3,
+      findings: [expect.objectContaining({ severity: "error", rule: "group-name", pointer: "/info/title", line: 3, column: 3 })],
+    });
+    const existing = await h.call("POST", "/imports/check", { body: { ...where, spec: SPEC, group_id: "g1" } });
+    expect(existing.json).toMatchObject({ ok: true, findings: [] });
+    expect(h.sim.requests.length).toBe(calls);
+    expect((await h.call("POST", "/imports/check", { body: { ...where } })).status).toBe(400);
   });
 
   it("takes a document of several MiB (this route's limit is 5 MiB, not 64 KiB)", async () => {

@@ -27,6 +27,8 @@ export interface ApiError {
   issues: Array<{ path: string; message: string }>;
   /** Sent with `apig_rejected`: APIG's own refusal. */
   apig?: { http_status: number; error_code: string; error_msg: string };
+  /** Sent with `spec_rejected`: the import gate's findings. */
+  check?: import("../../lib/domain/import-finding").ImportCheck;
 }
 
 /**

@@ -33,7 +33,7 @@ const full: Watch = {
     ignore: [{ method: "PUT", path: "/c" }],
     truncated: false,
   },
-  last_error: { code: "APIG.9008", message: "throttled", http_status: 500, at: "2026-11-28T10:01:00.000Z" },
+  last_error: { code: "APIG.9008", message: "throttled", http_status: 500, at: "2026-11-28T10:01:00.000Z", since: "2026-11-28T10:00:30.000Z" },
   not_found_since: "2026-11-28T10:02:00.000Z",
   labels: { pipeline: "deploy-42" },
   targets: [
@@ -51,6 +51,13 @@ const full: Watch = {
     },
   ],
   event_id: "msg_abc",
+  import_check: {
+    version: "3.0.3",
+    converted_from: "3.1.0",
+    apis: 3,
+    warning_count: 1,
+    warnings: [{ severity: "warning", rule: "missing-operation-id", pointer: "/paths/~1a/get", line: 7, column: 5, message: "no operationId" }],
+  },
   version: 7,
   waited_until: 1_795_861_800_000,
   lease_until: 1_764_324_300_000,

@@ -71,7 +71,8 @@ const rows: Row[] = [
   { name: "still processing past the deadline -> timed_out", from: { status: "processing", task_type: "import_api" }, obs: ok("processing"), now: at(3600), status: "timed_out", changed: true, deliver: true },
   { name: "succeeds after the deadline: the outcome wins", from: { status: "processing" }, obs: ok("succeed", IMPORT_OK), now: at(7200), status: "succeed", changed: true, deliver: true },
   { name: "first 404 APIG.3093 records the streak", from: { status: "waiting" }, obs: fail("not_found", "APIG.3093", 404), now: at(5), status: "waiting", changed: true, deliver: false },
-  { name: "404 within grace: no write", from: { status: "waiting", not_found_since: at(5).toISOString(), last_error: { code: "APIG.3093", message: "m", http_status: 404, at: at(5).toISOString() } }, obs: fail("not_found", "APIG.3093", 404), now: at(300), status: "waiting", changed: false, deliver: false },
+  { name: "404 within grace, seen under 30 s ago: no write", from: { status: "waiting", not_found_since: at(5).toISOString(), last_error: { code: "APIG.3093", message: "m", http_status: 404, at: at(5).toISOString() } }, obs: fail("not_found", "APIG.3093", 404), now: at(30), status: "waiting", changed: false, deliver: false },
+  { name: "404 within grace, seen 30 s ago or more: last_error.at moves", from: { status: "waiting", not_found_since: at(5).toISOString(), last_error: { code: "APIG.3093", message: "m", http_status: 404, at: at(5).toISOString() } }, obs: fail("not_found", "APIG.3093", 404), now: at(300), status: "waiting", changed: true, deliver: false },
   { name: "404 past grace -> not_found", from: { status: "waiting", not_found_since: at(5).toISOString(), last_error: { code: "APIG.3093", message: "m", http_status: 404, at: at(5).toISOString() } }, obs: fail("not_found", "APIG.3093", 404), now: at(605), status: "not_found", changed: true, deliver: true },
   { name: "200 after 404s clears the streak", from: { status: "waiting", task_type: "import_api", not_found_since: at(5).toISOString(), last_error: { code: "APIG.3093", message: "m", http_status: 404, at: at(5).toISOString() } }, obs: ok("waiting"), now: at(30), status: "waiting", changed: true, deliver: false },
   { name: "400 -> error", from: { status: "waiting" }, obs: fail("permanent", "APIG.2001", 400), now: at(5), status: "error", changed: true, deliver: true },
@@ -150,5 +151,20 @@ describe("outcome", () => {
     ["cancelled", null, "cancelled"],
   ] as const)("%s with %j -> %s", (status, result, want) => {
     expect(outcomeOf({ status, result })).toBe(want);
+  });
+});
+
+describe("last_error.at is the latest try, since the first of the streak", () => {
+  const refused = fail("transient", "APIG.1002", 401);
+  it("moves with repeated tries (at most every 30 s, so a streak is not a write per poll), keeping since", () => {
+    const first = transition(watch(), { type: "observed", observation: refused }, at(1), rules).next;
+    expect(first.last_error).toMatchObject({ code: "APIG.1002", at: at(1).toISOString(), since: at(1).toISOString() });
+    const soon = transition(first, { type: "observed", observation: refused }, at(10), rules);
+    expect(soon.changed).toBe(false);
+    const later = transition(first, { type: "observed", observation: refused }, at(31), rules);
+    expect(later.changed).toBe(true);
+    expect(later.next.last_error).toMatchObject({ at: at(31).toISOString(), since: at(1).toISOString() });
+    const other = transition(later.next, { type: "observed", observation: fail("transient", "timeout", null) }, at(32), rules);
+    expect(other.next.last_error).toMatchObject({ code: "timeout", at: at(32).toISOString(), since: at(32).toISOString() });
   });
 });

@@ -23,14 +23,18 @@ export function parseJson(text: string): unknown {
   }
 }
 
-/** Shaped like the doc's import example, plus one failure so a demo shows both lists. */
-function importResult(groupId: string): string {
+/**
+ * Shaped like the doc's import example. A clean import by default, so a
+ * newcomer's first `--wait` exits 0; `partial` adds one failed API (the
+ * outcome `partial`, exit 3).
+ */
+function importResult(groupId: string, partial: boolean): string {
   return JSON.stringify({
     success: [
       { id: "ee93ce6815f04896b301452982b92222", action: "create", method: "GET", path: "/test1" },
       { id: "0a8d4c7a1d0f4b2e9c3b5f6a7e8d9c0b", action: "update", method: "POST", path: "/test2" },
     ],
-    failure: [{ method: "DELETE", path: "/legacy", error_code: "APIG.3301", error_msg: "The API already exists" }],
+    failure: partial ? [{ method: "DELETE", path: "/legacy", error_code: "APIG.3301", error_msg: "The API already exists" }] : [],
     swagger: { id: "de1852ab6c5e4090b0bd88a02058e650", result: "Success" },
     group_id: groupId,
   });
@@ -72,11 +76,14 @@ export class TaskTable {
     ];
   }
 
-  /** A demo import that fails when the id contains "fail" and succeeds otherwise. */
+  /**
+   * A demo import: it fails when the id contains "fail", succeeds with one
+   * failed API (outcome `partial`) when it contains "partial", and succeeds
+   * cleanly otherwise (docs/api.md "The APIG simulator").
+   */
   private demoStates(taskId: string): TaskState[] {
-    return this.walk(
-      /fail/i.test(taskId) ? { status: "failed", result: FAILED_RESULT } : { status: "succeed", result: importResult(DEMO_GROUP) },
-    );
+    if (/fail/i.test(taskId)) return this.walk({ status: "failed", result: FAILED_RESULT });
+    return this.walk({ status: "succeed", result: importResult(DEMO_GROUP, /partial/i.test(taskId)) });
   }
 
   record(r: RecordedRequest): void {
