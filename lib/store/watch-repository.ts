@@ -4,9 +4,9 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../domain/zod";
-import { type DueKey, InvalidCursorError, type WatchPage, type WatchRepository } from "../app/ports";
+import { type DueKey, InvalidCursorError, type SweepRecord, type WatchPage, type WatchRepository } from "../app/ports";
 import type { Watch } from "../domain/watch";
 import { type CodecOptions, dueKeyOf, fromItem, INDEX_BY_CREATED, INDEX_DUE, pkOf, skOf, toItem } from "./item-codec";
 
@@ -146,7 +146,55 @@ export class DynamoWatchRepository implements WatchRepository {
     return out;
   }
 
+  async getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>): Promise<Watch[]> {
+    const out: Watch[] = [];
+    for (const item of await this.batchGet(keys.map((k) => ({ pk: pkOf(k.tenant), sk: skOf(k.taskId) })), true)) {
+      try {
+        out.push(fromItem(item));
+      } catch (err) {
+        // As for one read: reported, and the others are still handled.
+        this.opts.onMalformed?.(`${String(item.pk)}/${String(item.sk)}`, err instanceof Error ? err.message : "unparsable");
+      }
+    }
+    return out;
+  }
+
+  async readSweeps(shards: readonly string[]): Promise<SweepRecord[]> {
+    const items = await this.batchGet(shards.map((s) => ({ pk: SWEEP_PK, sk: s })), false);
+    return items.flatMap((it) => {
+      const r = sweepItem.safeParse(it);
+      return r.success ? [{ shard: r.data.sk, at: r.data.at, open: r.data.open, buckets: r.data.buckets }] : [];
+    });
+  }
+
+  async writeSweep(r: SweepRecord): Promise<void> {
+    await this.db.send(
+      new PutCommand({ TableName: this.opts.tableName, Item: { pk: SWEEP_PK, sk: r.shard, at: r.at, open: r.open, buckets: r.buckets } }),
+    );
+  }
+
+  /** BatchGetItem in pages of 100, retrying what DynamoDB leaves unprocessed. */
+  private async batchGet(keys: Array<{ pk: string; sk: string }>, consistent: boolean): Promise<Array<Record<string, unknown>>> {
+    const out: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Array<Record<string, unknown>> = keys.slice(i, i + 100);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((ok) => setTimeout(ok, Math.min(1_000, 25 * 2 ** attempt)));
+        if (attempt > 6) throw new StoreError(`BatchGetItem left ${pending.length} keys unprocessed`);
+        const res = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.opts.tableName]: { Keys: pending, ConsistentRead: consistent } } }),
+        );
+        out.push(...(res.Responses?.[this.opts.tableName] ?? []));
+        pending = res.UnprocessedKeys?.[this.opts.tableName]?.Keys ?? [];
+      }
+    }
+    return out;
+  }
 }
+
+/** Sweep records live beside the watches under their own partition key, with no index keys. */
+const SWEEP_PK = "sweep";
+const sweepItem = z.object({ sk: z.string(), at: z.number(), open: z.number(), buckets: z.array(z.number()) });
 
 /** The MAC binds a cursor to the key it names and to the tenant it was issued to. */
 function cursorMac(key: Buffer, pk: string, startKey: string): string {
