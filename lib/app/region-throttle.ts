@@ -1,8 +1,8 @@
 /**
  * A per-region cap on APIG queries per second that slows down by itself:
- * a token bucket whose rate halves when APIG answers `APIG.9008` (too many
- * requests) and creeps back up while answers are good (AIMD, as TCP does).
- * Pure apart from the clock passed in.
+ * a token bucket whose rate halves when APIG throttles (500 `APIG.9008`, any
+ * 429: see `throttles.ts`) and creeps back up while answers are good (AIMD,
+ * as TCP does). Pure apart from the clock and sleep passed in.
  */
 
 export interface ThrottleRules {
@@ -56,7 +56,27 @@ export class AimdThrottle {
     return Math.ceil(((1 - this.tokens) / this.rate) * 1000);
   }
 
-  /** APIG said `APIG.9008`: halve the rate, once per second however many answers said so. */
+  /**
+   * Wait for one query's slot, but never past `deadline` (epoch ms): the
+   * caller's hard stop bounds every wait, whatever APIG does.
+   * @returns true with the slot taken; false, with nothing taken, when no slot comes before `deadline` or `signal` aborts
+   */
+  async acquire(
+    time: { clock: () => Date; sleep: (ms: number, signal?: AbortSignal) => Promise<void> },
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    for (;;) {
+      if (signal?.aborted) return false;
+      const now = time.clock().getTime();
+      const wait = this.take(now);
+      if (wait === 0) return true;
+      if (now + wait > deadline) return false;
+      await time.sleep(wait, signal);
+    }
+  }
+
+  /** APIG throttled us: halve the rate, once per second however many answers said so. */
   throttled(now: number): void {
     if (now - this.lastCut < 1000) return;
     this.lastCut = now;
