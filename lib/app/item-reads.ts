@@ -17,6 +17,11 @@ interface Pending {
 
 const MAX_BATCH = 100;
 
+/** A stored watch that does not parse: the loop counts it as an error and backs off, as for any failure. */
+export class MalformedWatchError extends Error {
+  override name = "MalformedWatchError";
+}
+
 export class ItemReads {
   private pending: Pending[] = [];
 
@@ -37,8 +42,13 @@ export class ItemReads {
       const batch = all.slice(i, i + MAX_BATCH);
       try {
         const got = await this.store.getMany(batch.map(({ tenant, taskId }) => ({ tenant, taskId })));
-        const byKey = new Map(got.map((w) => [`${w.tenant}/${w.task_id}`, w]));
-        for (const p of batch) p.resolve(byKey.get(`${p.tenant}/${p.taskId}`) ?? null);
+        const byKey = new Map(got.found.map((w) => [`${w.tenant}/${w.task_id}`, w]));
+        const bad = new Set(got.malformed.map((k) => `${k.tenant}/${k.taskId}`));
+        for (const p of batch) {
+          const key = `${p.tenant}/${p.taskId}`;
+          if (bad.has(key)) p.reject(new MalformedWatchError(`stored watch ${key} is malformed`));
+          else p.resolve(byKey.get(key) ?? null);
+        }
       } catch (err) {
         for (const p of batch) p.reject(err);
       }

@@ -139,8 +139,11 @@ export interface WatchRepository {
    * Eventually consistent; the version check on write makes a stale entry harmless.
    */
   dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]>;
-  /** Several watches at once, strongly consistent (BatchGetItem); the missing ones are left out. */
-  getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>): Promise<Watch[]>;
+  /**
+   * Several watches at once, strongly consistent (BatchGetItem): those found,
+   * and those whose stored item does not parse; the missing ones are in neither.
+   */
+  getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>): Promise<{ found: Watch[]; malformed: Array<{ tenant: string; taskId: string }> }>;
   /** The stored sweep records of `shards` (eventually consistent); a shard never written is absent. */
   readSweeps(shards: readonly string[]): Promise<SweepRecord[]>;
   /** Replace a shard's sweep record (last writer wins: overlapping invocations both report what they served). */

@@ -146,17 +146,19 @@ export class DynamoWatchRepository implements WatchRepository {
     return out;
   }
 
-  async getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>): Promise<Watch[]> {
-    const out: Watch[] = [];
+  async getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>) {
+    const found: Watch[] = [];
+    const malformed: Array<{ tenant: string; taskId: string }> = [];
     for (const item of await this.batchGet(keys.map((k) => ({ pk: pkOf(k.tenant), sk: skOf(k.taskId) })), true)) {
       try {
-        out.push(fromItem(item));
+        found.push(fromItem(item));
       } catch (err) {
         // As for one read: reported, and the others are still handled.
         this.opts.onMalformed?.(`${String(item.pk)}/${String(item.sk)}`, err instanceof Error ? err.message : "unparsable");
+        malformed.push({ tenant: String(item.pk).slice(2), taskId: String(item.sk).slice(2) });
       }
     }
-    return out;
+    return { found, malformed };
   }
 
   async readSweeps(shards: readonly string[]): Promise<SweepRecord[]> {

@@ -134,15 +134,15 @@ export class MemoryRepository implements WatchRepository {
     return out.sort((a, b) => a.dueAt - b.dueAt);
   }
 
-  async getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>): Promise<Watch[]> {
+  async getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>) {
     this.counts.batchGets++;
-    const out: Watch[] = [];
+    const found: Watch[] = [];
     for (const k of keys) {
       const w = this.items.get(MemoryRepository.key(k.tenant, k.taskId));
-      if (w) out.push(structuredClone(w));
+      if (w) found.push(structuredClone(w));
     }
-    this.counts.batchItems += out.length;
-    return out;
+    this.counts.batchItems += found.length;
+    return { found, malformed: [] };
   }
 
   async readSweeps(shards: readonly string[]): Promise<SweepRecord[]> {
