@@ -6,7 +6,7 @@
  * into a followed watch with its place in line (`poll-schedule.ts`).
  */
 import type { DueKey, SweepRecord, WatchRepository } from "./ports";
-import { keyOf, type PollerState, type PollSchedule } from "./poll-schedule";
+import { type Entry, keyOf, type PollerState, type PollSchedule } from "./poll-schedule";
 import { storedLastPoll } from "./sweep";
 
 export interface DueReadOptions {
@@ -60,12 +60,17 @@ export class DueReader {
     for (const r of await this.deps.store.readSweeps(shards)) this.records.set(r.shard, r);
   }
 
-  /** Read the due index: in full when a minute has passed for a shard, else only what is new. */
-  async refresh(): Promise<void> {
-    await Promise.all(this.opts.shards.map((shard) => this.refreshShard(shard)));
+  /**
+   * Read the due index: in full when a minute has passed for a shard, else only what is new.
+   * @returns the watches seen for the first time whose entry carries no poll facts (their items are to be read)
+   */
+  async refresh(): Promise<Entry[]> {
+    const bare: Entry[] = [];
+    await Promise.all(this.opts.shards.map((shard) => this.refreshShard(shard, bare)));
+    return bare;
   }
 
-  private async refreshShard(shard: string): Promise<void> {
+  private async refreshShard(shard: string, bare: Entry[]): Promise<void> {
     const { state, schedule, opts } = this;
     const pre = this.preread.get(shard);
     this.preread.delete(shard);
@@ -87,7 +92,8 @@ export class DueReader {
       seen.add(key);
       const known = state.entries.get(key);
       if (!known) {
-        schedule.admit(k, shard, now, record, opts.atOnce);
+        const e = schedule.admit(k, shard, now, record, opts.atOnce);
+        if (e.facts === null) bare.push(e);
         continue;
       }
       if (known.inFlight) continue;

@@ -223,7 +223,16 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
 
   const refresh = async () => {
     try {
-      await reader.refresh();
+      const bare = await reader.refresh();
+      // Entries from before the index carried the poll's facts: their items, 100 to a read, before any poll waits on one.
+      await Promise.all(
+        bare.map(async (e) => {
+          const w = await readItem(e).catch(() => null);
+          if (w === null || e.watch !== null) return;
+          e.watch = w;
+          e.facts = factsOf(w);
+        }),
+      );
     } catch (err) {
       sum.errors++;
       deps.log.error("due_read_failed", { error: errorText(err) });
