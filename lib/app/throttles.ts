@@ -40,9 +40,20 @@ export class RegionThrottles {
     return t;
   }
 
-  /** Wait for a query slot in `region`; false (no slot taken) when none comes before `deadline` or `signal` aborts. */
+  /** Per region: the last slot asked for, so slots go out in the order they were asked for. */
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  /**
+   * Wait for a query slot in `region`, first come first served (the loop asks
+   * in order of urgency, so the most overdue watch's poll goes out first and
+   * those left waiting at the end are the least overdue); false (no slot
+   * taken) when none comes before `deadline` or `signal` aborts.
+   */
   acquire(region: string, deadline: number, signal?: AbortSignal): Promise<boolean> {
-    return this.of(region).acquire(this.time, deadline, signal);
+    const prev = this.tails.get(region) ?? Promise.resolve();
+    const mine = prev.then(() => this.of(region).acquire(this.time, deadline, signal));
+    this.tails.set(region, mine.catch(() => false));
+    return mine;
   }
 
   /** What APIG answered: a throttle halves the region's rate, a good answer lets it grow back. */

@@ -66,7 +66,7 @@ export interface FairnessResult {
   bound: number;
   /** Watches polled in every minute of the run. */
   everyMinute: number;
-  /** Largest gap between two polls of one watch, or since the run's start for one not polled yet, seconds. */
+  /** Largest gap between two polls of one watch (its registration counting as the first), or until the run's end, seconds. */
   trueOldestGapS: number;
   /** The backlog the last minute's coordinator reported (OldestDueAgeSeconds), seconds. */
   reportedBacklogS: number;
@@ -76,6 +76,7 @@ export interface FairnessResult {
 export async function runFairness(o: { watches: number; minutes: number; apigMaxRps: number; concurrency: number; shards: number }): Promise<FairnessResult> {
   const wall = Date.now();
   const sim = simulation(o.shards, 200);
+  const registeredAt = sim.vt.now;
   for (let i = 0; i < o.watches; i++) sim.watch(`w-${i}`);
   // Old watches, each polled last at its registration (its own first query).
   await sim.vt.drive(sim.vt.sleep(20 * 60_000));
@@ -112,7 +113,8 @@ export async function runFairness(o: { watches: number; minutes: number; apigMax
     const asked = (sim.apig.asked.get(`w-${i}`) ?? []).filter((t) => t >= t0);
     if (asked.length === 0) missing = true;
     else allPolledAt = Math.max(allPolledAt, asked[0]!);
-    const points = [t0, ...asked, end];
+    // From its registration (its own first query): the last poll it really had before the run.
+    const points = [registeredAt, ...asked, end];
     for (let k = 1; k < points.length; k++) oldestGap = Math.max(oldestGap, points[k]! - points[k - 1]!);
     const minutes = new Set(asked.map((t) => Math.floor((t - t0) / 60_000)));
     if ([...Array(o.minutes).keys()].every((m) => minutes.has(m))) everyMinute++;

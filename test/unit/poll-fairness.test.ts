@@ -72,8 +72,8 @@ describe("fairness across invocations: the most overdue first, judged from what 
     const spent = [...sim.apig.asked.values()].flat().filter((x) => x >= t0 && x <= lap).length;
     const perBucket = new Map<number, number>();
     for (const id of ids) perBucket.set(bucketOf(`acme/${id}`), (perBucket.get(bucketOf(`acme/${id}`)) ?? 0) + 1);
-    // (two at an invocation's end: the polls waiting for a rate slot when it stops are spread over two buckets)
-    expect(spent - 2_000).toBeLessThanOrEqual(bound * 2 * Math.max(...perBucket.values()));
+    // (slots go out in the order they were asked for, so those left waiting at the end are the least overdue)
+    expect(spent - 2_000).toBeLessThanOrEqual(bound * Math.max(...perBucket.values()));
   });
 
   it("the same on containers that are fresh or warm in turn: the warm one follows what the fresh ones stored", async () => {
