@@ -166,6 +166,18 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
     return reads.read(e.tenant, e.taskId);
   };
 
+  /** Handling a watch failed (a store error, a malformed item): read it afresh next time, backing off as for an APIG fault. */
+  const failed = (e: Entry, err: unknown) => {
+    sum.errors++;
+    deps.log.error("watch_failed", { task_id: e.taskId, tenant: e.tenant, error: errorText(err) });
+    e.lastPollAt = now();
+    e.faults++;
+    e.watch = null;
+    e.facts = null;
+    schedule.schedulePoll(e, now());
+    if (state.entries.get(e.key) === e) schedule.queue(e);
+  };
+
   const handle = async (e: Entry) => {
     try {
       // The item is needed to deliver, and for an index entry that carries no poll facts.
@@ -209,15 +221,7 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
       if (r.outcome === "conflict") sum.conflicts++;
       schedule.settle(e, r.watch, now());
     } catch (err) {
-      sum.errors++;
-      deps.log.error("watch_failed", { task_id: e.taskId, tenant: e.tenant, error: errorText(err) });
-      // Read it afresh next time; back off as for an APIG fault.
-      e.lastPollAt = now();
-      e.faults++;
-      e.watch = null;
-      e.facts = null;
-      schedule.schedulePoll(e, now());
-      if (state.entries.get(e.key) === e) schedule.queue(e);
+      failed(e, err);
     }
   };
 
@@ -227,10 +231,14 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
       // Entries from before the index carried the poll's facts: their items, 100 to a read, before any poll waits on one.
       await Promise.all(
         bare.map(async (e) => {
-          const w = await readItem(e).catch(() => null);
-          if (w === null || e.watch !== null) return;
-          e.watch = w;
-          e.facts = factsOf(w);
+          try {
+            const w = await readItem(e);
+            if (w === null) return schedule.remove(e);
+            e.watch = w;
+            e.facts = factsOf(w);
+          } catch (err) {
+            failed(e, err);
+          }
         }),
       );
     } catch (err) {
