@@ -31,10 +31,11 @@ import { ItemReads } from "./item-reads";
 import type { DueKey } from "./ports";
 import { createPollerState, type Entry, factsOf, type PollerState, PollSchedule, pollView } from "./poll-schedule";
 import { applyObservation, deliverOwed, queryApig, type WatchDeps } from "./process-watch";
-import { nextSweep, storedBacklogS } from "./sweep";
+import { emptyLoopSummary, type LoopSummary, reportBacklog } from "./loop-summary";
+import { nextSweep } from "./sweep";
 import { RegionThrottles } from "./throttles";
 
-export { createPollerState, type PollerState };
+export { createPollerState, emptyLoopSummary, type LoopSummary, type PollerState };
 
 export interface LoopDeps extends WatchDeps {
   /** Resolves after `ms` on the deps' clock, or at once when `signal` aborts (tests pass a virtual one). */
@@ -70,56 +71,6 @@ export interface LoopOptions {
   preread?: Map<string, { keys: DueKey[]; at: number }>;
   /** Shards whose backlog to report besides `shards`, from their stored sweep records (the coordinator: all). */
   reportShards?: string[];
-}
-
-export interface LoopSummary {
-  /** Watches followed when the loop ended. */
-  watches: number;
-  /** APIG queries made. */
-  polls: number;
-  /** Items read (APIG's answer changed, a delivery, or an index entry without the poll's facts). */
-  itemReads: number;
-  /** Owed deliveries handled for finished watches. */
-  deliveryRounds: number;
-  transitions: number;
-  conflicts: number;
-  errors: number;
-  /** Full reads of a shard's due set / pickups of new entries. */
-  fullReads: number;
-  pickups: number;
-  /** Watches due when the loop ended that it had no time for. */
-  deferred: number;
-  /** Polls not started because no rate slot came before the hard stop. */
-  slotMisses: number;
-  /** The loop ended before `endAt` because nothing was due before it. */
-  idleExit: boolean;
-  /** How late the most overdue open watch is, from when it became due, in seconds, over every reported shard: the backlog. */
-  oldestDueAgeS: number;
-  /** The same per shard. */
-  backlogByShard: Record<string, number>;
-  /** APIG queries per second over the loop's polling time. */
-  pollsPerS: number;
-}
-
-/** A summary with nothing counted yet. */
-export function emptyLoopSummary(): LoopSummary {
-  return {
-    watches: 0,
-    polls: 0,
-    itemReads: 0,
-    deliveryRounds: 0,
-    transitions: 0,
-    conflicts: 0,
-    errors: 0,
-    fullReads: 0,
-    pickups: 0,
-    deferred: 0,
-    slotMisses: 0,
-    idleExit: false,
-    oldestDueAgeS: 0,
-    backlogByShard: {},
-    pollsPerS: 0,
-  };
 }
 
 /** Run one invocation's loop over `opts.shards`. Never throws for a single watch's failure. */
@@ -320,22 +271,10 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
   await deps.health.flush({ pollerRan: true });
 
   const end = now();
-  const readShards = reader.read;
-  await storeSweeps(deps, state, reader, readShards, end, sum);
+  await storeSweeps(deps, state, reader, reader.read, end, sum);
+  const seen = { entries: state.entries.values(), read: reader.read, records: reader.records, cadence: deps.cadence };
+  reportBacklog(sum, seen, [...opts.shards, ...(opts.reportShards ?? [])], end);
   sum.watches = state.entries.size;
-  for (const s of opts.shards) sum.backlogByShard[s] = 0;
-  for (const e of state.entries.values()) {
-    if (e.nextAt <= end) sum.deferred++;
-    // From when it became due: its cadence's time, or the deadline of the last poll the table knows of.
-    const lateS = Math.max(0, Math.round((end - e.dueSince) / 1000));
-    sum.backlogByShard[e.shard] = Math.max(sum.backlogByShard[e.shard] ?? 0, lateS);
-  }
-  // Shards this invocation did not read (another's, or a read that failed): what their stored records say.
-  for (const s of new Set([...opts.shards, ...(opts.reportShards ?? [])])) {
-    const r = reader.records.get(s);
-    if (!readShards.has(s) && r) sum.backlogByShard[s] = storedBacklogS(r, end, deps.cadence);
-  }
-  sum.oldestDueAgeS = Math.max(0, ...Object.values(sum.backlogByShard));
   sum.pollsPerS = end > started ? Math.round((sum.polls / ((end - started) / 1000)) * 10) / 10 : 0;
   return sum;
 }
