@@ -70,6 +70,8 @@ export interface FairnessResult {
   trueOldestGapS: number;
   /** The backlog the last minute's coordinator reported (OldestDueAgeSeconds), seconds. */
   reportedBacklogS: number;
+  /** The true backlog when it reported: how long past its minute the most overdue watch was, seconds. */
+  trueBacklogS: number;
   wallS: number;
 }
 
@@ -86,6 +88,7 @@ export async function runFairness(o: { watches: number; minutes: number; apigMax
   const perMinute: number[] = [];
   let workers = 0;
   let reported = 0;
+  let trueBacklog = 0;
   for (let m = 0; m < o.minutes; m++) {
     const start = sim.vt.now;
     const before = sim.apig.total;
@@ -101,6 +104,12 @@ export async function runFairness(o: { watches: number; minutes: number; apigMax
     await sim.vt.drive(Promise.all(runs));
     workers = Math.max(workers, summary.workers);
     reported = summary.oldestDueAgeS;
+    // The truth at the same moment: how long past its minute the most overdue watch is.
+    trueBacklog = 0;
+    for (let i = 0; i < o.watches; i++) {
+      const last = (sim.apig.asked.get(`w-${i}`) ?? []).findLast((t) => t <= sim.vt.now) ?? registeredAt;
+      trueBacklog = Math.max(trueBacklog, sim.vt.now - (last + 60_000));
+    }
     perMinute.push(sim.apig.total - before);
     await sim.vt.drive(sim.vt.sleep(Math.max(0, start + 60_000 - sim.vt.now)));
   }
@@ -132,6 +141,7 @@ export async function runFairness(o: { watches: number; minutes: number; apigMax
     everyMinute,
     trueOldestGapS: Math.round(oldestGap / 1000),
     reportedBacklogS: reported,
+    trueBacklogS: Math.max(0, Math.round(trueBacklog / 1000)),
     wallS: (Date.now() - wall) / 1000,
   };
 }
