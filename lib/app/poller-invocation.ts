@@ -147,6 +147,8 @@ export async function runPollerInvocation(
     pickupEveryMs: 5_000,
     pickupOverlapMs: 5_000,
     ...(preread ? { preread } : {}),
+    // The coordinator reports every shard's backlog, from the stored sweep records of those it handed out.
+    ...(worker.success ? {} : { reportShards: all }),
   });
   return { ...summary, role: worker.success ? "worker" : "coordinator", shards, workers, workersFailed, resharded };
 }

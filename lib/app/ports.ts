@@ -70,17 +70,59 @@ export interface Sender {
   send(target: NotifyTarget, view: WatchView, eventId: string, now: Date, opts?: SendOptions): Promise<SendOutcome>;
 }
 
+/**
+ * What a poll needs that the due index carries (projected from the item), so
+ * polling needs no item read: the task's address, which never changes, and
+ * the state the last stored answer left, to tell whether a new answer
+ * changes anything. Absent for entries written before the projection.
+ */
+export interface PollFacts {
+  projectId: string;
+  instanceId: string;
+  region: string;
+  /** Epoch ms of registration. */
+  createdAt: number;
+  /** Epoch ms after which a running task is `timed_out`. */
+  deadlineAt: number;
+  /** The watch as the last write left it: what a poll compares APIG's answer with. */
+  seen: Pick<Watch, "status" | "task_type" | "last_error" | "not_found_since">;
+  /** Epoch ms until which a client waits on it (polled at the young cadence until then); null when none. */
+  waitedUntil: number | null;
+}
+
 /** A watch's entry in the due index: which watch, and since when (registration time or next retry). */
 export interface DueKey {
   tenant: string;
   taskId: string;
   dueAt: number;
+  /** Present when the index carries the poll's facts (every item written since the projection). */
+  poll?: PollFacts;
 }
 
 /** A due entry with the shard it was found in. */
 export interface ShardedDueKey extends DueKey {
   shard: string;
 }
+
+/**
+ * Per due shard, what the poller last served, kept in the table so a fresh
+ * container knows what a warm one did: the shard's watches are spread over
+ * {@link SWEEP_BUCKETS} buckets by a hash of their key, and each bucket holds
+ * the time of the oldest last poll among its watches when it was written
+ * (0: never served). Written at the end of an invocation that read the shard.
+ */
+export interface SweepRecord {
+  shard: string;
+  /** Epoch ms the record was written. */
+  at: number;
+  /** Open watches in the shard when written. */
+  open: number;
+  /** Per bucket: epoch ms every watch in it had been polled by (0 = unknown). */
+  buckets: number[];
+}
+
+/** Buckets of a {@link SweepRecord}: a shard's partial progress is kept to within 1/64 of it. */
+export const SWEEP_BUCKETS = 64;
 
 /** A page of a tenant's watches. */
 export interface WatchPage {
@@ -149,6 +191,15 @@ export interface WatchRepository {
    * @returns false when the entry was no longer in that shard
    */
   reshard(key: ShardedDueKey): Promise<boolean>;
+  /**
+   * Several watches at once, strongly consistent (BatchGetItem): those found,
+   * and those whose stored item does not parse; the missing ones are in neither.
+   */
+  getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>): Promise<{ found: Watch[]; malformed: Array<{ tenant: string; taskId: string }> }>;
+  /** The stored sweep records of `shards` (eventually consistent); a shard never written is absent. */
+  readSweeps(shards: readonly string[]): Promise<SweepRecord[]>;
+  /** Replace a shard's sweep record (last writer wins: overlapping invocations both report what they served). */
+  writeSweep(r: SweepRecord): Promise<void>;
 }
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;

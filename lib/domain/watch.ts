@@ -121,7 +121,7 @@ export const Watch = z.object({
   waited_until: z.optional(z.number()),
   /** For a watch `POST /imports` created: what the import gate found (warnings only) and any conversion. */
   import_check: z.optional(ImportCheckSummary),
-  /** Epoch ms until which one writer owns the watch's deliveries (see `app/process-watch.ts`). */
+  /** Epoch ms until which one writer owns the watch's deliveries (see `app/observe-and-deliver.ts`). */
   lease_until: z.optional(z.number()),
 });
 export type Watch = z.infer<typeof Watch>;

@@ -52,7 +52,7 @@ export function createPollerHandler(env: Env = process.env): PollerHandler {
       });
       recordTick(telemetry.metrics, summary);
       if (summary.polls > 0 || summary.deliveryRounds > 0 || summary.errors > 0) {
-        telemetry.log.info("poller_invocation", { ...summary, shards: summary.shards.length });
+        telemetry.log.info("poller_invocation", { ...summary, shards: summary.shards.length, backlogByShard: JSON.stringify(summary.backlogByShard) });
       }
       return summary;
     } catch (err) {

@@ -7,22 +7,26 @@
  *   changed after the first deploy. It projects keys only: a listing fetches
  *   the items from the table (strongly consistent), so a write that does not
  *   create or delete a watch costs the index nothing.
- * - GSI `due` (`due_shard`, `due_at`) is sparse and keys-only: only watches
- *   with work left (unfinished, or finished with deliveries owed) carry its
- *   keys, so the poller Queries exactly its work and never Scans. `due_at` is
- *   the registration time while a watch runs (it does not move on
- *   transitions, so they cost the index nothing, and a Query for `due_at > t`
- *   finds the watches registered since t), the time a waiting client last
- *   marked it (`waited_until` written: the running poller's next pickup sees
- *   the entry move and polls it at the young cadence), and the time of the
- *   next retry once a delivery failed.
+ * - GSI `due` (`due_shard`, `due_at`) is sparse: only watches with work left
+ *   (unfinished, or finished with deliveries owed) carry its keys, so the
+ *   poller Queries exactly its work and never Scans. It projects what a poll
+ *   needs ({@link DUE_PROJECTION}: the task's address, which never changes,
+ *   the state the last answer left, and a waiting client's mark), so a poll
+ *   reads no item; only a write that changes that state (a transition, a new
+ *   fault, a waited mark) costs the index a write. `due_at` is the
+ *   registration time while a watch runs (it does not move on transitions,
+ *   and a Query for `due_at > t` finds the watches registered since t), the
+ *   time a waiting client last marked it (the running poller's next pickup
+ *   sees the entry move and polls it at the young cadence), and the time of
+ *   the next retry once a delivery failed.
  * - `expires_at` (DynamoDB TTL) removes finished watches after the retention.
  */
 import { MalformedItemError } from "../domain/errors";
 export { MalformedItemError };
 import { createHash } from "node:crypto";
-import type { DueKey } from "../app/ports";
+import type { DueKey, PollFacts } from "../app/ports";
 import { WAITED_FOR_MS } from "../domain/cadence";
+import * as z from "../domain/zod";
 import { nextDeliveryAt } from "../domain/delivery";
 import { labelPairs } from "../domain/labels";
 import { isTerminal, Watch } from "../domain/watch";
@@ -30,10 +34,35 @@ import { isTerminal, Watch } from "../domain/watch";
 export const INDEX_BY_CREATED = "by_created";
 export const INDEX_DUE = "due";
 
+/** The item attributes the due index projects (`infra/table.json` lists the same; a test holds them together). */
+export const DUE_PROJECTION = [
+  "project_id",
+  "instance_id",
+  "region",
+  "created_at",
+  "deadline_at",
+  "status",
+  "task_type",
+  "last_error",
+  "not_found_since",
+  "waited_until",
+] as const;
+
+const projected = z.pick(Watch, {
+  project_id: true,
+  instance_id: true,
+  region: true,
+  created_at: true,
+  deadline_at: true,
+  status: true,
+  task_type: true,
+  last_error: true,
+  not_found_since: true,
+  waited_until: true,
+});
+
 export const pkOf = (tenant: string) => `T#${tenant}`;
 export const skOf = (taskId: string) => `W#${taskId}`;
-
-/** A stored item that does not parse as a watch. */
 
 /**
  * The largest `DUE_SHARDS` allowed. Shard ids up to it are swept for entries
@@ -110,5 +139,26 @@ export function dueKeyOf(item: Record<string, unknown>): DueKey | null {
   const { pk, sk, due_at } = item;
   if (typeof pk !== "string" || typeof sk !== "string" || typeof due_at !== "number") return null;
   if (!pk.startsWith("T#") || !sk.startsWith("W#")) return null;
-  return { tenant: pk.slice(2), taskId: sk.slice(2), dueAt: due_at };
+  const key: DueKey = { tenant: pk.slice(2), taskId: sk.slice(2), dueAt: due_at };
+  const poll = pollFactsOf(item);
+  return poll ? { ...key, poll } : key;
+}
+
+/** The poll's facts an index entry carries, or null (an entry from before the projection: the poller reads the item). */
+export function pollFactsOf(item: Record<string, unknown>): PollFacts | null {
+  const p = projected.safeParse(item);
+  if (!p.success) return null;
+  const createdAt = Date.parse(p.data.created_at);
+  const deadlineAt = Date.parse(p.data.deadline_at);
+  if (!Number.isFinite(createdAt) || !Number.isFinite(deadlineAt)) return null;
+  const { status, task_type, last_error, not_found_since } = p.data;
+  return {
+    projectId: p.data.project_id,
+    instanceId: p.data.instance_id,
+    region: p.data.region,
+    createdAt,
+    deadlineAt,
+    seen: { status, task_type, last_error, not_found_since },
+    waitedUntil: p.data.waited_until ?? null,
+  };
 }

@@ -7,7 +7,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../domain/zod";
-import type { Decision, DueKey, ListResult, ShardedDueKey, UpdateResult, WatchRepository } from "../app/ports";
+import type { Decision, DueKey, ListResult, ShardedDueKey, SweepRecord, UpdateResult, WatchRepository } from "../app/ports";
 import { readDecideWrite } from "../app/update-watch";
 import type { Watch } from "../domain/watch";
 import { type CodecOptions, dueKeyOf, fromItem, INDEX_BY_CREATED, INDEX_DUE, MAX_DUE_SHARDS, pkOf, shardOf, skOf, toItem } from "./item-codec";
@@ -121,28 +121,17 @@ export class DynamoWatchRepository implements WatchRepository {
         }),
       );
       const keys = (out.Items ?? []).map((it) => ({ pk: String(it.pk), sk: String(it.sk) }));
-      for (const w of await this.getMany(keys)) if (!q.status || w.status === q.status) items.push(w);
+      for (const w of await this.itemsInOrder(keys)) if (!q.status || w.status === q.status) items.push(w);
       startKey = out.LastEvaluatedKey ? cursorSchema.parse(out.LastEvaluatedKey) : undefined;
       if (!startKey) break;
     }
     return { ok: true, page: { items, nextCursor: startKey ? encodeCursor(startKey, pkOf(tenant), this.opts.cursorKey) : null } };
   }
 
-  /** The items of `keys` (at most 100), strongly consistent, in the order given; missing ones left out. */
-  private async getMany(keys: Array<{ pk: string; sk: string }>): Promise<Watch[]> {
-    if (keys.length === 0) return [];
+  /** The watches of `keys`, strongly consistent, in the order given; missing ones left out. */
+  private async itemsInOrder(keys: Array<{ pk: string; sk: string }>): Promise<Watch[]> {
     const found = new Map<string, Watch>();
-    let pending: Array<Record<string, unknown>> = keys;
-    // BatchGetItem may leave keys unprocessed under load: ask again for those, a few times.
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt === 5) throw new StoreError("listing: keys left unprocessed after 5 tries");
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-      const out = await this.db.send(
-        new BatchGetCommand({ RequestItems: { [this.opts.tableName]: { Keys: pending, ConsistentRead: true } } }),
-      );
-      for (const it of out.Responses?.[this.opts.tableName] ?? []) found.set(`${String(it.pk)}\n${String(it.sk)}`, fromItem(it));
-      pending = out.UnprocessedKeys?.[this.opts.tableName]?.Keys ?? [];
-    }
+    for (const it of await this.batchGet(keys, true)) found.set(`${String(it.pk)}\n${String(it.sk)}`, fromItem(it));
     return keys.flatMap((k) => found.get(`${k.pk}\n${k.sk}`) ?? []);
   }
 
@@ -206,7 +195,58 @@ export class DynamoWatchRepository implements WatchRepository {
       throw err;
     }
   }
+
+  async getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>) {
+    const found: Watch[] = [];
+    const malformed: Array<{ tenant: string; taskId: string }> = [];
+    for (const item of await this.batchGet(keys.map((k) => ({ pk: pkOf(k.tenant), sk: skOf(k.taskId) })), true)) {
+      try {
+        found.push(fromItem(item));
+      } catch (err) {
+        // As for one read: reported, and the others are still handled.
+        this.opts.onMalformed?.(`${String(item.pk)}/${String(item.sk)}`, err instanceof Error ? err.message : "unparsable");
+        malformed.push({ tenant: String(item.pk).slice(2), taskId: String(item.sk).slice(2) });
+      }
+    }
+    return { found, malformed };
+  }
+
+  async readSweeps(shards: readonly string[]): Promise<SweepRecord[]> {
+    const items = await this.batchGet(shards.map((s) => ({ pk: SWEEP_PK, sk: s })), false);
+    return items.flatMap((it) => {
+      const r = sweepItem.safeParse(it);
+      return r.success ? [{ shard: r.data.sk, at: r.data.at, open: r.data.open, buckets: r.data.buckets }] : [];
+    });
+  }
+
+  async writeSweep(r: SweepRecord): Promise<void> {
+    await this.db.send(
+      new PutCommand({ TableName: this.opts.tableName, Item: { pk: SWEEP_PK, sk: r.shard, at: r.at, open: r.open, buckets: r.buckets } }),
+    );
+  }
+
+  /** BatchGetItem in pages of 100, retrying what DynamoDB leaves unprocessed. */
+  private async batchGet(keys: Array<{ pk: string; sk: string }>, consistent: boolean): Promise<Array<Record<string, unknown>>> {
+    const out: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Array<Record<string, unknown>> = keys.slice(i, i + 100);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((ok) => setTimeout(ok, Math.min(1_000, 25 * 2 ** attempt)));
+        if (attempt > 6) throw new StoreError(`BatchGetItem left ${pending.length} keys unprocessed`);
+        const res = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.opts.tableName]: { Keys: pending, ConsistentRead: consistent } } }),
+        );
+        out.push(...(res.Responses?.[this.opts.tableName] ?? []));
+        pending = res.UnprocessedKeys?.[this.opts.tableName]?.Keys ?? [];
+      }
+    }
+    return out;
+  }
 }
+
+/** Sweep records live beside the watches under their own partition key, with no index keys. */
+const SWEEP_PK = "sweep";
+const sweepItem = z.object({ sk: z.string(), at: z.number(), open: z.number(), buckets: z.array(z.number()) });
 
 /** The MAC binds a cursor to the key it names and to the tenant it was issued to. */
 function cursorMac(key: Buffer, pk: string, startKey: string): string {

@@ -12,13 +12,14 @@ import { type BillInput, monthlyBill, PRICE_LISTS } from "./cost";
 import { runAges } from "./ages";
 import { runDetection } from "./detection";
 import { runUnitsByShape } from "./units-by-shape";
+import { runFairness } from "./fairness";
 import { runFanOut } from "./fan-out";
 import { runInvocationMemory } from "./invocation-memory";
 import { runThroughput } from "./throughput";
 import { hideSdkNodeVersionWarning } from "../../infra/dev/node-warnings";
 
 const quick = process.argv.includes("--quick");
-/** `--only=detection,throughput,invocation,fanout,ages,shapes,bill`: run those sections (the bill needs detection and ages). */
+/** `--only=detection,throughput,invocation,fanout,fairness,ages,shapes,bill`: run those sections (the bill needs detection and ages). */
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const run = (section: string) => !only || only.includes(section);
 const log = (s: string) => process.stderr.write(s + "\n");
@@ -102,6 +103,18 @@ async function main() {
     for (const u of await runUnitsByShape()) row(u.shape, u.resultBytes, u.writeUnits, f(u.readUnits, 1));
     out.push("");
   }
+
+  if (run("fairness")) {
+    log("fairness: fresh containers at the shipped settings (APIG_MAX_RPS 200, 16 shards), virtual time ...");
+    out.push("### Fairness on fresh containers (virtual time, real invocation code, every invocation and worker on a fresh container, APIG at 200 ms, APIG_MAX_RPS 200, POLL_CONCURRENCY 64, 16 shards, old never-ending watches)", "");
+    out.push("| open watches | minutes | APIG polls a minute (median) | workers | every watch polled within (invocations) | promise: ceil(open / polls a minute) + 1 | polled every minute | largest gap between polls s (from registration) | backlog reported s | backlog true s | wall s |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (const watches of quick ? [5_000, 20_000] : [11_000, 20_000, 30_000]) {
+      const r = await runFairness({ watches, minutes: watches > 10_000 ? 5 : 3, apigMaxRps: 200, concurrency: CONCURRENCY, shards: 16 });
+      row(r.watches, r.minutes, r.pollsPerMinute, r.workers, r.allPolledWithin ?? "not all", r.bound, r.everyMinute, r.trueOldestGapS, r.reportedBacklogS, r.trueBacklogS, f(r.wallS));
+    }
+    out.push("", "Old watches a minute 200 rps serves: about the APIG polls a minute above (each old watch wants one poll a minute); above that, every watch is still polled within ceil(open / polls a minute) + 1 invocations, and the backlog says how late. To serve more, raise `APIG_MAX_RPS` (if the region allows it): capacity grows with it until `POLL_CONCURRENCY` / APIG latency binds (64 / 0.2 s = 320 rps per invocation; fan-out adds invocations).", "");
+  }
+
 
   if (!det || !ages || !run("bill")) return finish();
   log("7/7 the monthly bill ...");

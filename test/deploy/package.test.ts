@@ -173,6 +173,7 @@ describe("packaged stack", () => {
       }
     }
     expect(grants.PollerRole!.sort()).toEqual([
+      "dynamodb:BatchGetItem on WatchTable",
       "dynamodb:GetItem on WatchTable",
       "dynamodb:PutItem on WatchTable",
       "dynamodb:Query on due",

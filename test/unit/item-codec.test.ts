@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Watch } from "../../lib/domain/watch";
-import { fromItem, MalformedItemError, toItem } from "../../lib/store/item-codec";
+import table from "../../infra/table.json";
+import { DUE_PROJECTION, dueKeyOf, fromItem, MalformedItemError, toItem } from "../../lib/store/item-codec";
 
 const opts = { dueShards: 4, retentionDays: 30 };
 
@@ -102,5 +103,25 @@ describe("item codec: the stored item derives from the watch schema", () => {
   it("refuses an item that is not a watch, naming it", () => {
     expect(() => fromItem({ pk: "T#acme", sk: "W#bad", status: "weird" })).toThrow(MalformedItemError);
     expect(() => fromItem({ pk: "T#acme", sk: "W#bad", status: "weird" })).toThrow(/W#bad/);
+  });
+});
+
+describe("the due index carries what a poll needs", () => {
+  it("table.json projects exactly the attributes the codec reads back from an index entry", () => {
+    const due = table.GlobalSecondaryIndexes.find((i) => i.IndexName === "due")!;
+    expect(due.Projection.ProjectionType).toBe("INCLUDE");
+    expect([...(due.Projection.NonKeyAttributes ?? [])].sort()).toEqual([...DUE_PROJECTION].sort());
+  });
+
+  it("an index entry with the projection gives the poll's facts; a keys-only one (written before) gives none", () => {
+    const item = toItem({ ...full, status: "processing", finished_at: null }, opts);
+    const entry = Object.fromEntries(["pk", "sk", "due_shard", "due_at", ...DUE_PROJECTION].map((k) => [k, item[k]]));
+    expect(dueKeyOf(entry)).toMatchObject({
+      tenant: "acme",
+      taskId: "t1",
+      poll: { projectId: "p1", instanceId: "i1", region: full.region, createdAt: Date.parse(full.created_at), seen: { status: "processing" } },
+    });
+    const keysOnly = { pk: item.pk, sk: item.sk, due_shard: item.due_shard, due_at: item.due_at };
+    expect(dueKeyOf(keysOnly)).toEqual({ tenant: "acme", taskId: "t1", dueAt: item.due_at });
   });
 });

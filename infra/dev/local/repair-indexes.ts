@@ -81,8 +81,8 @@ export async function repairIndexes(
 
   const items = (await scanAll(db, table)).filter((it) => it.pk?.S?.startsWith("T#"));
   // Counted before the rewrite below silently fixes them: entries of another
-  // due time under the right key, and items the index has lost. (The indexes
-  // are keys-only: an entry carries no copy of the item that could go stale.)
+  // due time under the right key, and items the index has lost. (What the due
+  // index projects from an item is refreshed by the same rewrite.)
   const dueBefore = new Map((await scanAll(db, table, opts.indexes.due)).map((e) => [keyOf(e), e]));
   let rewritten = 0;
   for (const it of items) {

@@ -4,19 +4,37 @@
  * and times from `store/item-codec.ts`) as DynamoDB, and counters for what
  * the loop asks of it.
  */
-import type { Decision, DueKey, ListResult, ShardedDueKey, UpdateResult, WatchRepository } from "../../../lib/app/ports";
+import type { Decision, DueKey, ListResult, ShardedDueKey, SweepRecord, UpdateResult, WatchRepository } from "../../../lib/app/ports";
 import { readDecideWrite } from "../../../lib/app/update-watch";
 import type { Watch } from "../../../lib/domain/watch";
-import { dueAt, MAX_DUE_SHARDS, shardOf } from "../../../lib/store/item-codec";
+import { dueAt, MAX_DUE_SHARDS, pollFactsOf, shardOf } from "../../../lib/store/item-codec";
 
 export class MemoryRepository implements WatchRepository {
   private readonly items = new Map<string, Watch>();
   /** The due index: per shard, each watch's due time (kept on every write, as DynamoDB keeps a GSI). */
   private readonly due = new Map<string, Map<string, number>>();
   /** What the loop asked for, by kind. */
-  readonly counts = { gets: 0, creates: 0, saves: 0, conflicts: 0, fullReads: 0, pickups: 0, straySweeps: 0, reshards: 0 };
+  readonly counts = {
+    gets: 0,
+    creates: 0,
+    saves: 0,
+    conflicts: 0,
+    fullReads: 0,
+    pickups: 0,
+    straySweeps: 0,
+    reshards: 0,
+    /** BatchGetItem calls, and the items they returned (`gets` counts single reads). */
+    batchGets: 0,
+    batchItems: 0,
+    sweepReads: 0,
+    sweepWrites: 0,
+  };
   /** Per watch key: the shard its due entry is in (one entry per item, as DynamoDB keeps it). */
   private readonly shardOfKey = new Map<string, string>();
+  /** The stored sweep records, by shard. */
+  readonly sweeps = new Map<string, SweepRecord>();
+  /** Watches whose index entry was written before the projection (keys only). */
+  private readonly legacy = new Set<string>();
   /** Every dueKeys call: shard, kind and the time range asked. */
   readonly reads: Array<{ shard: string; kind: "full" | "pickup"; after?: number; upTo: number }> = [];
 
@@ -33,6 +51,7 @@ export class MemoryRepository implements WatchRepository {
 
   private put(w: Watch): void {
     const k = MemoryRepository.key(w.tenant, w.task_id);
+    this.legacy.delete(k);
     this.items.set(k, structuredClone(w));
     const old = this.shardOfKey.get(k);
     if (old !== undefined) this.due.get(old)?.delete(k);
@@ -51,6 +70,17 @@ export class MemoryRepository implements WatchRepository {
   /** Put a watch in as it is, bypassing the version check (test setup). */
   seed(w: Watch): void {
     this.put(w);
+  }
+
+  /** As {@link seed}, with a keys-only index entry, as items written before the projection have. */
+  seedLegacy(w: Watch): void {
+    this.put(w);
+    this.legacy.add(MemoryRepository.key(w.tenant, w.task_id));
+  }
+
+  /** Items read in all, one by one or batched. */
+  get itemReads(): number {
+    return this.counts.gets + this.counts.batchItems;
   }
 
   /** The stored copy, for assertions. */
@@ -116,7 +146,10 @@ export class MemoryRepository implements WatchRepository {
     for (const [k, at] of this.due.get(shard) ?? []) {
       if (at > range.upTo || (range.after !== undefined && at <= range.after)) continue;
       const slash = k.indexOf("/");
-      out.push({ tenant: k.slice(0, slash), taskId: k.slice(slash + 1), dueAt: at });
+      const key: DueKey = { tenant: k.slice(0, slash), taskId: k.slice(slash + 1), dueAt: at };
+      // What DynamoDB projects into the index (the same parser as the real adapter).
+      const poll = this.legacy.has(k) ? null : pollFactsOf(this.items.get(k) as unknown as Record<string, unknown>);
+      out.push(poll ? { ...key, poll } : key);
     }
     return out.sort((a, b) => a.dueAt - b.dueAt);
   }
@@ -143,4 +176,29 @@ export class MemoryRepository implements WatchRepository {
     this.index(key, shardOf({ tenant: k.tenant, task_id: k.taskId }, this.shards), at);
     return true;
   }
+
+  async getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>) {
+    this.counts.batchGets++;
+    const found: Watch[] = [];
+    for (const k of keys) {
+      const w = this.items.get(MemoryRepository.key(k.tenant, k.taskId));
+      if (w) found.push(structuredClone(w));
+    }
+    this.counts.batchItems += found.length;
+    return { found, malformed: [] };
+  }
+
+  async readSweeps(shards: readonly string[]): Promise<SweepRecord[]> {
+    this.counts.sweepReads++;
+    return shards.flatMap((s) => {
+      const r = this.sweeps.get(s);
+      return r ? [structuredClone(r)] : [];
+    });
+  }
+
+  async writeSweep(r: SweepRecord): Promise<void> {
+    this.counts.sweepWrites++;
+    this.sweeps.set(r.shard, structuredClone(r));
+  }
+
 }
