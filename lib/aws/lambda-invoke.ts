@@ -41,24 +41,50 @@ export interface LambdaInvokeOptions {
   /** The function's own credentials (in Lambda: the role's, from the environment). */
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   dispatcher: Dispatcher;
-  /** Default `https://lambda.{region}.amazonaws.com`. */
+  /** Default {@link lambdaEndpoint} of `region` with no configured endpoint. */
   endpoint?: string;
   timeoutMs?: number;
 }
 
+/**
+ * DNS suffix of the partition a region belongs to (the SDK's partition table,
+ * for the partitions Lambda runs in): China, the ISO regions, then the rest.
+ */
+export function dnsSuffixOf(region: string): string {
+  if (region.startsWith("cn-")) return "amazonaws.com.cn";
+  if (region.startsWith("us-isob-")) return "sc2s.sgov.gov";
+  if (region.startsWith("us-isof-")) return "csp.hci.ic.gov";
+  if (region.startsWith("us-iso-")) return "c2s.ic.gov";
+  if (region.startsWith("eu-isoe-")) return "cloud.adc-e.uk";
+  return "amazonaws.com";
+}
+
+/**
+ * The Lambda endpoint the SDK clients would use: `AWS_ENDPOINT_URL_LAMBDA`,
+ * then `AWS_ENDPOINT_URL` (the SDK's service-specific endpoint settings),
+ * else `https://lambda.{region}.{partition's DNS suffix}`.
+ */
+export function lambdaEndpoint(env: NodeJS.ProcessEnv, region: string): string {
+  const configured = env.AWS_ENDPOINT_URL_LAMBDA?.trim() || env.AWS_ENDPOINT_URL?.trim();
+  return configured || `https://lambda.${region}.${dnsSuffixOf(region)}`;
+}
+
 /** The function's credentials and region as Lambda puts them in its environment, or null outside Lambda. */
-export function lambdaEnvCredentials(env: NodeJS.ProcessEnv): { region: string; credentials: LambdaInvokeOptions["credentials"] } | null {
+export function lambdaEnvCredentials(
+  env: NodeJS.ProcessEnv,
+): { region: string; endpoint: string; credentials: LambdaInvokeOptions["credentials"] } | null {
   const { AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN } = env;
   if (!AWS_REGION || !AWS_ACCESS_KEY_ID || !AWS_SECRET_ACCESS_KEY) return null;
   return {
     region: AWS_REGION,
+    endpoint: lambdaEndpoint(env, AWS_REGION),
     credentials: { accessKeyId: AWS_ACCESS_KEY_ID, secretAccessKey: AWS_SECRET_ACCESS_KEY, ...(AWS_SESSION_TOKEN ? { sessionToken: AWS_SESSION_TOKEN } : {}) },
   };
 }
 
 /** A function that starts one asynchronous invocation with `payload`; throws when Lambda does not accept it (202). */
 export function lambdaInvoker(o: LambdaInvokeOptions): (payload: unknown) => Promise<void> {
-  const endpoint = new URL(o.endpoint ?? `https://lambda.${o.region}.amazonaws.com`);
+  const endpoint = new URL(o.endpoint ?? lambdaEndpoint({}, o.region));
   const signer = new SignatureV4({ service: "lambda", region: o.region, credentials: o.credentials, sha256: Sha256 });
   return async (payload) => {
     const body = JSON.stringify(payload);

@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { lambdaEnvCredentials, lambdaInvoker } from "../../lib/aws/lambda-invoke";
+import { lambdaEndpoint, lambdaEnvCredentials, lambdaInvoker } from "../../lib/aws/lambda-invoke";
 import { Agent } from "../../lib/net/undici";
 
 const closers: Array<() => Promise<void>> = [];
@@ -52,8 +52,21 @@ describe("Lambda asynchronous invoke (fan-out)", () => {
   it("takes the region and the role's credentials from Lambda's environment, or none outside Lambda", () => {
     expect(lambdaEnvCredentials({ AWS_REGION: "eu-central-1", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "s", AWS_SESSION_TOKEN: "t" })).toEqual({
       region: "eu-central-1",
+      endpoint: "https://lambda.eu-central-1.amazonaws.com",
       credentials: { accessKeyId: "a", secretAccessKey: "s", sessionToken: "t" },
     });
     expect(lambdaEnvCredentials({ AWS_REGION: "eu-central-1" })).toBeNull();
+  });
+
+  it("dials the configured endpoint (AWS_ENDPOINT_URL_LAMBDA, then AWS_ENDPOINT_URL), else the region's in its partition's domain", () => {
+    expect(lambdaEndpoint({}, "eu-central-1")).toBe("https://lambda.eu-central-1.amazonaws.com");
+    expect(lambdaEndpoint({}, "cn-north-1")).toBe("https://lambda.cn-north-1.amazonaws.com.cn");
+    expect(lambdaEndpoint({}, "us-gov-west-1")).toBe("https://lambda.us-gov-west-1.amazonaws.com");
+    expect(lambdaEndpoint({}, "us-iso-east-1")).toBe("https://lambda.us-iso-east-1.c2s.ic.gov");
+    expect(lambdaEndpoint({ AWS_ENDPOINT_URL: "http://127.0.0.1:4566" }, "eu-central-1")).toBe("http://127.0.0.1:4566");
+    expect(lambdaEndpoint({ AWS_ENDPOINT_URL: "http://127.0.0.1:4566", AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:9001" }, "eu-central-1")).toBe("http://127.0.0.1:9001");
+    expect(lambdaEnvCredentials({ AWS_REGION: "eu-central-1", AWS_ACCESS_KEY_ID: "a", AWS_SECRET_ACCESS_KEY: "s", AWS_ENDPOINT_URL_LAMBDA: "http://127.0.0.1:9001" })?.endpoint).toBe(
+      "http://127.0.0.1:9001",
+    );
   });
 });
