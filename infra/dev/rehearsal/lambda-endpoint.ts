@@ -23,6 +23,8 @@ export interface LambdaEndpointOptions {
 
 export async function startLambdaEndpoint(o: LambdaEndpointOptions) {
   return listenLoopback(async (req, res) => {
+    const t0 = Date.now();
+    if (process.env.REHEARSAL_DEBUG) res.on("finish", () => console.error(`invoke endpoint: ${res.statusCode} in ${Date.now() - t0} ms`));
     const body = await readBody(req);
     const m = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(new URL(req.url ?? "/", "http://x").pathname);
     if (req.method !== "POST" || !m) return awsJsonError(res, 404, "UnknownOperationException", "rehearsal: not an Invoke request", "application/json");
@@ -41,9 +43,11 @@ export async function startLambdaEndpoint(o: LambdaEndpointOptions) {
     }
     const type = String(req.headers["x-amz-invocation-type"] ?? "RequestResponse");
     if (type === "Event") {
-      o.started.push(o.lambda.invoke(fn.name, event, "event"));
+      // Accepted first, run after: Lambda queues the event before any container starts.
       res.writeHead(202, { "content-type": "application/json" });
-      return res.end();
+      res.end();
+      o.started.push(new Promise<void>((ok) => setImmediate(ok)).then(() => o.lambda.invoke(fn.name, event, "event")));
+      return;
     }
     const r = await o.lambda.invoke(fn.name, event, "sync");
     res.writeHead(r.throttled ? 429 : 200, { "content-type": "application/json", ...(r.ok ? {} : { "x-amz-function-error": "Unhandled" }) });

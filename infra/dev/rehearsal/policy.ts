@@ -16,6 +16,8 @@ export interface AwsCall {
   action: string;
   resource: string;
   allowed: boolean;
+  /** The request's condition keys (`dynamodb:LeadingKeys`, `kms:ViaService`). */
+  context: Record<string, string | string[]>;
   /** Why not, when not allowed. */
   reason?: string;
 }
@@ -23,6 +25,8 @@ export interface AwsCall {
 export interface Authorizer {
   /** The role a rehearsal access key id belongs to. */
   roleOfKey(accessKeyId: string): RoleSpec | undefined;
+  /** Load the evaluator's data for these actions once, before any call is timed. */
+  warmUp(actions: string[]): Promise<void>;
   /** Check one call, record it, and say whether IAM would allow it. */
   check(call: { accessKeyId: string; fn: string; action: string; resource: string; context?: Record<string, string | string[]> }): Promise<AwsCall>;
   calls: AwsCall[];
@@ -34,36 +38,57 @@ export function credentialsFor(role: RoleSpec): { accessKeyId: string; secretAcc
   return { accessKeyId: `ASIAREHEARSAL${tag}`, secretAccessKey: `rehearsal-secret-${tag}`, sessionToken: `rehearsal-session-${tag}` };
 }
 
+/** What IAM answers for one call of `role` (a simulation, nothing recorded). */
+export async function isAllowed(stack: Stack, role: Pick<RoleSpec, "arn" | "policies">, action: string, resource: string, context: Record<string, string | string[]> = {}): Promise<boolean> {
+  const r = await runSimulation(
+    {
+      request: { principal: role.arn, action, resource: { resource, accountId: stack.accountId }, contextVariables: context },
+      identityPolicies: role.policies.map((p) => ({ name: p.name, policy: p.policy })),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+    },
+    {},
+  );
+  return r.resultType === "single" && r.overallResult === "Allowed";
+}
+
 export function createAuthorizer(stack: Stack, roles: RoleSpec[]): Authorizer {
   const byKey = new Map(roles.map((r) => [credentialsFor(r).accessKeyId, r] as const));
   const calls: AwsCall[] = [];
+  const verdicts = new Map<string, string>();
+  const simulate = (principal: string, action: string, resource: string, context: Record<string, string | string[]>, policies: RoleSpec["policies"]) =>
+    runSimulation(
+      {
+        request: { principal, action, resource: { resource, accountId: stack.accountId }, contextVariables: context },
+        identityPolicies: policies.map((p) => ({ name: p.name, policy: p.policy })),
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+      },
+      {},
+    );
   return {
     calls,
+    async warmUp(actions) {
+      for (const a of actions) await simulate(`arn:${stack.partition}:iam::${stack.accountId}:role/warm-up`, a, "*", {}, []);
+    },
     roleOfKey: (k) => byKey.get(k),
     async check({ accessKeyId, fn, action, resource, context = {} }) {
       const role = byKey.get(accessKeyId);
       if (!role) {
-        const c = { role: "(unknown key)", fn, action, resource, allowed: false, reason: `unknown access key ${accessKeyId}` };
+        const c = { role: "(unknown key)", fn, action, resource, context, allowed: false, reason: `unknown access key ${accessKeyId}` };
         calls.push(c);
         return c;
       }
-      const r = await runSimulation(
-        {
-          request: {
-            principal: role.arn,
-            action,
-            resource: { resource, accountId: stack.accountId },
-            contextVariables: context,
-          },
-          identityPolicies: role.policies.map((p) => ({ name: p.name, policy: p.policy })),
-          serviceControlPolicies: [],
-          resourceControlPolicies: [],
-        },
-        {},
-      );
-      const result = r.resultType === "single" ? r.overallResult : r.resultType === "error" ? `error: ${r.errors.message}` : "wildcard";
+      // The same call recurs hundreds of times: evaluate each distinct one once.
+      const key = JSON.stringify([role.logicalId, action, resource, context]);
+      let result = verdicts.get(key);
+      if (result === undefined) {
+        const r = await simulate(role.arn, action, resource, context, role.policies);
+        result = r.resultType === "single" ? r.overallResult : r.resultType === "error" ? `error: ${r.errors.message}` : "wildcard";
+        verdicts.set(key, result);
+      }
       const allowed = result === "Allowed";
-      const c: AwsCall = { role: role.logicalId, fn, action, resource, allowed, ...(allowed ? {} : { reason: String(result) }) };
+      const c: AwsCall = { role: role.logicalId, fn, action, resource, context, allowed, ...(allowed ? {} : { reason: String(result) }) };
       calls.push(c);
       return c;
     },
