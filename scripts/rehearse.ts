@@ -1,5 +1,5 @@
 /**
- * `npm run rehearse [-- --interval-s 5 --ticks 2 --package-dir DIR --verbose]`:
+ * `npm run rehearse [-- --interval-s 5 --ticks 2 --due-shards 2 --package-dir DIR --kms-key-arn ARN --verbose]`:
  * package the stack and run it as Lambda would, every AWS call checked
  * against its role (infra/dev/rehearsal). Exit 1 when anything failed.
  */
@@ -12,6 +12,7 @@ const { values } = parseArgs({
     ticks: { type: "string" },
     "package-dir": { type: "string" },
     "kms-key-arn": { type: "string" },
+    "due-shards": { type: "string" },
     verbose: { type: "boolean", default: false },
   },
 });
@@ -21,6 +22,7 @@ const report = await runRehearsal({
   ...(values["interval-s"] ? { intervalS: Number(values["interval-s"]) } : {}),
   ...(values.ticks ? { ticks: Number(values.ticks) } : {}),
   ...(values["package-dir"] ? { packageDir: values["package-dir"] } : {}),
+  ...(values["due-shards"] ? { env: { DUE_SHARDS: values["due-shards"] } } : {}),
   ...(values["kms-key-arn"] ? { parameters: { SsmKmsKeyArn: values["kms-key-arn"] } } : {}),
   ...(values.verbose ? { onLog: (l) => console.log(`[${l.fn}#${l.container}] ${l.text}`) } : {}),
 });

@@ -23,8 +23,6 @@ export interface LambdaEndpointOptions {
 
 export async function startLambdaEndpoint(o: LambdaEndpointOptions) {
   return listenLoopback(async (req, res) => {
-    const t0 = Date.now();
-    if (process.env.REHEARSAL_DEBUG) res.on("finish", () => console.error(`invoke endpoint: ${res.statusCode} in ${Date.now() - t0} ms`));
     const body = await readBody(req);
     const m = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(new URL(req.url ?? "/", "http://x").pathname);
     if (req.method !== "POST" || !m) return awsJsonError(res, 404, "UnknownOperationException", "rehearsal: not an Invoke request", "application/json");

@@ -38,6 +38,8 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
   const api = stack.functions.find((f) => f.handler.includes("api"))!;
   const poller = stack.functions.find((f) => stack.schedules[f.logicalId])!;
   const gw = apiGateway(lambda, api.name, stack.routes, stack.stack);
+  // The environment the containers run with: the template's, with the rehearsal's values over it.
+  const env = { ...poller.environment, ...s.overrides };
   const region = api.environment.OTC_REGION || "eu-de";
   const auth = { authorization: `Bearer ${s.apiKey}` };
   const call = async (r: ApiRequest, want: number | number[]): Promise<ApiAnswer> => {
@@ -78,7 +80,7 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
   s.apig.addTask({ projectId: "p-rehearsal", instanceId: "i-rehearsal", taskId: "rehearsal-cancel" });
   await post("/tasks", watch("rehearsal-cancel", []), 201);
   await call({ method: "DELETE", path: "/tasks/rehearsal-cancel", headers: auth }, 200);
-  const shardZero = Array.from({ length: 200 }, (_, i) => `rehearsal-fan-${i}`).filter((t) => shardOf({ tenant: TENANT, task_id: t }, Number(poller.environment.DUE_SHARDS || 16)) === "S#0").slice(0, 2);
+  const shardZero = Array.from({ length: 200 }, (_, i) => `rehearsal-fan-${i}`).filter((t) => shardOf({ tenant: TENANT, task_id: t }, Number(env.DUE_SHARDS || 16)) === "S#0").slice(0, 6);
   for (const t of shardZero) {
     s.apig.addTask({ projectId: "p-rehearsal", instanceId: "i-rehearsal", taskId: t });
     await post("/tasks", watch(t, []), 201);
@@ -154,7 +156,7 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
 
   // 9. /health as an uptime probe sees it: 200 "ok" (a container caches its answer for HEALTH_CACHE_S).
   let health = await gw.call({ method: "GET", path: "/health" });
-  const until = Date.now() + (Number(api.environment.HEALTH_CACHE_S || 12) + 5) * 1000;
+  const until = Date.now() + (Number(env.HEALTH_CACHE_S || 12) + 5) * 1000;
   while (health.json?.status !== "ok" && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 1000));
     health = await gw.call({ method: "GET", path: "/health" });
