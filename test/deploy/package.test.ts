@@ -22,6 +22,10 @@ import { newTarget, newWatch } from "../../lib/app/register";
 import { loopSummary } from "../support/sim";
 import { createLogger } from "../../lib/aws/log";
 import { createMetrics } from "../../lib/aws/metrics";
+import { formatReport, type RehearsalReport, runRehearsal } from "../../infra/dev/rehearsal";
+import { unusedGrants } from "../../infra/dev/rehearsal/grants";
+import { createAuthorizer, credentialsFor } from "../../infra/dev/rehearsal/policy";
+import { readPackagedStack } from "../../infra/dev/rehearsal/template";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
@@ -449,4 +453,65 @@ describe("the packaged bundles run from the zip alone", () => {
     expect(emf!._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: "ApigTaskwatch", Dimensions: [["service"]] });
     expect(emf!._aws.CloudWatchMetrics[0].Metrics).toContainEqual({ Name: "OldestDueAgeSeconds", Unit: "Seconds" });
   }, 60_000);
+});
+
+/**
+ * The short rehearsal (`npm run rehearse`, infra/dev/rehearsal) on the dev
+ * package built above: the zips run as Lambda runs them, every AWS call
+ * checked against the role in the packaged template. Two fan-out shards
+ * instead of 16 keep the run short on a shared machine; the schedule is
+ * every 5 s instead of every minute.
+ */
+describe("the packaged stack, rehearsed as Lambda runs it", () => {
+  let report: RehearsalReport;
+  beforeAll(async () => {
+    report = await runRehearsal({ packageDir: out(""), intervalS: 5, ticks: 2, env: { DUE_SHARDS: "2" } });
+    if (!report.ok) console.error(formatReport(report));
+  }, 240_000);
+
+  it("serves every route, the schedule and the fan-out from the zips: no denied call, 5xx, timeout or connection beyond loopback; /health 200 ok", () => {
+    expect(report.failures).toEqual([]);
+    expect(report.scenario.health).toMatchObject({ status: 200, body: { status: "ok" } });
+    expect(report.scenario.fanOut.workerRuns).toBeGreaterThan(0);
+    expect(report.scenario.deliveries).toMatchObject({ verified: 2, redeliveredSameId: true });
+    for (const [fn, f] of Object.entries(report.functions)) {
+      expect(f.cold, fn).toBeGreaterThan(0);
+      expect(f.warm, fn).toBeGreaterThan(0);
+      expect(f.timeouts, fn).toBe(0);
+    }
+    // Parallel requests ran in separate containers.
+    expect(report.functions["apig-taskwatch-dev-api"]!.containers).toBeGreaterThan(1);
+  });
+
+  it("derives the grants from the calls: every call was granted and every grant was needed", () => {
+    expect(report.denied).toEqual([]);
+    expect(report.unused).toEqual([]);
+    // GET /health's one Query on the base table, in the health partition only.
+    expect(report.needed).toContain('ApiRole dynamodb:Query arn:aws:dynamodb:eu-central-1:123456789012:table/apig-taskwatch-dev-watches {"dynamodb:LeadingKeys":["health"]}');
+    expect(report.needed).toContain("PollerRole lambda:InvokeFunction arn:aws:lambda:eu-central-1:123456789012:function:apig-taskwatch-dev-poller");
+  });
+
+  it("would fail on a call the role does not allow: the same calls against the api role without its health grant are denied", async () => {
+    const stack = readPackagedStack(out("cloudformation-template-update-stack.json"));
+    const roles = stack.roles.map((r) =>
+      r.logicalId !== "ApiRole"
+        ? r
+        : { ...r, policies: r.policies.map((p) => ({ ...p, policy: { ...p.policy, Statement: p.policy.Statement.filter((s: { Condition?: unknown }) => !s.Condition) } })) },
+    );
+    const auth = createAuthorizer(stack.stack, roles);
+    const key = (role: string) => credentialsFor(roles.find((r) => r.logicalId === role)!).accessKeyId;
+    for (const c of report.calls) await auth.check({ accessKeyId: key(c.role), fn: c.fn, action: c.action, resource: c.resource, context: c.context });
+    expect(auth.calls.filter((c) => !c.allowed).map((c) => `${c.role} ${c.action} ${c.resource}`)).toEqual(
+      expect.arrayContaining(["ApiRole dynamodb:Query arn:aws:dynamodb:eu-central-1:123456789012:table/apig-taskwatch-dev-watches"]),
+    );
+  });
+
+  it("would fail on a grant no code uses: an extra DeleteItem grant is reported", async () => {
+    const stack = readPackagedStack(out("cloudformation-template-update-stack.json"));
+    const table = "arn:aws:dynamodb:eu-central-1:123456789012:table/apig-taskwatch-dev-watches";
+    const roles = stack.roles.map((r) =>
+      r.logicalId !== "PollerRole" ? r : { ...r, policies: [...r.policies, { name: "extra", policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["dynamodb:DeleteItem"], Resource: table }] } }] },
+    );
+    expect(await unusedGrants(stack.stack, roles, report.calls)).toEqual([{ role: "PollerRole", action: "dynamodb:DeleteItem", resource: table }]);
+  });
 });
