@@ -38,17 +38,32 @@ export function credentialsFor(role: RoleSpec): { accessKeyId: string; secretAcc
   return { accessKeyId: `ASIAREHEARSAL${tag}`, secretAccessKey: `rehearsal-secret-${tag}`, sessionToken: `rehearsal-session-${tag}` };
 }
 
-/** What IAM answers for one call of `role` (a simulation, nothing recorded). */
-export async function isAllowed(stack: Stack, role: Pick<RoleSpec, "arn" | "policies">, action: string, resource: string, context: Record<string, string | string[]> = {}): Promise<boolean> {
-  const r = await runSimulation(
+/**
+ * KMS evaluates the key's policy too: a customer managed key created with
+ * the default key policy delegates to IAM ("Enable IAM User Permissions"),
+ * which is what docs/deploy-aws.md assumes.
+ */
+const defaultKeyPolicy = (accountId: string, partition: string) => ({
+  Version: "2012-10-17",
+  Statement: [{ Sid: "Enable IAM User Permissions", Effect: "Allow", Principal: { AWS: `arn:${partition}:iam::${accountId}:root` }, Action: "kms:*", Resource: "*" }],
+});
+
+function simulate(stack: Stack, principal: string, action: string, resource: string, context: Record<string, string | string[]>, policies: RoleSpec["policies"]) {
+  return runSimulation(
     {
-      request: { principal: role.arn, action, resource: { resource, accountId: stack.accountId }, contextVariables: context },
-      identityPolicies: role.policies.map((p) => ({ name: p.name, policy: p.policy })),
+      request: { principal, action, resource: { resource, accountId: stack.accountId }, contextVariables: context },
+      identityPolicies: policies.map((p) => ({ name: p.name, policy: p.policy })),
+      ...(action.startsWith("kms:") ? { resourcePolicy: defaultKeyPolicy(stack.accountId, stack.partition) } : {}),
       serviceControlPolicies: [],
       resourceControlPolicies: [],
     },
     {},
   );
+}
+
+/** What IAM answers for one call of `role` (a simulation, nothing recorded). */
+export async function isAllowed(stack: Stack, role: Pick<RoleSpec, "arn" | "policies">, action: string, resource: string, context: Record<string, string | string[]> = {}): Promise<boolean> {
+  const r = await simulate(stack, role.arn, action, resource, context, role.policies);
   return r.resultType === "single" && r.overallResult === "Allowed";
 }
 
@@ -56,20 +71,10 @@ export function createAuthorizer(stack: Stack, roles: RoleSpec[]): Authorizer {
   const byKey = new Map(roles.map((r) => [credentialsFor(r).accessKeyId, r] as const));
   const calls: AwsCall[] = [];
   const verdicts = new Map<string, string>();
-  const simulate = (principal: string, action: string, resource: string, context: Record<string, string | string[]>, policies: RoleSpec["policies"]) =>
-    runSimulation(
-      {
-        request: { principal, action, resource: { resource, accountId: stack.accountId }, contextVariables: context },
-        identityPolicies: policies.map((p) => ({ name: p.name, policy: p.policy })),
-        serviceControlPolicies: [],
-        resourceControlPolicies: [],
-      },
-      {},
-    );
   return {
     calls,
     async warmUp(actions) {
-      for (const a of actions) await simulate(`arn:${stack.partition}:iam::${stack.accountId}:role/warm-up`, a, "*", {}, []);
+      for (const a of actions) await simulate(stack, `arn:${stack.partition}:iam::${stack.accountId}:role/warm-up`, a, "*", {}, []);
     },
     roleOfKey: (k) => byKey.get(k),
     async check({ accessKeyId, fn, action, resource, context = {} }) {
@@ -83,7 +88,7 @@ export function createAuthorizer(stack: Stack, roles: RoleSpec[]): Authorizer {
       const key = JSON.stringify([role.logicalId, action, resource, context]);
       let result = verdicts.get(key);
       if (result === undefined) {
-        const r = await simulate(role.arn, action, resource, context, role.policies);
+        const r = await simulate(stack, role.arn, action, resource, context, role.policies);
         result = r.resultType === "single" ? r.overallResult : r.resultType === "error" ? `error: ${r.errors.message}` : "wildcard";
         verdicts.set(key, result);
       }
