@@ -203,7 +203,7 @@ export class LambdaService {
         c.onExit = undefined;
         c.onMessage = (later) => later?.type === "egress" && this.o.onEgress(fn.name, later.host, later.port);
         // Frozen until the next invocation, as Lambda freezes an idle sandbox.
-        if (!this.closed && !process.env.REHEARSAL_NO_FREEZE) c.child.kill("SIGSTOP");
+        if (!this.closed) c.child.kill("SIGSTOP");
         resolve({ ...base, ok: m.ok, timedOut: false, ...(m.ok ? { value: m.value } : { error: m.error }), ...billing(m.initMs, m.durationMs), maxRssKb: m.maxRssKb });
       };
       c.child.kill("SIGCONT");
