@@ -56,15 +56,26 @@ export function healthReport(read: { pollerRunAt: string | null; regions: Region
   };
 }
 
-/** `GET /health` answers, one table read per `ttlMs` per container; `null` when the table does not answer. */
-export function cachedHealth(store: HealthStore, clock: () => Date, ttlMs: number): () => Promise<HealthReport | null> {
+/**
+ * `GET /health` answers, one table read per `ttlMs` per container; `null` when the table does not answer.
+ * @param onError told why the read failed (an AccessDenied is a missing grant, not an outage: the caller logs which)
+ */
+export function cachedHealth(
+  store: HealthStore,
+  clock: () => Date,
+  ttlMs: number,
+  onError: (err: unknown) => void = () => {},
+): () => Promise<HealthReport | null> {
   let cached: { at: number; report: Promise<HealthReport | null> } | null = null;
   return () => {
     const now = clock();
     if (cached !== null && now.getTime() - cached.at < ttlMs) return cached.report;
     const report = store.read().then(
       (r) => healthReport(r, clock()),
-      () => null,
+      (err: unknown) => {
+        onError(err);
+        return null;
+      },
     );
     cached = { at: now.getTime(), report };
     return report;

@@ -30,6 +30,8 @@ export const SECRET_VARIABLES = [
   "SLACK_WEBHOOK_URL",
   "DEFAULT_WEBHOOK_URL",
   "DEFAULT_WEBHOOK_SECRET",
+  // The key of the MAC on list cursors: a secret, so in AWS it comes from SSM like the others.
+  "CURSOR_SECRET",
 ] as const;
 
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];

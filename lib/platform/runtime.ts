@@ -18,6 +18,7 @@ import { DynamoWatchRepository } from "../store/watch-repository";
 import type { LoopDeps } from "../app/poll-loop";
 import type { FaultObserver, Logger, Metrics, TaskQuery, TaskSubmitter } from "../app/ports";
 import { cachedHealth } from "../app/health-report";
+import { logAwsError } from "../aws/aws-error";
 import { countingFaults, RegionHealth } from "../app/region-health";
 import { DEFAULT_CADENCE } from "../domain/cadence";
 import { RegionalSubmitter, RegionalTaskQuery } from "../otc/regional-apig";
@@ -126,7 +127,7 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Ser
     apig: health.observing(otc.query),
     submitter: otc.submitter,
     health,
-    healthReport: cachedHealth(healthStore, clock, config.healthCacheS * 1000),
+    healthReport: cachedHealth(healthStore, clock, config.healthCacheS * 1000, (err) => logAwsError(log, "health_read_failed", err)),
     regions: [...config.regions.keys()],
     sender: httpSender({
       dispatcher: notifyDispatcher,
