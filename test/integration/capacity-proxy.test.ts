@@ -48,10 +48,18 @@ describe("capacity proxy", () => {
     expect(await charged(watch("m-new"))).toEqual({ table: 1, byCreated: 1, due: 1 });
   });
 
-  it("a transition that leaves the index keys as they were costs the indexes nothing", async () => {
+  it("a transition rewrites the due entry (its status is projected there), never by_created (keys only)", async () => {
     const w0 = watch("m-same");
     await put(w0);
     const next: Watch = { ...w0, status: "processing", version: 1, history: [...w0.history, { status: "processing", at: "2026-12-01T10:00:05.000Z" }] };
+    expect(await charged(next)).toEqual({ table: 1, byCreated: 0, due: 1 });
+  });
+
+  it("a write that changes neither an index's keys nor what it projects costs that index nothing", async () => {
+    const w0 = watch("m-unprojected");
+    await put(w0);
+    // The history and the version are not in any index.
+    const next: Watch = { ...w0, version: 1, history: [...w0.history, { status: "registered", at: "2026-12-01T10:00:05.000Z" }] };
     expect(await charged(next)).toEqual({ table: 1, byCreated: 0, due: 0 });
   });
 
@@ -66,7 +74,8 @@ describe("capacity proxy", () => {
     const w0 = watch("m-end");
     await put(w0);
     const big: Watch = { ...w0, status: "processing", version: 1, labels: Object.assign(Object.create(null), { note: "x".repeat(2500) }) };
-    expect(await charged(big)).toEqual({ table: 3, byCreated: 0, due: 0 });
+    // Its status changed, which the due index projects: one write there.
+    expect(await charged(big)).toEqual({ table: 3, byCreated: 0, due: 1 });
     const done: Watch = { ...w0, status: "succeed", version: 2, finished_at: "2026-12-01T10:40:00.000Z" };
     expect(await charged(done)).toEqual({ table: 3, byCreated: 0, due: 1 });
   });
