@@ -156,6 +156,12 @@ export function meterCapacity(client: DynamoDBClient, reader: DynamoDBClient): {
       const out = result.output as { Item?: Record<string, unknown>; Items?: Array<Record<string, unknown>> };
       if (name === "GetItemCommand") chargeRead(totals, out.Item ? [asItem(out.Item)] : [], input.ConsistentRead === true);
       if (name === "QueryCommand") chargeRead(totals, (out.Items ?? []).map(asItem), input.ConsistentRead === true);
+      if (name === "BatchGetItemCommand") {
+        // Each item of a batch is charged on its own, rounded up to 4 KB.
+        const o = result.output as { Responses?: Record<string, Array<Record<string, unknown>>> };
+        const req = (args.input as { RequestItems?: Record<string, { ConsistentRead?: boolean }> }).RequestItems ?? {};
+        for (const [t, its] of Object.entries(o.Responses ?? {})) for (const it of its) chargeRead(totals, [asItem(it)], req[t]?.ConsistentRead === true);
+      }
       return result;
     },
     // Before the request is signed; items may come marshalled or as plain values (asItem takes both).

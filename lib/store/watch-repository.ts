@@ -4,7 +4,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../domain/zod";
 import { type DueKey, InvalidCursorError, type WatchPage, type WatchRepository } from "../app/ports";
 import type { Watch } from "../domain/watch";
@@ -90,31 +90,72 @@ export class DynamoWatchRepository implements WatchRepository {
     return leaseUntil === undefined ? next : { ...next, lease_until: leaseUntil };
   }
 
+  /**
+   * A page of the tenant's watches, newest first: keys from the keys-only
+   * `by_created` index, then the items themselves (BatchGetItem, consistent).
+   * An index entry whose item is missing (an index written a moment before
+   * or after its item, as dynalite does) or unreadable is skipped, and each
+   * watch appears once however the two disagree, so listing is correct
+   * whatever the store does between index and table.
+   */
   async list(tenant: string, q: { status?: string; limit: number; cursor?: string }): Promise<WatchPage> {
     let startKey = q.cursor === undefined ? undefined : decodeCursor(q.cursor, pkOf(tenant), this.opts.cursorKey);
     const items: Watch[] = [];
-    // A status filter may thin out pages; bound the work one request does.
+    const seen = new Set<string>();
+    // A status filter or skew may thin out pages; bound the work one request does.
     for (let page = 0; page < 10 && items.length < q.limit; page++) {
       const out = await this.db.send(
         new QueryCommand({
           TableName: this.opts.tableName,
           IndexName: INDEX_BY_CREATED,
           KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": pkOf(tenant), ...(q.status ? { ":s": q.status } : {}) },
-          ...(q.status ? { FilterExpression: "#s = :s", ExpressionAttributeNames: { "#s": "status" } } : {}),
+          ExpressionAttributeValues: { ":pk": pkOf(tenant) },
           ScanIndexForward: false,
-          // The index holds keys only; DynamoDB fetches each item from the table.
-          Select: "ALL_ATTRIBUTES",
+          Select: "ALL_PROJECTED_ATTRIBUTES",
           Limit: q.limit - items.length,
           ConsistentRead: true,
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      for (const it of out.Items ?? []) items.push(fromItem(it));
+      const entries = (out.Items ?? []).filter((it) => typeof it.sk === "string" && typeof it.created_key === "string");
+      const fetched = await this.batchGet(pkOf(tenant), [...new Set(entries.map((e) => e.sk as string))]);
+      for (const e of entries) {
+        const got = fetched.get(e.sk as string);
+        // Only the entry the item itself names counts: a stale entry (an old
+        // created_key, on this page or another) never lists the watch twice.
+        if (got === undefined || got.createdKey !== e.created_key || seen.has(e.sk as string)) continue;
+        seen.add(e.sk as string);
+        if (q.status === undefined || got.watch.status === q.status) items.push(got.watch);
+      }
       startKey = out.LastEvaluatedKey ? cursorSchema.parse(out.LastEvaluatedKey) : undefined;
       if (!startKey) break;
     }
     return { items, nextCursor: startKey ? encodeCursor(startKey, pkOf(tenant), this.opts.cursorKey) : null };
+  }
+
+  /** The items of one partition by sort key, consistently read; missing and unreadable ones are absent from the answer. */
+  private async batchGet(pk: string, sks: string[]): Promise<Map<string, { watch: Watch; createdKey: unknown }>> {
+    const found = new Map<string, { watch: Watch; createdKey: unknown }>();
+    for (let i = 0; i < sks.length; i += 100) {
+      let keys: Array<Record<string, unknown>> = sks.slice(i, i + 100).map((sk) => ({ pk, sk }));
+      // DynamoDB may leave keys unprocessed under load; ask again a few times.
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt === 5) throw new StoreError("listing: the table left keys unprocessed 5 times");
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+        const out = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.opts.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const it of out.Responses?.[this.opts.tableName] ?? []) {
+          try {
+            found.set(String(it.sk), { watch: fromItem(it), createdKey: it.created_key });
+          } catch (err) {
+            this.opts.onMalformed?.(`${String(it.pk)}/${String(it.sk)}`, err instanceof Error ? err.message : "unparsable");
+          }
+        }
+        keys = out.UnprocessedKeys?.[this.opts.tableName]?.Keys ?? [];
+      }
+    }
+    return found;
   }
 
   async dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]> {

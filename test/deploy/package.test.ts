@@ -172,6 +172,7 @@ describe("packaged stack", () => {
       "ssm:GetParametersByPath on parameter",
     ]);
     expect(grants.ApiRole!.sort()).toEqual([
+      "dynamodb:BatchGetItem on WatchTable",
       "dynamodb:GetItem on WatchTable",
       "dynamodb:PutItem on WatchTable",
       "dynamodb:Query on by_created",
