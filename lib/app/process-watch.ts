@@ -10,6 +10,7 @@ import { isTerminal, type Watch } from "../domain/watch";
 import { toView } from "../domain/watch-view";
 import type { Logger, Metrics, Sender, TaskQuery, TaskRef, WatchRepository } from "./ports";
 import type { RegionHealth } from "./region-health";
+import { DEFAULT_CREDENTIAL_SET, type Tenancy } from "../domain/tenancy";
 import { recordDelivery, recordPoll } from "./telemetry";
 
 export interface WatchDeps {
@@ -26,6 +27,8 @@ export interface WatchDeps {
   leaseMs: number;
   /** Region health, observed on every APIG answer; the poller persists it (`flush`) after each round. */
   health: Pick<RegionHealth, "flush">;
+  /** Scopes and credential sets per tenant; absent: unscoped, every watch on `default`. */
+  tenancy?: Tenancy;
 }
 
 export type WatchOutcome = "unchanged" | "transitioned" | "conflict" | "delivered" | "leased" | "gone";
@@ -38,7 +41,7 @@ export interface Processed {
 
 /** The APIG task a watch follows. */
 export function taskRefOf(w: Watch): TaskRef {
-  return { region: w.region, projectId: w.project_id, instanceId: w.instance_id, taskId: w.task_id };
+  return { region: w.region, credentialSet: w.credential_set ?? DEFAULT_CREDENTIAL_SET, projectId: w.project_id, instanceId: w.instance_id, taskId: w.task_id };
 }
 
 /** Ask APIG about a watch's task, counting the query and any fault for the metrics. */

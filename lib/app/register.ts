@@ -7,6 +7,8 @@ import type { NotifyTarget } from "../domain/target";
 import type { Watch } from "../domain/watch";
 import { transition } from "../domain/lifecycle";
 import { queryApig, type WatchDeps } from "./process-watch";
+import { checkProjectScope } from "./scope";
+import { credentialSetOf, UNSCOPED } from "../domain/tenancy";
 
 /** A target as the caller names it, before it gets its id and delivery state. */
 export type TargetSpec = Pick<NotifyTarget, "type" | "url" | "secret">;
@@ -20,6 +22,8 @@ export interface Registration {
   targets: TargetSpec[];
   labels: Labels;
   timeout_s: number;
+  /** The OTC credential set to poll with; default: the tenant's (`TENANT_CREDENTIALS`). */
+  credential_set?: string;
 }
 
 /** The same task id is already watched with another project, instance, region, targets, labels or timeout. */
@@ -71,6 +75,7 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
     project_id: r.project_id,
     instance_id: r.instance_id,
     region: r.region,
+    credential_set: r.credential_set ?? "default",
     status: "registered",
     task_type: null,
     created_at: at,
@@ -95,15 +100,18 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
  * owed; the poller sends them within seconds (the API never sends).
  * @returns `created: false` with the existing watch when the task was already watched
  * @throws {@link RegistrationConflictError} when it is watched with different fields
+ * @throws {@link ForbiddenProjectError} when the tenant may not name the project (nothing read, stored or asked)
  */
 export async function registerWatch(
   deps: WatchDeps,
   tenant: string,
   r: Registration,
 ): Promise<{ created: boolean; watch: Watch }> {
+  checkProjectScope(deps.tenancy, tenant, r.project_id);
   const known = await deps.store.get(tenant, r.task_id);
   if (known) return { created: false, watch: sameTask(known, r) };
-  const fresh = newWatch(tenant, r, deps.clock());
+  const credential_set = r.credential_set ?? credentialSetOf(deps.tenancy ?? UNSCOPED, tenant);
+  const fresh = newWatch(tenant, { ...r, credential_set }, deps.clock());
   const observation = await queryApig(deps, fresh);
   const t = transition(fresh, { type: "observed", observation }, deps.clock(), deps.rules);
   const created = await deps.store.create(t.next);

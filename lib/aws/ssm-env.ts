@@ -29,6 +29,10 @@ export const SECRET_VARIABLES = [
   "SLACK_WEBHOOK_URL",
   "DEFAULT_WEBHOOK_URL",
   "DEFAULT_WEBHOOK_SECRET",
+  // Scopes and credential sets per tenant: read again with the keys, so a
+  // tenant's key, scope and set change together without a redeploy.
+  "TENANT_PROJECTS",
+  "TENANT_CREDENTIALS",
 ] as const;
 
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];

@@ -19,7 +19,8 @@ import { toView, WatchView } from "../domain/watch-view";
 import * as z from "../domain/zod";
 import type { ApiKeyHash } from "./auth";
 import { authenticate } from "./auth";
-import { errorResponse, HttpError, methodNotAllowed, notFound, validationError } from "./errors";
+import { errorResponse, HttpError, methodNotAllowed, notFound, unavailable, validationError } from "./errors";
+import { ForbiddenProjectError } from "../app/scope";
 import { type HttpRequest, type HttpResponse, json } from "./message";
 import { buildOpenApi, type RouteDoc } from "./openapi";
 import {
@@ -55,20 +56,22 @@ export interface ApiDeps extends WatchDeps {
 }
 
 /**
- * Answer one HTTP request. Never throws: anything unexpected is logged and
- * becomes a plain 500 with no internals.
+ * Answer one HTTP request. Never throws: anything unexpected (the table
+ * failing, a bug) is logged and answers this request alone 503 `unavailable`,
+ * retryable, with no internals.
  */
 export async function handleHttp(deps: ApiDeps, req: HttpRequest): Promise<HttpResponse> {
   try {
     return await route(deps, req);
   } catch (err) {
     if (err instanceof HttpError && err.expose) return errorResponse(err);
+    if (err instanceof ForbiddenProjectError) return errorResponse(new HttpError(403, err.code, err.message));
     deps.log.error("api_error", {
       method: req.method,
       path: req.path.slice(0, 200),
       error: errorText(err),
     });
-    return errorResponse(new HttpError(500, "internal_error", "internal error"));
+    return unavailable();
   }
 }
 
@@ -114,7 +117,9 @@ const BODY_ERRORS = {
   413: { description: "body too large", schema: "Error" },
   415: { description: "body is not application/json", schema: "Error" },
 } as const;
+const FORBIDDEN = { 403: { description: "the API key may not use this `project_id` (`forbidden_project`); nothing was stored or asked", schema: "Error" } } as const;
 const SUBMIT_ERRORS = {
+  ...FORBIDDEN,
   422: { description: "APIG refused the request (`apig_rejected`, APIG's error in `apig`); nothing was registered", schema: "Error" },
   502: { description: "APIG could not be reached or kept failing (`apig_unavailable`); nothing was registered", schema: "Error" },
 } as const;
@@ -165,6 +170,7 @@ export const ROUTES: readonly Route[] = [
       201: { description: "registered", schema: "Watch" },
       ...BODY_ERRORS,
       ...WATCH_ERRORS,
+      ...FORBIDDEN,
       409: { description: "the task id is watched with other settings", schema: "Error" },
     },
     handle: (c) => register(c.deps, c.tenant, c.body),
@@ -440,7 +446,7 @@ async function submitImport(deps: ApiDeps, tenant: string, body: ImportRequest):
   const r = await submitAndWatch(
     deps,
     tenant,
-    () => deps.submitter.submitImport({ region: watch.region, projectId: body.project_id, instanceId: body.instance_id, fileName, spec: body.spec, fields }),
+    (credentialSet) => deps.submitter.submitImport({ region: watch.region, credentialSet, projectId: body.project_id, instanceId: body.instance_id, fileName, spec: body.spec, fields }),
     watch,
   );
   return submitted(r);
@@ -453,9 +459,10 @@ async function submitExport(deps: ApiDeps, tenant: string, body: ExportRequest):
   const r = await submitAndWatch(
     deps,
     tenant,
-    () =>
+    (credentialSet) =>
       deps.submitter.submitExport({
         region: watch.region,
+        credentialSet,
         projectId: body.project_id,
         instanceId: body.instance_id,
         body: apig,
