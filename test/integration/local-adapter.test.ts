@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLambdaHttpServer, UNAUTHENTICATED_READ } from "../../infra/dev/local/http-adapter";
@@ -93,9 +94,9 @@ describe("the key before a large body", () => {
     const url = await serve(
       createLambdaHttpServer(async (e) => (sizes.push(e.body ? Buffer.from(e.body, "base64").length : 0), okAnswer), { authorized }),
     );
-    const chunks = function* () {
+    const chunks = () => Readable.from((function* () {
       for (let i = 0; i < 64; i++) yield Buffer.alloc(16 * 1024, 0x61);
-    };
+    })());
     const refused = await request(url + "/imports", { method: "POST", body: chunks(), headers: { authorization: "Bearer wrong" } }).catch((e: Error) => e);
     if (!(refused instanceof Error)) expect(refused.statusCode).toBe(401);
     expect(sizes).toEqual([]);
