@@ -48,6 +48,9 @@ export function taskRefOf(w: Watch): TaskRef {
 export async function queryApig(deps: WatchDeps, watch: Watch): Promise<ApigObservation> {
   const observation = await deps.apig.queryTask(taskRefOf(watch));
   recordPoll(deps.metrics, watch.region, observation);
+  if (!observation.ok && observation.code === "response_too_large") {
+    deps.log.error("apig_answer_too_large", { tenant: watch.tenant, task_id: watch.task_id, region: watch.region, http_status: observation.http_status });
+  }
   return observation;
 }
 
