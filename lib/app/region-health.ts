@@ -101,7 +101,7 @@ export class RegionHealth {
         faultsSinceLog: 0,
         reported: false,
       };
-      this.regions.set(region, s);
+      this.regions.set(key, s);
     }
     const fault = regionFaultOf(region, obs);
     if (fault === null) {
