@@ -58,6 +58,12 @@ export async function startCapacityProxy(dynamoEndpoint: string): Promise<{ url:
           const parsed = JSON.parse(out.body.toString("utf8")) as { Item?: Item; Items?: Item[] };
           chargeRead(totals, op === "GetItem" ? (parsed.Item ? [parsed.Item] : []) : (parsed.Items ?? []), input.ConsistentRead === true);
         }
+        if (out.status === 200 && op === "BatchGetItem") {
+          // Each item of a batch is charged on its own, rounded up to 4 KB.
+          const parsed = JSON.parse(out.body.toString("utf8")) as { Responses?: Record<string, Item[]> };
+          const asked = (input as { RequestItems?: Record<string, { ConsistentRead?: boolean }> }).RequestItems ?? {};
+          for (const [t, its] of Object.entries(parsed.Responses ?? {})) for (const it of its) chargeRead(totals, [it], asked[t]?.ConsistentRead === true);
+        }
         res.writeHead(out.status, out.headers).end(out.body);
       } catch {
         res.writeHead(502).end();

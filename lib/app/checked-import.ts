@@ -36,5 +36,8 @@ export async function submitCheckedImport(
   const where = { region: watch.region, projectId: watch.project_id, instanceId: watch.instance_id };
   // The file name follows the document as the caller sent it (JSON or YAML); the upload is its checked text.
   const submission = { ...importSubmission(where, o), spec: upload };
-  return submitAndWatch(deps, tenant, () => deps.submitter.submitImport(submission), { ...watch, import_check: summarizeCheck(check) });
+  return submitAndWatch(deps, tenant, (credentialSet) => deps.submitter.submitImport({ ...submission, credentialSet }), {
+    ...watch,
+    import_check: summarizeCheck(check),
+  });
 }

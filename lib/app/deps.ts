@@ -1,5 +1,6 @@
 /** What the use cases that touch one watch run on: the ports, the clock, and the rules from configuration. */
 import type { TransitionRules } from "../domain/lifecycle";
+import type { Tenancy } from "../domain/tenancy";
 import type { Logger, Metrics, Sender, TaskQuery, WatchRepository } from "./ports";
 import type { RegionHealth } from "./region-health";
 import type { SubscriptionRepository } from "./subscriptions";
@@ -22,4 +23,6 @@ export interface WatchDeps {
   health: Pick<RegionHealth, "flush">;
   /** Standing routes whose targets join a watch's outbox as it turns terminal; none when absent. */
   subscriptions?: SubscriptionRepository;
+  /** Scopes and credential sets per tenant; absent: unscoped, every watch on `default`. */
+  tenancy?: Tenancy;
 }

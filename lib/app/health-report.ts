@@ -15,7 +15,11 @@ export interface HealthReport {
   checks: {
     table: { status: "ok" };
     poller: { status: "ok" | "degraded"; last_run_at: string | null; message?: string };
-    regions: Record<string, { status: "ok" | "degraded"; code: string | null; http_status: number | null; last_ok_at: string | null; message?: string }>;
+    /** By region, or `region/set` for a credential set other than `default`. */
+    regions: Record<
+      string,
+      { status: "ok" | "degraded"; region: string; credential_set: string; code: string | null; http_status: number | null; last_ok_at: string | null; message?: string }
+    >;
   };
 }
 
@@ -29,14 +33,18 @@ export function healthReport(read: { pollerRunAt: string | null; regions: Region
     const faulted = r.last_fault_at !== null && Date.parse(r.last_fault_at) > since;
     const answered = r.last_ok_at !== null && Date.parse(r.last_ok_at) > since;
     const degraded = faulted && !answered;
-    regions[r.region] = {
+    const set = r.credential_set ?? "default";
+    const named = r.credential_set === undefined ? "" : ` with credential set ${set}`;
+    regions[r.credential_set === undefined ? r.region : `${r.region}/${set}`] = {
       status: degraded ? "degraded" : "ok",
+      region: r.region,
+      credential_set: set,
       code: r.last_code,
       http_status: r.last_http_status,
       last_ok_at: r.last_ok_at,
       ...(degraded
         ? {
-            message: `APIG in ${r.region} answered only ${r.last_http_status === 401 || r.last_code?.startsWith("iam_") ? "authentication failures" : "authentication or connection failures"} in the last 5 minutes (last: ${r.last_code})`,
+            message: `APIG in ${r.region}${named} answered only ${r.last_http_status === 401 || r.last_code?.startsWith("iam_") ? "authentication failures" : "authentication or connection failures"} in the last 5 minutes (last: ${r.last_code})`,
           }
         : {}),
     };

@@ -8,6 +8,7 @@ import { afterTry, applyTries, nextDeliveryAt } from "../domain/delivery";
 import { type ApigObservation, transition, type TransitionRules } from "../domain/lifecycle";
 import { isTerminal, type Watch } from "../domain/watch";
 import { toView } from "../domain/watch-view";
+import { DEFAULT_CREDENTIAL_SET } from "../domain/tenancy";
 import type { WatchDeps } from "./deps";
 import type { TaskRef } from "./ports";
 import { recordDelivery, recordPoll } from "./telemetry";
@@ -24,13 +25,16 @@ export interface Processed {
 
 /** The APIG task a watch follows. */
 export function taskRefOf(w: Watch): TaskRef {
-  return { region: w.region, projectId: w.project_id, instanceId: w.instance_id, taskId: w.task_id };
+  return { region: w.region, credentialSet: w.credential_set ?? DEFAULT_CREDENTIAL_SET, projectId: w.project_id, instanceId: w.instance_id, taskId: w.task_id };
 }
 
 /** Ask APIG about a watch's task, counting the query and any fault for the metrics. */
 export async function queryApig(deps: WatchDeps, watch: Watch): Promise<ApigObservation> {
   const observation = await deps.apig.queryTask(taskRefOf(watch));
   recordPoll(deps.metrics, watch.region, observation);
+  if (!observation.ok && observation.code === "response_too_large") {
+    deps.log.error("apig_answer_too_large", { tenant: watch.tenant, task_id: watch.task_id, region: watch.region, http_status: observation.http_status });
+  }
   return observation;
 }
 

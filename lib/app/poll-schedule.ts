@@ -79,6 +79,7 @@ export function factsOf(w: Watch): PollFacts {
     deadlineAt: Date.parse(w.deadline_at),
     seen: { status: w.status, task_type: w.task_type, last_error: w.last_error, not_found_since: w.not_found_since },
     waitedUntil: w.waited_until ?? null,
+    credentialSet: w.credential_set ?? null,
   };
 }
 
@@ -95,6 +96,7 @@ export function pollView(tenant: string, taskId: string, f: PollFacts): Watch {
     project_id: f.projectId,
     instance_id: f.instanceId,
     region: f.region,
+    ...(f.credentialSet !== null ? { credential_set: f.credentialSet } : {}),
     ...f.seen,
     created_at: created,
     updated_at: created,

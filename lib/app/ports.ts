@@ -13,6 +13,8 @@ import type { WatchView } from "../domain/watch-view";
 export interface TaskRef {
   /** The watch's region: it chooses the APIG endpoint (and IAM) the task is asked at. */
   region: string;
+  /** The credential set the watch was registered with; `default` when absent. */
+  credentialSet?: string;
   projectId: string;
   instanceId: string;
   taskId: string;
@@ -26,6 +28,8 @@ export interface TaskQuery {
 /** Where an async import or export is submitted. */
 export interface SubmitTarget {
   region: string;
+  /** The submitting tenant's credential set; `default` when absent. */
+  credentialSet?: string;
   projectId: string;
   instanceId: string;
 }
@@ -88,6 +92,8 @@ export interface PollFacts {
   seen: Pick<Watch, "status" | "task_type" | "last_error" | "not_found_since">;
   /** Epoch ms until which a client waits on it (polled at the young cadence until then); null when none. */
   waitedUntil: number | null;
+  /** The OTC credential set the watch is polled with (`TENANT_CREDENTIALS`); null: `default`. */
+  credentialSet: string | null;
 }
 
 /** A watch's entry in the due index: which watch, and since when (registration time or next retry). */
@@ -249,6 +255,8 @@ export interface FaultObserver {
 /** What the poller last knew about one region's APIG, as persisted for `GET /health`. */
 export interface RegionHealthRecord {
   region: string;
+  /** The credential set the answers came with; absent for `default`. */
+  credential_set?: string;
   /** The latest good answer (any answer that is not an auth or connection fault). */
   last_ok_at: string | null;
   /** The latest auth or connection fault, with APIG's code. */

@@ -8,6 +8,7 @@
  */
 import { faultOf } from "../domain/apig-fault";
 import type { ApigObservation } from "../domain/lifecycle";
+import { DEFAULT_CREDENTIAL_SET } from "../domain/tenancy";
 import type { FaultObserver, HealthStore, Logger, RegionFault, RegionHealthRecord, TaskQuery } from "./ports";
 
 /** Whether an answer is a fault of the region (credentials, reachability) rather than of one task. */
@@ -77,33 +78,36 @@ export class RegionHealth {
     return {
       queryTask: async (ref) => {
         const obs = await apig.queryTask(ref);
-        this.observe(ref.region, obs);
+        this.observe(ref.region, obs, ref.credentialSet);
         return obs;
       },
     };
   }
 
-  observe(region: string, obs: ApigObservation): void {
+  /** One answer from `region`'s APIG to a query made with `credentialSet` (each set is tracked on its own). */
+  observe(region: string, obs: ApigObservation, credentialSet: string = DEFAULT_CREDENTIAL_SET): void {
     const now = this.opts.clock();
     const at = now.toISOString();
-    let s = this.regions.get(region);
+    const key = `${credentialSet}\n${region}`;
+    const named = credentialSet === DEFAULT_CREDENTIAL_SET ? {} : { credential_set: credentialSet };
+    let s = this.regions.get(key);
     if (!s) {
       s = {
-        record: { region, last_ok_at: null, last_fault_at: null, last_code: null, last_http_status: null, updated_at: at },
+        record: { region, ...named, last_ok_at: null, last_fault_at: null, last_code: null, last_http_status: null, updated_at: at },
         dirty: true,
         writtenAt: null,
         loggedAt: null,
         faultsSinceLog: 0,
         reported: false,
       };
-      this.regions.set(region, s);
+      this.regions.set(key, s);
     }
     const fault = regionFaultOf(region, obs);
     if (fault === null) {
       s.record.last_ok_at = at;
       s.dirty = true;
       if (s.reported) {
-        this.opts.log.info("apig_region_recovered", { region, code: s.record.last_code });
+        this.opts.log.info("apig_region_recovered", { region, credential_set: credentialSet, code: s.record.last_code });
         s.reported = false;
       }
       return;
@@ -121,6 +125,7 @@ export class RegionHealth {
       // Code and status only: an APIG message is safe, but an IAM or network one need not be.
       this.opts.log.error("apig_region_failing", {
         region,
+        credential_set: credentialSet,
         kind: fault.kind,
         code: fault.code,
         http_status: s.record.last_http_status,

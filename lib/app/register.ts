@@ -10,6 +10,8 @@ import { transition } from "../domain/lifecycle";
 import type { WatchDeps } from "./deps";
 import { queryApig } from "./observe-and-deliver";
 import { withSubscriptions } from "./subscriptions";
+import { scopeFailure, type ScopeFailure } from "./scope";
+import { credentialSetOf, UNSCOPED } from "../domain/tenancy";
 
 export type { TargetSpec };
 
@@ -24,6 +26,8 @@ export interface Registration {
   timeout_s: number;
   /** What the import gate found, for a watch created by a submitted import. */
   import_check?: ImportCheckSummary;
+  /** The OTC credential set to poll with; default: the tenant's (`TENANT_CREDENTIALS`). */
+  credential_set?: string;
 }
 
 /**
@@ -31,7 +35,7 @@ export interface Registration {
  * or `conflict` when the task id is watched with another project, instance,
  * region, targets, labels or timeout (`fields` names each).
  */
-export type RegisterResult = { ok: true; created: boolean; watch: Watch } | { ok: false; reason: "conflict"; fields: string[] };
+export type RegisterResult = { ok: true; created: boolean; watch: Watch } | { ok: false; reason: "conflict"; fields: string[] } | ScopeFailure;
 
 /** The fields in which a registration differs from the watch it would repeat; pure. */
 export function conflictingFields(existing: Watch, r: Registration): string[] {
@@ -80,6 +84,7 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
     project_id: r.project_id,
     instance_id: r.instance_id,
     region: r.region,
+    credential_set: r.credential_set ?? "default",
     status: "registered",
     task_type: null,
     created_at: at,
@@ -102,12 +107,17 @@ export function newWatch(tenant: string, r: Registration, now: Date): Watch {
  * Register a watch for `tenant`. APIG is asked first, so the stored watch
  * already holds its first answer: registration and that answer are one
  * write. A task that is already done is stored finished, its notifications
- * owed; the poller sends them within seconds (the API never sends).
+ * owed; the poller sends them within seconds (the API never sends). A
+ * project outside the tenant's scope is refused before anything is read,
+ * stored or asked.
  */
 export async function registerWatch(deps: WatchDeps, tenant: string, r: Registration): Promise<RegisterResult> {
+  const refused = scopeFailure(deps.tenancy, tenant, r.project_id);
+  if (refused) return refused;
   const known = await deps.store.get(tenant, r.task_id);
   if (known) return sameTask(known, r);
-  const fresh = newWatch(tenant, r, deps.clock());
+  const credential_set = r.credential_set ?? credentialSetOf(deps.tenancy ?? UNSCOPED, tenant);
+  const fresh = newWatch(tenant, { ...r, credential_set }, deps.clock());
   const observation = await queryApig(deps, fresh);
   const t = await withSubscriptions(deps.subscriptions, fresh, transition(fresh, { type: "observed", observation }, deps.clock(), deps.rules));
   const created = await deps.store.create(t.next);

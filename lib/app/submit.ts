@@ -7,24 +7,30 @@ import type { Watch } from "../domain/watch";
 import type { WatchDeps } from "./deps";
 import type { ExportSubmission, ImportSubmission, SubmitResult, TaskSubmitter } from "./ports";
 import { type Registration, registerWatch } from "./register";
+import { type ScopeFailure, scopeFailure } from "./scope";
+import { credentialSetOf, UNSCOPED } from "../domain/tenancy";
 
 export type SubmitAndWatchResult =
   | { ok: true; watch: Watch }
   | { ok: false; reason: "apig_rejected"; http_status: number; error_code: string; error_msg: string }
   | { ok: false; reason: "apig_unavailable"; message: string }
-  | { ok: false; reason: "conflict"; fields: string[] };
+  | { ok: false; reason: "conflict"; fields: string[] }
+  | ScopeFailure;
 
 /**
- * Run `submit` (one APIG async-import or async-export call, retries included)
- * and, once APIG has answered with a task id, register `watch` for it.
+ * Run `submit` (one APIG async-import or async-export call, retries included,
+ * with the tenant's credential set) and, once APIG has answered with a task
+ * id, register `watch` for it, polled with the same set.
+ * @throws {@link ForbiddenProjectError} when the tenant may not name the project (APIG is not called)
  */
 export async function submitAndWatch(
   deps: WatchDeps,
   tenant: string,
-  submit: () => Promise<SubmitResult>,
+  submit: (credentialSet: string) => Promise<SubmitResult>,
   watch: Omit<Registration, "task_id">,
 ): Promise<SubmitAndWatchResult> {
-  const r = await submit();
+  const credentialSet = watch.credential_set ?? credentialSetOf(deps.tenancy ?? UNSCOPED, tenant);
+  const r = await submit(credentialSet);
   if (!r.ok) {
     deps.log.warn("submit_failed", { tenant, project_id: watch.project_id, kind: r.kind, code: r.kind === "rejected" ? r.error_code : null });
     if (r.kind === "rejected") return { ok: false, reason: "apig_rejected", http_status: r.http_status, error_code: r.error_code, error_msg: r.error_msg };
@@ -32,7 +38,7 @@ export async function submitAndWatch(
   }
   // A task id APIG has just issued is new, so this creates the watch (and
   // makes its first query at once, like any registration).
-  const registered = await registerWatch(deps, tenant, { ...watch, task_id: r.taskId });
+  const registered = await registerWatch(deps, tenant, { ...watch, credential_set: credentialSet, task_id: r.taskId });
   if (!registered.ok) return registered;
   deps.log.info("submitted", { tenant, task_id: r.taskId });
   return { ok: true, watch: registered.watch };
@@ -83,5 +89,5 @@ export function exportSubmission(where: Omit<ExportSubmission, "body" | "oasVers
 /** Submit an export and watch its task. */
 export function submitExport(deps: WatchDeps & { submitter: TaskSubmitter }, tenant: string, watch: Omit<Registration, "task_id">, o: ExportOptions) {
   const where = { region: watch.region, projectId: watch.project_id, instanceId: watch.instance_id };
-  return submitAndWatch(deps, tenant, () => deps.submitter.submitExport(exportSubmission(where, o)), watch);
+  return submitAndWatch(deps, tenant, (credentialSet) => deps.submitter.submitExport(exportSubmission({ ...where, credentialSet }, o)), watch);
 }

@@ -32,6 +32,10 @@ export const SECRET_VARIABLES = [
   "DEFAULT_WEBHOOK_SECRET",
   // The key of the MAC on list cursors: a secret, so in AWS it comes from SSM like the others.
   "CURSOR_SECRET",
+  // Scopes and credential sets per tenant: read again with the keys, so a
+  // tenant's key, scope and set change together without a redeploy.
+  "TENANT_PROJECTS",
+  "TENANT_CREDENTIALS",
 ] as const;
 
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];

@@ -96,6 +96,8 @@ export const Watch = z.object({
   project_id: z.string(),
   instance_id: z.string(),
   region: z.string(),
+  /** The OTC credential set it is polled with (the name, never a secret); absent on watches stored before sets: `default`. */
+  credential_set: z.optional(z.string()),
   status: WatchStatus,
   task_type: z.nullable(TaskType),
   created_at: z.string(),

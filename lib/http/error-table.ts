@@ -1,7 +1,7 @@
 /**
  * The one table from what a use case answered (or threw) to the HTTP answer
  * a client gets. Every expected failure of `lib/app` has a row here; anything
- * thrown that is not an exposed {@link HttpError} is a plain 500 with no internals.
+ * thrown that is not an exposed {@link HttpError} is a 503 with no internals.
  */
 import type { CancelResult } from "../app/cancel";
 import type { ReadResult } from "../app/read-watch";
@@ -11,7 +11,7 @@ import type { CheckedImportResult } from "../app/checked-import";
 import type { SubmitAndWatchResult } from "../app/submit";
 import type { WatchOptionsResult } from "../app/watch-options";
 import type { ListResult } from "../app/ports";
-import { errorResponse, HttpError, notFound, validationError } from "./errors";
+import { errorResponse, HttpError, notFound, unavailable, validationError } from "./errors";
 import type { HttpResponse } from "./message";
 
 type FailureOf<R> = R extends { ok: false } ? R : never;
@@ -69,6 +69,8 @@ export function httpErrorOf(f: Failure): HttpError {
         { check: f.check },
       );
     }
+    case "forbidden_project":
+      return new HttpError(403, "forbidden_project", `this API key may not use project ${f.project_id.slice(0, 64)}`);
     case "apig_unavailable":
       return new HttpError(502, "apig_unavailable", f.message);
   }
@@ -80,10 +82,14 @@ export function valueOr<R extends { ok: boolean }>(r: R): Exclude<R, { ok: false
   throw httpErrorOf(r as unknown as Failure);
 }
 
-/** The answer to anything thrown: an exposed client error as it is, anything else a bare 500. */
+/**
+ * The answer to anything thrown: an exposed client error as it is; anything
+ * else (the table failing, a bug) answers this request alone 503
+ * `unavailable`, retryable, with no internals.
+ */
 export function thrownAnswer(err: unknown): { response: HttpResponse; unexpected: boolean } {
   if (err instanceof HttpError && err.expose) return { response: errorResponse(err), unexpected: false };
-  return { response: errorResponse(new HttpError(500, "internal_error", "internal error")), unexpected: true };
+  return { response: unavailable(), unexpected: true };
 }
 
 /** The answer while the service cannot start (a broken configuration): a 500 that names nothing internal. */

@@ -46,3 +46,9 @@ export const validationError = (issues: FieldIssue[]) =>
 export const methodNotAllowed = () => new HttpError(405, "method_not_allowed", "method not allowed on this route");
 
 export const notFound = (what = "no such watch") => new HttpError(404, "not_found", what);
+
+/** A fault inside this request (the table failing, a bug): retryable, and nothing else is affected. */
+export function unavailable(retryAfterS = 1): HttpResponse {
+  const r = errorResponse(new HttpError(503, "unavailable", "temporarily unavailable; try again"));
+  return { ...r, headers: { ...r.headers, "retry-after": String(retryAfterS) } };
+}

@@ -66,7 +66,9 @@ const BODY_ERRORS = {
   413: { description: "body too large", schema: "Error" },
   415: { description: "body is not application/json", schema: "Error" },
 } as const;
+const FORBIDDEN = { 403: { description: "the API key may not use this `project_id` (`forbidden_project`); nothing was stored or asked", schema: "Error" } } as const;
 const SUBMIT_ERRORS = {
+  ...FORBIDDEN,
   422: { description: "APIG refused the request (`apig_rejected`, APIG's error in `apig`); nothing was registered", schema: "Error" },
   502: { description: "APIG could not be reached or kept failing (`apig_unavailable`); nothing was registered", schema: "Error" },
 } as const;
@@ -119,6 +121,7 @@ export const ROUTES: readonly Route[] = [
       201: { description: "registered", schema: "Watch" },
       ...BODY_ERRORS,
       ...WATCH_ERRORS,
+      ...FORBIDDEN,
       409: { description: "the task id is watched with other settings", schema: "Error" },
     },
     handle: (c) => register(c.deps, c.tenant, c.body),

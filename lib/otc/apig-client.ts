@@ -45,6 +45,8 @@ export interface ApigClientOptions {
 }
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** An answer over MAX_BODY_BYTES this many times in a row can never be read: the watch ends. */
+export const TOO_LARGE_TRIES = 3;
 
 const statusBody = z.object({
   task_id: z.optional(z.string()),
@@ -72,6 +74,7 @@ export class ApigClient {
       headers: { host: url.host, "content-type": "application/json", "x-project-id": ref.projectId },
       body: "",
     };
+    let tooLarge = 0;
     for (let attempt = 0; ; attempt++) {
       let headers: Record<string, string>;
       try {
@@ -80,6 +83,17 @@ export class ApigClient {
         return transient(errorCode(err, "auth_failed"), `authentication failed: ${errorMessage(err)}`, null);
       }
       const answer = await this.send(url, headers);
+      if ("tooLarge" in answer) {
+        // A cut connection could look the same once; an answer that stays too large never gets smaller.
+        if (++tooLarge < TOO_LARGE_TRIES) continue;
+        return {
+          ok: false,
+          category: "permanent",
+          code: "response_too_large",
+          message: `APIG's answer about this task was over ${MAX_BODY_BYTES / 1024 / 1024} MiB ${TOO_LARGE_TRIES} times in a row; too large to read, so it cannot be followed`,
+          http_status: answer.tooLarge,
+        };
+      }
       if ("network" in answer) return answer.network;
       if (answer.status === 401 && attempt === 0) {
         let retry = false;
@@ -97,7 +111,7 @@ export class ApigClient {
   private async send(
     url: URL,
     headers: Record<string, string>,
-  ): Promise<{ status: number; body: string } | { network: ApigObservation }> {
+  ): Promise<{ status: number; body: string } | { network: ApigObservation } | { tooLarge: number }> {
     try {
       const res = await requestCapped(url, {
         method: "GET",
@@ -109,9 +123,7 @@ export class ApigClient {
       });
       return { status: res.status, body: res.body };
     } catch (err) {
-      if (err instanceof ResponseTooLargeError) {
-        return { network: transient("response_too_large", `APIG answer over ${MAX_BODY_BYTES} bytes`, err.status) };
-      }
+      if (err instanceof ResponseTooLargeError) return { tooLarge: err.status };
       const timedOut = isTimeout(err);
       return {
         network: transient(

@@ -55,7 +55,7 @@ interface Built {
   readAt: number;
   config: Config;
   deps: ServiceDeps;
-  /** The OTC authentication of each served region (IAM tokens are per region). */
+  /** The OTC authentication of each credential set in each served region, by `set\nregion` (IAM tokens are per set, project and region). */
   auth: Map<string, AuthProvider>;
 }
 
@@ -90,11 +90,15 @@ export function lazyDeps(env: NodeJS.ProcessEnv = process.env, opts: LazyDepsOpt
     if (changed) telemetry.log.info("secrets_reloaded", { reason: "credentials_refused" });
     return changed;
   };
-  // Every request of a region goes through its one provider; it asks the current build.
+  // Every request of a (set, region) goes through its one provider; it asks the current build.
   const rotating = new Map<string, AuthProvider>();
-  const regionAuth = (region: string) => {
-    let a = rotating.get(region);
-    if (!a) rotating.set(region, (a = rotatingAuth(() => built!.auth.get(region)!, refresh)));
+  const regionAuth = (set: string, region: string) => {
+    const key = `${set}\n${region}`;
+    let a = rotating.get(key);
+    // A set dropped by a re-read: the provider it had serves what is still in flight.
+    let last: AuthProvider | undefined;
+    const current = () => (last = built!.auth.get(key) ?? last!);
+    if (!a) rotating.set(key, (a = rotatingAuth(current, refresh)));
     return a;
   };
 
@@ -123,12 +127,17 @@ export function lazyDeps(env: NodeJS.ProcessEnv = process.env, opts: LazyDepsOpt
           notifyDispatcher: shared.notify,
           db: shared.db,
         });
-        // Unchanged OTC credentials (only API keys rotated, say) keep their provider and its cached IAM tokens.
-        const sameOtc = built !== undefined && JSON.stringify(built.config.auth) === JSON.stringify(config.auth);
+        // A set whose credentials did not change (only API keys rotated, or
+        // another set) keeps its providers and their cached IAM tokens.
         const apig = shared.apig;
-        const otc = sameOtc
-          ? built!.auth
-          : new Map([...config.regions].map(([region, endpoints]) => [region, authFor(config.auth, apig, endpoints.iam)] as const));
+        const otc = new Map<string, AuthProvider>();
+        for (const [set, credentials] of config.credentials) {
+          const same = built !== undefined && JSON.stringify(built.config.credentials.get(set)) === JSON.stringify(credentials);
+          for (const [region, endpoints] of config.regions) {
+            const key = `${set}\n${region}`;
+            otc.set(key, (same ? built!.auth.get(key) : undefined) ?? authFor(credentials, apig, endpoints.iam));
+          }
+        }
         built = { fingerprint, readAt: now(), config, deps, auth: otc };
         return true;
       } catch (err) {

@@ -16,6 +16,8 @@ import type { ApiKeyHash } from "../http/auth";
 import { parseLogLevel, type LogLevel } from "../aws/log";
 import { MAX_DUE_SHARDS } from "../store/item-codec";
 import { type ChannelConfig, loadChannelConfig } from "./channel-config";
+import { DEFAULT_CREDENTIAL_SET, type Tenancy } from "../domain/tenancy";
+import { credentialSets, tenancyOf } from "./credentials";
 export { parseLogLevel, type LogLevel, type OtcAuth, type ApiKeyHash };
 
 export interface Config {
@@ -33,7 +35,12 @@ export interface Config {
   cursorKey: Buffer;
   /** How long one container reuses its `GET /health` answer. */
   healthCacheS: number;
+  /** The `default` credential set (what a deployment with one set uses everywhere). */
   auth: OtcAuth;
+  /** Every credential set by name (`OTC_CREDENTIALS`, or the separate variables as `default`). */
+  credentials: Map<string, OtcAuth>;
+  /** Scopes and credential sets per tenant (`TENANT_PROJECTS`, `TENANT_CREDENTIALS`). */
+  tenancy: Tenancy;
   apiKeys: ApiKeyHash[];
   slackWebhookUrl: string | null;
   defaultWebhook: { url: string; secret: string } | null;
@@ -162,20 +169,6 @@ const logLevelSchema = z.pipe(
   z.transform((s) => parseLogLevel(s)!),
 );
 
-/**
- * `OTC_CREDENTIALS`: a whole credential set in one JSON value (one SSM
- * parameter), so a rotation replaces both halves of a pair at once.
- */
-const otcCredentials = z.union([
-  z.strictObject({ access_key: z.string().check(z.minLength(1)), secret_key: z.string().check(z.minLength(1)) }),
-  z.strictObject({
-    username: z.string().check(z.minLength(1)),
-    password: z.string().check(z.minLength(1)),
-    domain_name: z.string().check(z.minLength(1)),
-  }),
-  z.strictObject({ token: z.string().check(z.minLength(1)) }),
-]);
-
 function field<T>(env: Env, name: string, schema: z.ZodMiniType<T, string>, issues: ConfigError["issues"], fallback: T): T {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return fallback;
@@ -200,7 +193,7 @@ export function loadConfig(env: Env): Config {
   const regions = servedRegions(env, region, issues);
   const home = regions.get(region) ?? builtInEndpoints(region);
 
-  const auth = pickAuth(env, issues);
+  const credentials = credentialSets(env, issues);
 
   const allowPrivateTargets = field(env, "ALLOW_PRIVATE_TARGETS", bool, issues, false);
   const slack = field(env, "SLACK_WEBHOOK_URL", targetUrl(allowPrivateTargets), issues, null as string | null);
@@ -218,6 +211,7 @@ export function loadConfig(env: Env): Config {
   const retry = field(env, "NOTIFY_RETRY_S", retrySchema, issues, [5, 300, 1800, 7200, 18000, 36000, 36000]);
 
   const apiKeys = field(env, "API_KEYS", apiKeysSchema, issues, []);
+  const tenancy = tenancyOf(env, credentials, apiKeys, issues);
   const tableName = s("TABLE_NAME") ?? "apig-taskwatch";
   const serviceName = s("SERVICE_NAME") ?? "apig-taskwatch";
   const cursorSecret = field(env, "CURSOR_SECRET", z.string().check(z.trim(), z.minLength(16, "must be at least 16 characters")), issues, null as string | null);
@@ -230,7 +224,9 @@ export function loadConfig(env: Env): Config {
     regions,
     cursorKey: cursorKeyOf(cursorSecret, serviceName, tableName, apiKeys),
     healthCacheS: field(env, "HEALTH_CACHE_S", int(0, 300), issues, 12),
-    auth,
+    auth: credentials.get(DEFAULT_CREDENTIAL_SET) ?? { method: "none" },
+    credentials,
+    tenancy,
     apiKeys,
     slackWebhookUrl: slack,
     defaultWebhook: whUrl !== null && whSecret !== null ? { url: whUrl, secret: whSecret } : null,
@@ -320,70 +316,4 @@ function cursorKeyOf(secret: string | null, service: string, table: string, keys
   h.update(`${service}\n${table}\n`);
   for (const k of keys) h.update(`${k.tenant}:`).update(k.hash);
   return h.digest();
-}
-
-/** Exactly one credential set may be given, and it must be complete. */
-function pickAuth(env: Env, issues: ConfigError["issues"]): OtcAuth {
-  const s = (name: string) => opt(env[name]);
-  const whole = s("OTC_CREDENTIALS");
-  if (whole !== undefined) return credentialsFromJson(env, whole, issues);
-  const sets = {
-    aksk: ["OTC_ACCESS_KEY", "OTC_SECRET_KEY"],
-    password: ["OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME"],
-    token: ["OTC_AUTH_TOKEN"],
-  } as const;
-  const present = (Object.keys(sets) as Array<keyof typeof sets>).filter((k) => sets[k].some((v) => s(v) !== undefined));
-  if (present.length > 1) {
-    issues.push({
-      variable: present.flatMap((k) => sets[k].filter((v) => s(v) !== undefined)).join(", "),
-      message: "set exactly one of: AK/SK (OTC_ACCESS_KEY, OTC_SECRET_KEY), IAM user (OTC_USERNAME, OTC_PASSWORD, OTC_DOMAIN_NAME) or OTC_AUTH_TOKEN",
-    });
-    return { method: "none" };
-  }
-  const kind = present[0];
-  if (kind === undefined) return { method: "none" };
-  const missing = sets[kind].filter((v) => s(v) === undefined);
-  if (missing.length > 0) {
-    issues.push({ variable: missing.join(", "), message: `missing; also needed with ${sets[kind].filter((v) => !missing.includes(v as never)).join(", ")}` });
-    return { method: "none" };
-  }
-  if (kind === "aksk") return { method: "aksk", accessKey: s("OTC_ACCESS_KEY")!, secretKey: s("OTC_SECRET_KEY")! };
-  if (kind === "password") {
-    return {
-      method: "password",
-      username: s("OTC_USERNAME")!,
-      password: s("OTC_PASSWORD")!,
-      domainName: s("OTC_DOMAIN_NAME")!,
-    };
-  }
-  return { method: "token", token: s("OTC_AUTH_TOKEN")! };
-}
-
-/** `OTC_CREDENTIALS`, which stands alone: with any of the separate variables it is an error. */
-function credentialsFromJson(env: Env, whole: string, issues: ConfigError["issues"]): OtcAuth {
-  const separate = ["OTC_ACCESS_KEY", "OTC_SECRET_KEY", "OTC_USERNAME", "OTC_PASSWORD", "OTC_DOMAIN_NAME", "OTC_AUTH_TOKEN"];
-  const also = separate.filter((v) => opt(env[v]) !== undefined);
-  if (also.length > 0) {
-    issues.push({ variable: ["OTC_CREDENTIALS", ...also].join(", "), message: "set either OTC_CREDENTIALS or the separate variables, not both" });
-    return { method: "none" };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(whole);
-  } catch {
-    json = undefined;
-  }
-  // Never the value, nor zod's message (it may quote the input).
-  const r = otcCredentials.safeParse(json);
-  if (!r.success) {
-    issues.push({
-      variable: "OTC_CREDENTIALS",
-      message: 'must be JSON: {"access_key","secret_key"}, {"username","password","domain_name"} or {"token"}',
-    });
-    return { method: "none" };
-  }
-  const c = r.data;
-  if ("access_key" in c) return { method: "aksk", accessKey: c.access_key, secretKey: c.secret_key };
-  if ("username" in c) return { method: "password", username: c.username, password: c.password, domainName: c.domain_name };
-  return { method: "token", token: c.token };
 }

@@ -37,8 +37,8 @@ export interface RuntimeOverrides {
   notifyDispatcher?: Dispatcher;
   /** One authentication for every region (tests). */
   auth?: AuthProvider;
-  /** The authentication of one region, given its IAM endpoint (secret rotation wraps each). */
-  regionAuth?: (region: string, iamEndpoint: string) => AuthProvider;
+  /** The authentication of one credential set in one region, given its IAM endpoint (secret rotation wraps each). */
+  regionAuth?: (credentialSet: string, region: string, iamEndpoint: string) => AuthProvider;
   /** Waits on the clock; tests with a virtual clock pass one that advances it. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** DynamoDB client (tests wrap one to count commands). */
@@ -64,25 +64,35 @@ export function dynamoClient(config: Config): DynamoDBDocumentClient {
 }
 
 /**
- * APIG access for every served region: per region one client for task
- * queries and one for submissions, one keep-alive pool with as many
- * connections as parallel polls (so a poll never queues for a socket), and
- * one authentication (IAM tokens per region), shared by all its watches.
+ * APIG access for every credential set in every served region: per (set,
+ * region) one client for task queries and one for submissions, with one
+ * authentication (IAM tokens per set, project and region) shared by all its
+ * watches; per region one keep-alive pool with as many connections as
+ * parallel polls (so a poll never queues for a socket), shared by the sets.
  */
 export function apigFor(
   config: Config,
   overrides: Pick<RuntimeOverrides, "auth" | "regionAuth" | "apigDispatcher"> = {},
 ): { query: RegionalTaskQuery; submitter: TaskSubmitter } {
-  const queries = new Map<string, TaskQuery>();
-  const submitters = new Map<string, TaskSubmitter>();
-  for (const [region, endpoints] of config.regions) {
-    const dispatcher =
-      overrides.apigDispatcher ??
-      new Agent({ keepAliveTimeout: 30_000, connections: Math.max(16, config.pollConcurrency), connect: { timeout: 5_000 } });
-    const auth = overrides.regionAuth?.(region, endpoints.iam) ?? overrides.auth ?? authFor(config.auth, dispatcher, endpoints.iam);
-    const client = { endpoint: endpoints.apig, auth, dispatcher, timeoutMs: config.apigTimeoutMs };
-    queries.set(region, new ApigClient(client));
-    submitters.set(region, new ApigSubmitter(client));
+  const queries = new Map<string, Map<string, TaskQuery>>();
+  const submitters = new Map<string, Map<string, TaskSubmitter>>();
+  const pools = new Map<string, Dispatcher>();
+  for (const [set, credentials] of config.credentials) {
+    const q = new Map<string, TaskQuery>();
+    const s = new Map<string, TaskSubmitter>();
+    for (const [region, endpoints] of config.regions) {
+      let dispatcher = overrides.apigDispatcher ?? pools.get(region);
+      if (dispatcher === undefined) {
+        dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: Math.max(16, config.pollConcurrency), connect: { timeout: 5_000 } });
+        pools.set(region, dispatcher);
+      }
+      const auth = overrides.regionAuth?.(set, region, endpoints.iam) ?? overrides.auth ?? authFor(credentials, dispatcher, endpoints.iam);
+      const client = { endpoint: endpoints.apig, auth, dispatcher, timeoutMs: config.apigTimeoutMs };
+      q.set(region, new ApigClient(client));
+      s.set(region, new ApigSubmitter(client));
+    }
+    queries.set(set, q);
+    submitters.set(set, s);
   }
   return { query: new RegionalTaskQuery(queries), submitter: new RegionalSubmitter(submitters) };
 }
@@ -153,5 +163,6 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Ser
     defaultRegion: config.region,
     defaultTimeoutS: config.defaultTimeoutS,
     defaultTargets,
+    tenancy: config.tenancy,
   };
 }

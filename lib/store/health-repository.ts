@@ -11,6 +11,7 @@ export const HEALTH_PK = "health";
 
 const regionItem = z.object({
   region: z.string(),
+  credential_set: z.optional(z.string()),
   last_ok_at: z.nullable(z.string()),
   last_fault_at: z.nullable(z.string()),
   last_code: z.nullable(z.string()),
@@ -26,7 +27,7 @@ export class DynamoHealthStore implements HealthStore {
   ) {}
 
   async putRegion(r: RegionHealthRecord): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { pk: HEALTH_PK, sk: `region#${r.region}`, ...r } }));
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { pk: HEALTH_PK, sk: `region#${r.region}${r.credential_set === undefined ? "" : `#${r.credential_set}`}`, ...r } }));
   }
 
   async putPollerRun(at: string): Promise<void> {

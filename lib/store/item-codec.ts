@@ -11,7 +11,8 @@
  *   (unfinished, or finished with deliveries owed) carry its keys, so the
  *   poller Queries exactly its work and never Scans. It projects what a poll
  *   needs ({@link DUE_PROJECTION}: the task's address, which never changes,
- *   the state the last answer left, and a waiting client's mark), so a poll
+ *   the state the last answer left, the credential set and a waiting
+ *   client's mark), so a poll
  *   reads no item; only a write that changes that state (a transition, a new
  *   fault, a waited mark) costs the index a write. `due_at` is the
  *   registration time while a watch runs (it does not move on transitions,
@@ -46,6 +47,7 @@ export const DUE_PROJECTION = [
   "last_error",
   "not_found_since",
   "waited_until",
+  "credential_set",
 ] as const;
 
 const projected = z.pick(Watch, {
@@ -59,6 +61,7 @@ const projected = z.pick(Watch, {
   last_error: true,
   not_found_since: true,
   waited_until: true,
+  credential_set: true,
 });
 
 export const pkOf = (tenant: string) => `T#${tenant}`;
@@ -160,5 +163,6 @@ export function pollFactsOf(item: Record<string, unknown>): PollFacts | null {
     deadlineAt,
     seen: { status, task_type, last_error, not_found_since },
     waitedUntil: p.data.waited_until ?? null,
+    credentialSet: p.data.credential_set ?? null,
   };
 }

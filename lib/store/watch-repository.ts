@@ -94,11 +94,15 @@ export class DynamoWatchRepository implements WatchRepository {
   }
 
   /**
-   * Newest first, from the `by_created` GSI (keys only), then the items
-   * themselves, strongly consistent. The GSI is eventually consistent: a
-   * watch registered a moment ago may be missing from a listing for a
-   * fraction of a second (never from `get`), and one deleted meanwhile is
-   * skipped. The status filter is applied to the items as read.
+   * A page of the tenant's watches, newest first: keys from the keys-only
+   * `by_created` GSI, then the items themselves (BatchGetItem, consistent).
+   * The GSI is eventually consistent: a watch registered a moment ago may be
+   * missing from a listing for a fraction of a second (never from `get`). An
+   * index entry whose item is missing (an index written a moment before or
+   * after its item, as dynalite does) or unreadable is skipped, and each
+   * watch appears once however the two disagree, so listing is correct
+   * whatever the store does between index and table. The status filter is
+   * applied to the items as read.
    */
   async list(tenant: string, q: { status?: string; limit: number; cursor?: string }): Promise<ListResult> {
     let startKey: Record<string, unknown> | null | undefined;
@@ -107,7 +111,8 @@ export class DynamoWatchRepository implements WatchRepository {
       if (startKey === null) return { ok: false, reason: "invalid_cursor" };
     }
     const items: Watch[] = [];
-    // A status filter may thin out pages; bound the work one request does.
+    const seen = new Set<string>();
+    // A status filter or skew may thin out pages; bound the work one request does.
     for (let page = 0; page < 10 && items.length < q.limit; page++) {
       const out = await this.db.send(
         new QueryCommand({
@@ -116,23 +121,38 @@ export class DynamoWatchRepository implements WatchRepository {
           KeyConditionExpression: "pk = :pk",
           ExpressionAttributeValues: { ":pk": pkOf(tenant) },
           ScanIndexForward: false,
+          Select: "ALL_PROJECTED_ATTRIBUTES",
           Limit: q.limit - items.length,
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
-      const keys = (out.Items ?? []).map((it) => ({ pk: String(it.pk), sk: String(it.sk) }));
-      for (const w of await this.itemsInOrder(keys)) if (!q.status || w.status === q.status) items.push(w);
+      const entries = (out.Items ?? []).filter((it) => typeof it.sk === "string" && typeof it.created_key === "string");
+      const fetched = await this.itemsOfPartition(pkOf(tenant), [...new Set(entries.map((e) => e.sk as string))]);
+      for (const e of entries) {
+        const got = fetched.get(e.sk as string);
+        // Only the entry the item itself names counts: a stale entry (an old
+        // created_key, on this page or another) never lists the watch twice.
+        if (got === undefined || got.createdKey !== e.created_key || seen.has(e.sk as string)) continue;
+        seen.add(e.sk as string);
+        if (q.status === undefined || got.watch.status === q.status) items.push(got.watch);
+      }
       startKey = out.LastEvaluatedKey ? cursorSchema.parse(out.LastEvaluatedKey) : undefined;
       if (!startKey) break;
     }
     return { ok: true, page: { items, nextCursor: startKey ? encodeCursor(startKey, pkOf(tenant), this.opts.cursorKey) : null } };
   }
 
-  /** The watches of `keys`, strongly consistent, in the order given; missing ones left out. */
-  private async itemsInOrder(keys: Array<{ pk: string; sk: string }>): Promise<Watch[]> {
-    const found = new Map<string, Watch>();
-    for (const it of await this.batchGet(keys, true)) found.set(`${String(it.pk)}\n${String(it.sk)}`, fromItem(it));
-    return keys.flatMap((k) => found.get(`${k.pk}\n${k.sk}`) ?? []);
+  /** The items of one partition by sort key, consistently read; missing and unreadable ones are absent from the answer. */
+  private async itemsOfPartition(pk: string, sks: string[]): Promise<Map<string, { watch: Watch; createdKey: unknown }>> {
+    const found = new Map<string, { watch: Watch; createdKey: unknown }>();
+    for (const it of await this.batchGet(sks.map((sk) => ({ pk, sk })), true)) {
+      try {
+        found.set(String(it.sk), { watch: fromItem(it), createdKey: it.created_key });
+      } catch (err) {
+        this.opts.onMalformed?.(`${String(it.pk)}/${String(it.sk)}`, err instanceof Error ? err.message : "unparsable");
+      }
+    }
+    return found;
   }
 
   async dueKeys(shard: string, range: { after?: number; upTo: number }): Promise<DueKey[]> {

@@ -350,6 +350,30 @@ describe("async import and export", () => {
     expect((await call(sim, TASK_PATH(id, "proj1", "other"))).status).toBe(404);
   });
 
+  it("async-import of 120,000 operations: no stack overflow, one success entry each", async () => {
+    const sim = await start();
+    const paths: Record<string, unknown> = {};
+    for (let i = 0; i < 120_000; i++) paths[`/p${i}`] = { get: { operationId: `o${i}` } };
+    const doc = JSON.stringify({ swagger: "2.0", info: { title: "huge", version: "1" }, paths });
+    const r = await importForm(sim, { is_create_group: "true" }, { content: doc, name: "huge.json" });
+    expect(r.status).toBe(202);
+    const done = await finalState(sim, taskIdOf(r));
+    expect(done.task_status).toBe("succeed");
+    expect((JSON.parse(done.task_result) as { success: unknown[] }).success).toHaveLength(120_000);
+  }, 60_000);
+
+  it("keeps bounded history: the last N requests, uploads and tasks", async () => {
+    const sim = await start({ keep: { requests: 20, uploads: 2, tasks: 3 } });
+    for (let i = 0; i < 4; i++) await importForm(sim, { is_create_group: "true" }, { content: YAML_SPEC, name: `pets-${i}.yaml` });
+    expect(sim.uploads.map((u) => u.fileName)).toEqual(["pets-2.yaml", "pets-3.yaml"]);
+    for (let i = 0; i < 60; i++) await call(sim, TASK_PATH("no-such-task"));
+    expect(sim.requests.length).toBeLessThanOrEqual(22);
+    expect(sim.requests.at(-1)!.path).toBe(TASK_PATH("no-such-task"));
+    for (let i = 0; i < 5; i++) sim.addTask({ projectId: "proj1", instanceId: "inst1", taskId: `t${i}` });
+    expect((await call(sim, TASK_PATH("t0"))).status).toBe(404);
+    expect((await call(sim, TASK_PATH("t4"))).status).toBe(200);
+  });
+
   it("async-import: a JSON swagger whose title contains 'fail' ends failed", async () => {
     const sim = await start();
     const doc = JSON.stringify({ swagger: "2.0", info: { title: "group-that-will-fail", version: "1" }, paths: {} });

@@ -12,6 +12,7 @@ const full: Watch = {
   project_id: "p1",
   instance_id: "i1",
   region: "eu-nl",
+  credential_set: "team-b",
   status: "succeed",
   task_type: "import_api",
   created_at: "2026-11-28T10:00:00.000Z",

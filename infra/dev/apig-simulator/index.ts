@@ -48,6 +48,12 @@ export interface SimulatorOptions {
   log?: (line: string) => void;
   /** Every task query is answered this long after it arrived, as a distant APIG would (default 0). */
   latencyMs?: number;
+  /**
+   * How much history is kept, so a long `npm start` has bounded memory: the
+   * last `requests` requests (default 10,000), `uploads` uploads (default 16)
+   * and `tasks` tasks (default 20,000; an older task answers 404 APIG.3093).
+   */
+  keep?: { requests?: number; uploads?: number; tasks?: number };
 }
 
 /** One answer of a task query: `task_status` and `task_result` ("" while pending). */
@@ -99,9 +105,9 @@ export interface ApigSimulator {
   script(taskId: string, answers: ScriptedAnswer[]): void;
   /** Answers consumed one per IAM token request, before normal behaviour resumes. */
   scriptIam(answers: ScriptedAnswer[]): void;
-  /** Every request received, in order. */
+  /** The requests received, in order: the last `keep.requests`. */
   requests: RecordedRequest[];
-  /** Every async-import upload accepted, in order. */
+  /** The async-import uploads accepted, in order: the last `keep.uploads`. */
   uploads: RecordedUpload[];
   /** Invalidate every IAM token issued so far. */
   expireTokens(): void;

@@ -31,12 +31,22 @@ const document = z.object({
   paths: z.record(z.string(), z.record(z.string(), z.unknown())),
 });
 
+function tryJson(text: string): unknown {
+  if (!text.trimStart().startsWith("{")) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The title and operations of a Swagger 2.0 / OpenAPI 3 document, or undefined when it is none. */
 export function readSpec(text: string): ReadSpec | undefined {
   let raw: unknown;
   try {
-    // YAML 1.2 is a superset of JSON: one parser reads both.
-    raw = load(text);
+    // YAML 1.2 is a superset of JSON, but the YAML parser takes minutes over
+    // a JSON document of 100,000 operations: JSON goes to JSON.parse first.
+    raw = tryJson(text) ?? load(text);
   } catch {
     return undefined;
   }

@@ -52,10 +52,11 @@ export interface QueryResult {
 
 /** Tasks by id, the answers scripted for them and for IAM, and every request received. */
 export class TaskTable {
-  /** Every request received, in order (handed out as is by `ApigSimulator.requests`). */
+  /** The last `keep.requests` requests received, in order (handed out as is by `ApigSimulator.requests`). */
   readonly requests: RecordedRequest[] = [];
-  /** Every async-import upload accepted, in order. */
+  /** The last `keep.uploads` async-import uploads accepted, in order. */
   readonly uploads: RecordedUpload[] = [];
+  private readonly keep: Required<NonNullable<SimulatorOptions["keep"]>>;
   /** APIs imported per group, for exports to return. */
   private readonly groups = new Map<string, { title: string; operations: SpecOperation[] }>();
   private readonly tasks = new Map<string, Task>();
@@ -63,8 +64,25 @@ export class TaskTable {
   private readonly iamScript: ScriptedAnswer[] = [];
   private readonly steps: number;
 
-  constructor(private readonly opts: Pick<SimulatorOptions, "autoTasks" | "stepsPerState">) {
+  constructor(private readonly opts: Pick<SimulatorOptions, "autoTasks" | "stepsPerState" | "keep">) {
     this.steps = Math.max(1, opts.stepsPerState ?? 1);
+    this.keep = { requests: 10_000, uploads: 16, tasks: 20_000, ...opts.keep };
+  }
+
+  /** Drop the oldest entries past `max` (in batches for the long request log, so recording stays O(1) amortised). */
+  private static trim<T>(list: T[], max: number, slack: number): void {
+    if (list.length > max + slack) list.splice(0, list.length - max);
+  }
+
+  /** Forget the oldest tasks past `keep.tasks` (a long `npm start` must not grow without bound). */
+  private addTask(taskId: string, t: Task): void {
+    this.tasks.delete(taskId);
+    this.tasks.set(taskId, t);
+    while (this.tasks.size > this.keep.tasks) {
+      const oldest = this.tasks.keys().next().value!;
+      this.tasks.delete(oldest);
+      this.scripts.delete(oldest);
+    }
   }
 
   /** waiting and processing for `stepsPerState` queries each, then `last`. */
@@ -88,11 +106,12 @@ export class TaskTable {
 
   record(r: RecordedRequest): void {
     this.requests.push(r);
+    TaskTable.trim(this.requests, this.keep.requests, Math.ceil(this.keep.requests / 10));
   }
 
   /** See `ApigSimulator.addTask`. */
   add(t: Parameters<ApigSimulator["addTask"]>[0]): void {
-    this.tasks.set(t.taskId, {
+    this.addTask(t.taskId, {
       projectId: t.projectId,
       instanceId: t.instanceId,
       taskType: t.taskType ?? "import_api",
@@ -115,8 +134,11 @@ export class TaskTable {
     if (!fails) {
       const group = this.groups.get(groupId) ?? { title: i.spec.title, operations: [] };
       const known = new Set(group.operations.map((o) => `${o.method} ${o.path}`));
-      group.operations.push(...ok.filter((o) => !known.has(`${o.method} ${o.path}`)));
+      // A loop, not push(...list): a spread of 100,000+ arguments overflows the stack.
+      for (const o of ok) if (!known.has(`${o.method} ${o.path}`)) group.operations.push(o);
+      this.groups.delete(groupId);
       this.groups.set(groupId, group);
+      while (this.groups.size > 1_000) this.groups.delete(this.groups.keys().next().value!);
     }
     const result = JSON.stringify({
       success: ok.map((o) => ({ id: hex32(), action: "create", method: o.method, path: o.path })),
@@ -126,7 +148,7 @@ export class TaskTable {
       swagger: { id: hex32(), result: "Success" },
       group_id: groupId,
     });
-    this.tasks.set(taskId, {
+    this.addTask(taskId, {
       projectId: i.projectId,
       instanceId: i.instanceId,
       taskType: "import_api",
@@ -141,7 +163,7 @@ export class TaskTable {
     const taskId = hex32();
     const group = this.groups.get(e.groupId);
     const document = writeSpec({ title: group?.title || e.groupId, version: e.version, oasVersion: e.oasVersion, yaml: e.yaml }, group?.operations ?? []);
-    this.tasks.set(taskId, {
+    this.addTask(taskId, {
       projectId: e.projectId,
       instanceId: e.instanceId,
       taskType: "export_api",
@@ -161,6 +183,7 @@ export class TaskTable {
   /** Keep an accepted upload for tests to look at. */
   recordUpload(u: RecordedUpload): void {
     this.uploads.push(u);
+    TaskTable.trim(this.uploads, this.keep.uploads, 0);
   }
 
   /**
@@ -171,7 +194,7 @@ export class TaskTable {
     let t = this.tasks.get(taskId);
     if (!t && this.opts.autoTasks) {
       t = { projectId, instanceId, taskType: "import_api", states: this.demoStates(taskId), served: 0 };
-      this.tasks.set(taskId, t);
+      this.addTask(taskId, t);
     }
     // Another project's or gateway's task is as unknown as a missing one, like APIG.
     if (!t || t.projectId !== projectId || t.instanceId !== instanceId) return undefined;

@@ -3,7 +3,7 @@
  * (payload v2) event and hands it to the same Lambda handler AWS runs.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 
 /**
@@ -76,41 +76,86 @@ export function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEven
   };
 }
 
-/** An HTTP server in front of `handler`. */
-export function createLambdaHttpServer(handler: Handler): Server {
+/** Options of {@link createLambdaHttpServer}. */
+export interface AdapterOptions {
+  /**
+   * Whether a request's `authorization` header carries a known API key. When
+   * given, a body past {@link UNAUTHENTICATED_READ} bytes is read only with a
+   * known key: without one the request is answered 401 and the connection
+   * closed, so unauthenticated uploads cannot make the stack buffer megabytes.
+   */
+  authorized?: (authorization: string | undefined) => boolean;
+  /** A handler that has not answered by then is answered 503 `unavailable` (default 30 s, past the longest `?wait=`). */
+  answerWithinMs?: number;
+}
+
+/** What any route's body may be without a key (the 64 KiB of every route but `POST /imports`). */
+export const UNAUTHENTICATED_READ = 64 * 1024;
+
+const jsonError = (res: ServerResponse, status: number, code: string, message: string, extra: Record<string, string> = {}) => {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { "content-type": "application/json", ...extra });
+  res.end(JSON.stringify({ error: { code, message } }));
+};
+
+/**
+ * An HTTP server in front of `handler`. One request's fault never reaches
+ * another: a handler that throws, or never answers, answers that request 503
+ * `unavailable` (retryable, `Retry-After`), and the server keeps serving.
+ */
+export function createLambdaHttpServer(handler: Handler, opts: AdapterOptions = {}): Server {
+  const answerWithinMs = opts.answerWithinMs ?? 30_000;
   return createServer((req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
+    const refuse = (status: number, code: string, message: string) => {
+      refused = true;
+      chunks.length = 0;
+      jsonError(res, status, code, message, { connection: "close" });
+      req.destroy();
+    };
+    // A declared large body is refused before a byte of it is read.
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > UNAUTHENTICATED_READ && opts.authorized && !opts.authorized(req.headers.authorization)) {
+      refuse(401, "unauthorized", "missing or unknown API key");
+      return;
+    }
     req.on("data", (c: Buffer) => {
+      if (refused) return;
       size += c.length;
-      if (size > MAX_READ) {
-        if (!refused) {
-          refused = true;
-          res.writeHead(413, { "content-type": "application/json", connection: "close" });
-          res.end(JSON.stringify({ error: { code: "payload_too_large", message: `body over ${MAX_READ} bytes` } }));
-          req.destroy();
-        }
-        return;
+      if (size > UNAUTHENTICATED_READ && opts.authorized && !opts.authorized(req.headers.authorization)) {
+        return refuse(401, "unauthorized", "missing or unknown API key");
       }
+      if (size > MAX_READ) return refuse(413, "payload_too_large", `body over ${MAX_READ} bytes`);
       chunks.push(c);
     });
     req.on("error", () => undefined);
     req.on("end", () => {
       if (refused) return;
       const event = toEvent(req, Buffer.concat(chunks));
-      handler(event, localContext(event.requestContext.requestId))
+      chunks.length = 0;
+      const unavailable = () =>
+        jsonError(res, 503, "unavailable", "temporarily unavailable; try again", { "retry-after": "1" });
+      const late = setTimeout(unavailable, answerWithinMs);
+      late.unref();
+      let answer: Promise<APIGatewayProxyStructuredResultV2>;
+      try {
+        answer = handler(event, localContext(event.requestContext.requestId));
+      } catch (err) {
+        answer = Promise.reject(err);
+      }
+      answer
         .then((out) => {
+          if (res.headersSent || res.destroyed) return;
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(out.headers ?? {})) headers[k] = String(v);
           res.writeHead(out.statusCode ?? 200, headers);
           res.end(out.body === undefined ? "" : Buffer.from(out.body, out.isBase64Encoded ? "base64" : "utf8"));
         })
-        .catch(() => {
-          // Lambda would answer 500 for a handler that throws; so do we.
-          res.writeHead(500, { "content-type": "application/json" });
-          res.end(JSON.stringify({ message: "Internal Server Error" }));
-        });
+        // A handler that throws (Lambda would answer 500): this request alone is unavailable.
+        .catch(unavailable)
+        .finally(() => clearTimeout(late));
     });
   });
 }

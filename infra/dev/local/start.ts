@@ -19,6 +19,8 @@ import { migrateLocalTable } from "./migrate-table";
 import { repairIndexes } from "./repair-indexes";
 import { createLambdaHttpServer } from "./http-adapter";
 import { hideSdkNodeVersionWarning } from "../node-warnings";
+import { authenticate } from "../../../lib/http/auth";
+import { tenancyLines } from "./banner";
 
 const env = process.env;
 
@@ -38,6 +40,32 @@ function preflight(simulated: boolean): Config {
     DYNAMODB_ENDPOINT: env.DYNAMODB_ENDPOINT || "http://127.0.0.1:1",
     ...(simulated ? { OTC_AUTH_TOKEN: "preflight" } : {}),
   });
+}
+
+/**
+ * One request must never end the stack: an exception nothing caught (dynalite
+ * throws inside its own setImmediate callbacks, out of any request's reach)
+ * is logged and the process keeps serving; the request it belonged to is
+ * answered 503 by the HTTP adapter's deadline. Lines are rate-limited so a
+ * storm of them cannot flood the terminal.
+ */
+function surviveStrayErrors(): void {
+  let window = 0;
+  let inWindow = 0;
+  const report = (event: string, err: unknown) => {
+    const now = Date.now();
+    if (now - window > 10_000) {
+      if (inWindow > 20) console.error(JSON.stringify({ level: "error", event: "stray_errors_suppressed", count: inWindow - 20 }));
+      window = now;
+      inWindow = 0;
+    }
+    if (++inWindow > 20) return;
+    const text = err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : String(err).slice(0, 300);
+    const where = err instanceof Error ? (err.stack ?? "").split("\n").slice(1, 3).map((l) => l.trim()).join(" < ") : "";
+    console.error(JSON.stringify({ level: "error", event, error: text, where, note: "kept serving" }));
+  };
+  process.on("uncaughtException", (err) => report("uncaught_exception", err));
+  process.on("unhandledRejection", (err) => report("unhandled_rejection", err));
 }
 
 async function main(): Promise<void> {
@@ -97,7 +125,16 @@ async function main(): Promise<void> {
   const api = await import("../../../functions/api");
   const poller = await import("../../../functions/poller");
 
-  const server = createLambdaHttpServer(api.handler);
+  // A large body is read only with a known key (unauthenticated uploads cannot fill memory).
+  const authorized = (header: string | undefined) => {
+    try {
+      authenticate(config.apiKeys, header);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const server = createLambdaHttpServer(api.handler, { authorized });
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
     server.listen(config.port, env.HOST || "127.0.0.1", () => ok());
@@ -132,6 +169,7 @@ async function main(): Promise<void> {
     `  Poller:     one invocation every ${config.pollIntervalS} s, each polling young tasks every few seconds`,
     `  Regions:    ${[...config.regions.keys()].join(", ")}`,
     simulator ? `  ${notes[0]}` : `  APIG:       ${config.apigEndpoint} (auth: ${config.auth.method})`,
+    ...tenancyLines(config),
     "  Stop with Ctrl-C.",
   ];
   console.log(lines.join("\n"));
@@ -174,7 +212,7 @@ async function main(): Promise<void> {
   orphanCheck.unref();
 }
 
-main().catch((err: unknown) => {
+main().then(surviveStrayErrors, (err: unknown) => {
   // One line per problem, no stack trace: configuration errors name the variable, never its value.
   const message = err instanceof Error ? err.message : String(err);
   console.error(`apig-taskwatch failed to start: ${message}`);
