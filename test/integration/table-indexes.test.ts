@@ -62,7 +62,7 @@ describe("the tenant listing on the by_created GSI", () => {
     expect(t.LocalSecondaryIndexes).toBeUndefined();
     expect(t.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.KeySchema?.map((k) => k.AttributeName), i.Projection?.ProjectionType])).toEqual(
       expect.arrayContaining([
-        ["due", ["due_shard", "due_at"], "KEYS_ONLY"],
+        ["due", ["due_shard", "due_at"], "INCLUDE"],
         ["by_created", ["pk", "created_key"], "KEYS_ONLY"],
       ]),
     );
