@@ -5,6 +5,7 @@
  * entry from before the index carried the poll's facts, a delivery) cost one
  * round trip rather than one each.
  */
+import { MalformedWatchError } from "../domain/errors";
 import type { Watch } from "../domain/watch";
 import type { WatchRepository } from "./ports";
 
@@ -16,11 +17,6 @@ interface Pending {
 }
 
 const MAX_BATCH = 100;
-
-/** A stored watch that does not parse: the loop counts it as an error and backs off, as for any failure. */
-export class MalformedWatchError extends Error {
-  override name = "MalformedWatchError";
-}
 
 export class ItemReads {
   private pending: Pending[] = [];

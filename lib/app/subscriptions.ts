@@ -3,6 +3,8 @@
  * notification routes, and complete a watch's outbox with the matching ones
  * at the moment it turns terminal (see `domain/subscription.ts`).
  */
+import { SubscriptionBusyError } from "../domain/errors";
+export { SubscriptionBusyError };
 import type { Transition } from "../domain/lifecycle";
 import { completeOutbox, type Subscription, type SubscriptionMatch } from "../domain/subscription";
 import { sameTargetSpec, type TargetSpec } from "../domain/target";
@@ -20,12 +22,6 @@ export interface SubscriptionRepository {
   list(tenant: string): Promise<Subscription[]>;
   /** False when the tenant had no subscription of that name. */
   delete(tenant: string, name: string): Promise<boolean>;
-}
-
-/** A change kept losing to concurrent changes of the same tenant's subscriptions: retryable. */
-export class SubscriptionBusyError extends Error {
-  override name = "SubscriptionBusyError";
-  readonly code = "busy";
 }
 
 /** What `POST /subscriptions` asks for, validated by the adapter. */

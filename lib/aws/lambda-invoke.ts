@@ -7,6 +7,8 @@
  * Lambda SDK client would add 71 KiB and a few milliseconds to every cold
  * start of the poller for this one call, which most deployments never make.
  */
+import { LambdaInvokeError } from "../domain/errors";
+export { LambdaInvokeError };
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { errorText } from "../domain/error-text";
@@ -73,24 +75,6 @@ export function lambdaEndpoint(env: NodeJS.ProcessEnv, region: string): string {
   if (configured) return configured;
   const suffix = PARTITION_SUFFIXES.find(([re]) => re.test(region))?.[1] ?? "amazonaws.com";
   return `https://lambda.${region}.${suffix}`;
-}
-
-/** Lambda did not accept an invocation: `status` is its answer, or null when none came (network, timeout). */
-export class LambdaInvokeError extends Error {
-  override name = "LambdaInvokeError";
-  readonly code = "lambda_invoke_failed";
-  constructor(
-    message: string,
-    readonly status: number | null,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-
-  /** Worth another try: throttled (429), Lambda's own fault (5xx), or no answer at all. */
-  get retryable(): boolean {
-    return this.status === null || this.status === 429 || this.status >= 500;
-  }
 }
 
 /** The function's credentials and region as Lambda puts them in its environment, or null outside Lambda. */

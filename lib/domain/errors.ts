@@ -104,3 +104,30 @@ export class DataDirInUseError extends TaskwatchError {
     super(`data directory ${dir} is in use by another instance (pid ${pid}); stop it first or set DATA_DIR to another directory`);
   }
 }
+
+/** Lambda did not accept an invocation: `status` is its answer, or null when none came (network, timeout). */
+export class LambdaInvokeError extends TaskwatchError {
+  readonly code = "lambda_invoke_failed";
+  constructor(
+    message: string,
+    readonly status: number | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** Worth another try: throttled (429), Lambda's own fault (5xx), or no answer at all. */
+  get retryable(): boolean {
+    return this.status === null || this.status === 429 || this.status >= 500;
+  }
+}
+
+/** A change kept losing to concurrent changes of the same tenant's subscriptions: retryable. */
+export class SubscriptionBusyError extends TaskwatchError {
+  readonly code = "busy";
+}
+
+/** A stored watch that does not parse (read in a batch): the loop counts it as an error and backs off. */
+export class MalformedWatchError extends TaskwatchError {
+  readonly code = "item_malformed";
+}
