@@ -48,7 +48,14 @@ export class RegionThrottles {
     const slot = this.of(region).acquire(deadline);
     if (!signal) return slot;
     // Stopped while waiting: give up now (a slot granted later only goes unused).
-    return Promise.race([slot, new Promise<boolean>((resolve) => signal.addEventListener("abort", () => resolve(false), { once: true }))]);
+    return new Promise<boolean>((resolve) => {
+      const onAbort = () => resolve(false);
+      signal.addEventListener("abort", onAbort, { once: true });
+      void slot.then((granted) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(granted);
+      });
+    });
   }
 
   /** What APIG answered: a throttle halves the region's rate, a good answer lets it grow back. */
