@@ -22,6 +22,7 @@
  * Overlapping invocations stay correct: every write is conditional on the
  * version read.
  */
+import { setMaxListeners } from "node:events";
 import type { CadenceRules } from "../domain/cadence";
 import { errorText } from "../domain/error-text";
 import { transition } from "../domain/lifecycle";
@@ -102,6 +103,8 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
   const reads = new ItemReads(deps.store);
   const throttles = new RegionThrottles(state.throttles, opts.maxRps, deps);
   const abort = new AbortController();
+  // Every poll waiting for a rate slot listens on it: up to `concurrency` at once, not a leak.
+  setMaxListeners(opts.concurrency + 16, abort.signal);
 
   let wake: (() => void) | null = null;
   const poke = () => {
