@@ -20,8 +20,8 @@ export type SubmitAndWatchResult =
 /**
  * Run `submit` (one APIG async-import or async-export call, retries included,
  * with the tenant's credential set) and, once APIG has answered with a task
- * id, register `watch` for it, polled with the same set.
- * @throws {@link ForbiddenProjectError} when the tenant may not name the project (APIG is not called)
+ * id, register `watch` for it, polled with the same set. A project outside
+ * the tenant's scope is refused (`forbidden_project`) before APIG is called.
  */
 export async function submitAndWatch(
   deps: WatchDeps,
@@ -29,6 +29,8 @@ export async function submitAndWatch(
   submit: (credentialSet: string) => Promise<SubmitResult>,
   watch: Omit<Registration, "task_id">,
 ): Promise<SubmitAndWatchResult> {
+  const refused = scopeFailure(deps.tenancy, tenant, watch.project_id);
+  if (refused) return refused;
   const credentialSet = watch.credential_set ?? credentialSetOf(deps.tenancy ?? UNSCOPED, tenant);
   const r = await submit(credentialSet);
   if (!r.ok) {

@@ -43,7 +43,10 @@ export function matchRoute(routes: string[], method: string, path: string): { ro
   return null;
 }
 
-export function apiGateway(lambda: LambdaService, fnName: string, routes: string[], stack: { accountId: string; region: string }) {
+/**
+ * @param fnFor the function a route key's integration invokes
+ */
+export function apiGateway(lambda: LambdaService, fnFor: (routeKey: string) => string, routes: string[], stack: { accountId: string; region: string }) {
   const answers: Array<{ method: string; path: string; routeKey: string | null; status: number }> = [];
   async function call(r: ApiRequest): Promise<ApiAnswer> {
     const match = matchRoute(routes, r.method, r.path);
@@ -86,7 +89,7 @@ export function apiGateway(lambda: LambdaService, fnName: string, routes: string
       isBase64Encoded: false,
     };
     const t0 = Date.now();
-    const inv = await lambda.invoke(fnName, event, "sync");
+    const inv = await lambda.invoke(fnFor(match.routeKey), event, "sync");
     if (inv.throttled) return done({ status: 503, headers: {}, body: '{"message":"Service Unavailable"}' });
     if (Date.now() - t0 > INTEGRATION_TIMEOUT_MS) return done({ status: 503, headers: {}, body: '{"message":"Service Unavailable"}' });
     if (!inv.ok || typeof inv.value?.statusCode !== "number") return done({ status: 500, headers: {}, body: '{"message":"Internal Server Error"}' });

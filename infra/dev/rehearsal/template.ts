@@ -47,6 +47,8 @@ export interface PackagedStack {
   roles: RoleSpec[];
   /** Route keys of the HTTP API (`GET /tasks/{task_id}`). */
   routes: string[];
+  /** Per route key, the function its integration invokes. */
+  routeFunctions: Record<string, string>;
   /** The schedule of each function with one (`rate(1 minute)`), by function logical id. */
   schedules: Record<string, string>;
 }
@@ -193,6 +195,15 @@ export function readPackagedStack(
     policies: (resolve(r.Properties.Policies ?? []) as Json[]).map((p) => ({ name: p.PolicyName, policy: p.PolicyDocument })),
   }));
   const routes = ofType("AWS::ApiGatewayV2::Route").map(([, r]) => r.Properties.RouteKey as string);
+  // Route -> integration -> the function it invokes (the API may split routes over functions).
+  const fnOfIntegration = new Map(
+    ofType("AWS::ApiGatewayV2::Integration").map(([id, r]) => [id, functions.find((f) => f.logicalId === r.Properties.IntegrationUri?.["Fn::GetAtt"]?.[0])?.name ?? ""]),
+  );
+  const routeFunctions: Record<string, string> = {};
+  for (const [, r] of ofType("AWS::ApiGatewayV2::Route")) {
+    const integration = JSON.stringify(r.Properties.Target ?? "").match(/"Ref":"(\w+)"/)?.[1] ?? "";
+    routeFunctions[r.Properties.RouteKey] = fnOfIntegration.get(integration) ?? "";
+  }
   const schedules: Record<string, string> = {};
   for (const [, rule] of ofType("AWS::Events::Rule")) {
     for (const t of rule.Properties.Targets ?? []) {
@@ -200,5 +211,5 @@ export function readPackagedStack(
       if (target && rule.Properties.ScheduleExpression) schedules[target] = rule.Properties.ScheduleExpression;
     }
   }
-  return { stack, template, functions, roles, routes, schedules };
+  return { stack, template, functions, roles, routes, routeFunctions, schedules };
 }
