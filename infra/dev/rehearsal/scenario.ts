@@ -137,16 +137,16 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
   // 7. The webhook, verified; then redelivered with the same webhook-id.
   // (The test send of step 4 went to the same receiver: count only the watch's own.)
   const ofTaskA = () => s.receiver.deliveries.filter((d) => d.payload?.data?.task_id === taskA);
-  const until = async (n: number, deadline: number) => {
+  const untilDelivered = async (n: number, deadline: number) => {
     while (ofTaskA().length < n && Date.now() < deadline) await s.receiver.waitFor(s.receiver.deliveries.length + 1, Math.min(deadline, Date.now() + 1000));
     return ofTaskA();
   };
-  const first = await until(1, Date.now() + 30_000);
+  const first = await untilDelivered(1, Date.now() + 30_000);
   if (first.length < 1) fail("no webhook delivery for the finished watch within 30 s");
   await post(`/tasks/${taskA}/redeliver`, {}, 202);
   // The poller sends it: at the latest at the next scheduled invocation, when the one running has ended idle.
   const waitS = o.intervalS + 30;
-  const both = await until(2, Date.now() + waitS * 1000);
+  const both = await untilDelivered(2, Date.now() + waitS * 1000);
   if (both.length < 2) fail(`no webhook redelivery within ${waitS} s`);
   const redeliveredSameId = both.length >= 2 && both[0]!.id === both[1]!.id;
   if (both.length >= 2 && !redeliveredSameId) fail("the redelivery had another webhook-id");
