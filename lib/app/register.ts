@@ -4,7 +4,7 @@
  */
 import { type Labels, sameLabels } from "../domain/labels";
 import type { ImportCheckSummary } from "../domain/import-finding";
-import { type NotifyTarget, pagerDutyDedupKey, sameTargetSpec, type TargetSpec } from "../domain/target";
+import { newTarget, sameTargetSpec, type TargetSpec } from "../domain/target";
 import type { Watch } from "../domain/watch";
 import { transition } from "../domain/lifecycle";
 import type { WatchDeps } from "./deps";
@@ -14,6 +14,7 @@ import { scopeFailure, type ScopeFailure } from "./scope";
 import { credentialSetOf, UNSCOPED } from "../domain/tenancy";
 
 export type { TargetSpec };
+export { newTarget };
 
 /** What a registration asks for, already validated by the caller's adapter. */
 export interface Registration {
@@ -49,30 +50,6 @@ export function conflictingFields(existing: Watch, r: Registration): string[] {
   if (!sameLabels(existing.labels, r.labels)) out.push("labels");
   if (Date.parse(existing.deadline_at) - Date.parse(existing.created_at) !== r.timeout_s * 1000) out.push("timeout_s");
   return out;
-}
-
-/**
- * A fresh target: nothing owed until the watch ends.
- * @param of the watch it joins, which fixes a PagerDuty target's dedup key
- */
-export function newTarget(spec: TargetSpec, index: number, of?: Pick<Watch, "tenant" | "labels">): NotifyTarget {
-  const dedupKey = of ? pagerDutyDedupKey(of.tenant, of.labels, spec.dedup_label) : undefined;
-  return {
-    id: `t${index}`,
-    type: spec.type,
-    url: spec.url,
-    ...(spec.secret !== undefined ? { secret: spec.secret } : {}),
-    ...(spec.format !== undefined ? { format: spec.format } : {}),
-    ...(spec.routing_key !== undefined ? { routing_key: spec.routing_key } : {}),
-    ...(spec.dedup_label !== undefined ? { dedup_label: spec.dedup_label } : {}),
-    ...(dedupKey !== undefined ? { dedup_key: dedupKey } : {}),
-    state: "pending",
-    attempts: 0,
-    last_error: null,
-    next_attempt_at: null,
-    delivered_at: null,
-    attempts_log: [],
-  };
 }
 
 /** The watch a registration creates at `now`. Pure. */

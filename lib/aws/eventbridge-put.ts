@@ -4,11 +4,9 @@
  * client would add its whole protocol stack to the poller's bundle for this
  * one call (measured in docs/configuration.md).
  */
-import { SignatureV4 } from "@smithy/signature-v4";
 import { busRegion } from "../domain/target";
-import { requestCapped } from "../net/http-request";
 import type { Dispatcher } from "../net/undici";
-import { Sha256 } from "./lambda-invoke";
+import { signedPost, sigV4Signer } from "./signed-post";
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -49,27 +47,12 @@ export interface PutEventAnswer {
 export async function putEvent(entry: EventEntry, o: PutEventOptions): Promise<PutEventAnswer> {
   const region = busRegion(entry.EventBusName);
   const endpoint = new URL(o.endpoint ?? `https://events.${region}.amazonaws.com`);
-  const signer = new SignatureV4({ service: "events", region, credentials: o.credentials, sha256: Sha256 });
-  const body = JSON.stringify({ Entries: [entry] });
-  const path = endpoint.pathname || "/";
-  const signed = await signer.sign({
-    method: "POST",
-    protocol: endpoint.protocol,
-    hostname: endpoint.hostname,
-    ...(endpoint.port ? { port: Number(endpoint.port) } : {}),
-    path,
-    query: {},
-    headers: { host: endpoint.host, "content-type": "application/x-amz-json-1.1", "x-amz-target": "AWSEvents.PutEvents" },
-    body,
-  });
-  const res = await requestCapped(new URL(path, endpoint), {
-    method: "POST",
-    headers: signed.headers,
-    body,
+  const res = await signedPost(sigV4Signer("events", region, o.credentials), endpoint, endpoint.pathname || "/", {
+    headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "AWSEvents.PutEvents" },
+    body: JSON.stringify({ Entries: [entry] }),
     dispatcher: o.dispatcher,
     timeoutMs: o.timeoutMs,
     maxBodyBytes: 4096,
-    overflow: "truncate",
   });
   let failed: PutEventAnswer["failed"] = null;
   if (res.status === 200) {

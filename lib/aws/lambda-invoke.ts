@@ -9,41 +9,15 @@
  */
 import { LambdaInvokeError } from "../domain/errors";
 export { LambdaInvokeError };
-import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
-import { SignatureV4 } from "@smithy/signature-v4";
 import { errorText } from "../domain/error-text";
-import { requestCapped } from "../net/http-request";
 import type { Dispatcher } from "../net/undici";
-
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: SourceData): string | Uint8Array =>
-  typeof d === "string" ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-
-/** SHA-256 and HMAC-SHA256 in the shape the signer takes, over node:crypto (shared by every SigV4 call). */
-export class Sha256 {
-  private h: Hash | Hmac;
-  constructor(private readonly secret?: SourceData) {
-    this.h = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash("sha256") : createHmac("sha256", bytes(this.secret));
-  }
-  update(data: SourceData): void {
-    this.h.update(bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.h.digest());
-  }
-  reset(): void {
-    this.h = this.fresh();
-  }
-}
+import { type AwsCredentials, signedPost, sigV4Signer } from "./signed-post";
 
 export interface LambdaInvokeOptions {
   functionName: string;
   region: string;
   /** The function's own credentials (in Lambda: the role's, from the environment). */
-  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  credentials: AwsCredentials;
   dispatcher: Dispatcher;
   /** From {@link lambdaEndpoint}. */
   endpoint: string;
@@ -90,31 +64,18 @@ export function lambdaEnvCredentials(env: NodeJS.ProcessEnv): { region: string; 
 /** A function that starts one asynchronous invocation with `payload`; throws {@link LambdaInvokeError} when Lambda does not accept it (202). One attempt. */
 export function lambdaInvoker(o: LambdaInvokeOptions): (payload: unknown) => Promise<void> {
   const endpoint = new URL(o.endpoint);
-  const signer = new SignatureV4({ service: "lambda", region: o.region, credentials: o.credentials, sha256: Sha256 });
+  const signer = sigV4Signer("lambda", o.region, o.credentials);
   return async (payload) => {
-    const body = JSON.stringify(payload);
     const path = `/2015-03-31/functions/${encodeURIComponent(o.functionName)}/invocations`;
-    const signed = await signer.sign({
-      method: "POST",
-      protocol: endpoint.protocol,
-      hostname: endpoint.hostname,
-      ...(endpoint.port ? { port: Number(endpoint.port) } : {}),
-      path,
-      query: {},
-      headers: { host: endpoint.host, "content-type": "application/json", "x-amz-invocation-type": "Event" },
-      body,
-    });
     let status: number;
     let answer = "";
     try {
-      const res = await requestCapped(new URL(path, endpoint), {
-        method: "POST",
-        headers: signed.headers,
-        body,
+      const res = await signedPost(signer, endpoint, path, {
+        headers: { "content-type": "application/json", "x-amz-invocation-type": "Event" },
+        body: JSON.stringify(payload),
         dispatcher: o.dispatcher,
         timeoutMs: o.timeoutMs ?? 3_000,
         maxBodyBytes: 2048,
-        overflow: "truncate",
       });
       status = res.status;
       answer = res.body;

@@ -12,7 +12,7 @@
  */
 import * as z from "./zod";
 import { StoredLabels } from "./labels";
-import { type NotifyTarget, pagerDutyAction, pagerDutyDedupKey, type TargetSpec, TargetType } from "./target";
+import { newTarget, type NotifyTarget, pagerDutyAction, type TargetSpec, TargetType } from "./target";
 import { isTerminal, outcomeOf, TaskType, type Watch } from "./watch";
 
 /** Outcomes a subscription can match: every terminal one but `cancelled`, which notifies nobody. */
@@ -85,24 +85,7 @@ export function completeOutbox(watch: Watch, subs: readonly Subscription[]): Wat
     if (sub.tenant !== watch.tenant || !matches(sub, watch)) continue;
     for (const spec of sub.targets) {
       if (targets.some((t) => sameDestination(t, spec))) continue;
-      const dedupKey = pagerDutyDedupKey(watch.tenant, watch.labels, spec.dedup_label);
-      targets.push({
-        id: `t${targets.length}`,
-        type: spec.type,
-        url: spec.url,
-        ...(spec.secret !== undefined ? { secret: spec.secret } : {}),
-        ...(spec.format !== undefined ? { format: spec.format } : {}),
-        ...(spec.routing_key !== undefined ? { routing_key: spec.routing_key } : {}),
-        ...(spec.dedup_label !== undefined ? { dedup_label: spec.dedup_label } : {}),
-        ...(dedupKey !== undefined ? { dedup_key: dedupKey } : {}),
-        state: "pending",
-        attempts: 0,
-        last_error: null,
-        next_attempt_at: owedFrom,
-        delivered_at: null,
-        attempts_log: [],
-        subscription: sub.name,
-      });
+      targets.push({ ...newTarget(spec, targets.length, watch), next_attempt_at: owedFrom, subscription: sub.name });
     }
   }
   const outcome = outcomeOf(watch);

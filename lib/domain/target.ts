@@ -169,3 +169,27 @@ export function pagerDutyAction(outcome: string | null, dedupKey: string | undef
   if (outcome === "succeeded" && dedupKey !== undefined) return "resolve";
   return null;
 }
+
+/**
+ * A fresh target: nothing owed until the watch ends. Pure.
+ * @param of the watch it joins, which fixes a PagerDuty target's dedup key
+ */
+export function newTarget(spec: TargetSpec, index: number, of?: { tenant: string; labels: Record<string, string> }): NotifyTarget {
+  const dedupKey = of ? pagerDutyDedupKey(of.tenant, of.labels, spec.dedup_label) : undefined;
+  return {
+    id: `t${index}`,
+    type: spec.type,
+    url: spec.url,
+    ...(spec.secret !== undefined ? { secret: spec.secret } : {}),
+    ...(spec.format !== undefined ? { format: spec.format } : {}),
+    ...(spec.routing_key !== undefined ? { routing_key: spec.routing_key } : {}),
+    ...(spec.dedup_label !== undefined ? { dedup_label: spec.dedup_label } : {}),
+    ...(dedupKey !== undefined ? { dedup_key: dedupKey } : {}),
+    state: "pending",
+    attempts: 0,
+    last_error: null,
+    next_attempt_at: null,
+    delivered_at: null,
+    attempts_log: [],
+  };
+}
