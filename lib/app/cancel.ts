@@ -2,6 +2,7 @@
 import { transition } from "../domain/lifecycle";
 import type { Watch } from "../domain/watch";
 import type { WatchDeps } from "./deps";
+import { updateResult } from "./update-watch";
 
 export type CancelResult =
   | { ok: true; watch: Watch }
@@ -16,12 +17,5 @@ export async function cancelWatch(deps: Pick<WatchDeps, "store" | "clock" | "rul
     if (!t.changed) return { answer: { ok: false, reason: "already_finished", watch: w } };
     return { write: t.next };
   });
-  switch (r.kind) {
-    case "written":
-      return { ok: true, watch: r.watch };
-    case "answered":
-      return r.answer;
-    default:
-      return { ok: false, reason: r.kind };
-  }
+  return updateResult(r);
 }

@@ -6,6 +6,7 @@
 import type { NotifyTarget } from "../domain/target";
 import { isTerminal, type Watch } from "../domain/watch";
 import type { WatchDeps } from "./deps";
+import { updateResult } from "./update-watch";
 
 export type RedeliverResult =
   | { ok: true; watch: Watch }
@@ -42,12 +43,5 @@ export async function redeliverWatch(
     const leased = w.lease_until !== undefined && w.lease_until > now ? { leaseUntil: w.lease_until } : {};
     return { write: { ...w, targets, updated_at: new Date(now).toISOString() }, ...leased };
   });
-  switch (r.kind) {
-    case "written":
-      return { ok: true, watch: r.watch };
-    case "answered":
-      return r.answer;
-    default:
-      return { ok: false, reason: r.kind };
-  }
+  return updateResult(r);
 }

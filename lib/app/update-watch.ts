@@ -25,3 +25,18 @@ export async function readDecideWrite<A>(
   }
   return { kind: "busy", latest: w };
 }
+
+/**
+ * An update as a use case's result: the watch written, the decision's own
+ * answer, or `not_found` / `busy`.
+ */
+export function updateResult<A>(r: UpdateResult<A>): A | { ok: true; watch: Watch } | { ok: false; reason: "not_found" | "busy" } {
+  switch (r.kind) {
+    case "written":
+      return { ok: true, watch: r.watch };
+    case "answered":
+      return r.answer;
+    default:
+      return { ok: false, reason: r.kind };
+  }
+}
