@@ -12,13 +12,12 @@
  * the end. Also counts what a waited life costs: reads, waited-mark writes,
  * and the log bytes the poller writes per life.
  */
-import { createPollerState, type LoopDeps, runPollLoop } from "../../lib/app/poll-loop";
+import { seeded, simLoopDeps } from "../../infra/dev/sim/loop-sim";
+import { createPollerState, runPollLoop } from "../../lib/app/poll-loop";
 import type { Sender } from "../../lib/app/ports";
 import { readWatch } from "../../lib/app/read-watch";
 import { newWatch } from "../../lib/app/register";
-import { DEFAULT_CADENCE } from "../../lib/domain/cadence";
 import { createLogger } from "../../lib/aws/log";
-import { nullMetrics } from "../../lib/aws/metrics";
 import { FakeApig } from "../../infra/dev/sim/fake-apig";
 import { MemoryRepository } from "../../infra/dev/sim/memory-repository";
 import { VirtualTime } from "../../infra/dev/sim/virtual-time";
@@ -52,11 +51,6 @@ export interface AgesResult {
   wallS: number;
 }
 
-function seeded(seed: number): () => number {
-  let s = seed;
-  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-}
-
 export async function runAges(o: { background: number; perAge: number; latencyMs: number; maxRps: number; concurrency: number }): Promise<AgesResult> {
   const wall = Date.now();
   const vt = new VirtualTime();
@@ -73,21 +67,7 @@ export async function runAges(o: { background: number; perAge: number; latencyMs
   };
   let logBytes = 0;
   const log = createLogger({ serviceName: "bench", logLevel: "INFO", sink: (l) => void (logBytes += Buffer.byteLength(l) + 1) });
-  const deps: LoopDeps = {
-    store,
-    apig,
-    sender,
-    clock: vt.clock,
-    sleep: vt.sleep,
-    random: seeded(42),
-    log,
-    metrics: nullMetrics,
-    health: { flush: async () => {} },
-    rules: { notFoundGraceMs: 600_000 },
-    retryScheduleS: [5, 300],
-    leaseMs: 40_000,
-    cadence: DEFAULT_CADENCE,
-  };
+  const deps = simLoopDeps({ store, apig, sender, clock: vt.clock, sleep: vt.sleep, log });
   const seed = (taskId: string, at: number, endsAt: number, webhook: boolean) => {
     apig.tasks.set(taskId, { endsAt });
     const w = newWatch(

@@ -8,14 +8,12 @@
  * takes until every watch has been polled, and the backlog the invocations
  * report against the true oldest gap.
  */
+import { simLoopDeps } from "../../infra/dev/sim/loop-sim";
 import { createPollerState } from "../../lib/app/poll-loop";
 import { EXPECTED_APIG_LATENCY_MS } from "../../lib/app/fan-out";
 import { runPollerInvocation, type WorkerPayload } from "../../lib/app/poller-invocation";
 import { pollerTiming } from "../../lib/app/timing";
-import type { LoopDeps } from "../../lib/app/poll-loop";
 import { newWatch } from "../../lib/app/register";
-import { nullMetrics } from "../../lib/aws/metrics";
-import { DEFAULT_CADENCE } from "../../lib/domain/cadence";
 import { FakeApig } from "../../infra/dev/sim/fake-apig";
 import { MemoryRepository } from "../../infra/dev/sim/memory-repository";
 import { VirtualTime } from "../../infra/dev/sim/virtual-time";
@@ -25,22 +23,7 @@ function simulation(shards: number, latencyMs: number) {
   const vt = new VirtualTime();
   const store = new MemoryRepository(shards);
   const apig = new FakeApig(vt, latencyMs);
-  let seed = 42;
-  const deps: LoopDeps = {
-    store,
-    apig,
-    sender: { send: async () => ({ ok: true, status: 200 }) },
-    clock: vt.clock,
-    sleep: vt.sleep,
-    random: () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31,
-    log: { info: () => {}, warn: () => {}, error: () => {} },
-    metrics: nullMetrics,
-    health: { flush: async () => {} },
-    rules: { notFoundGraceMs: 600_000 },
-    retryScheduleS: [5, 300],
-    leaseMs: 40_000,
-    cadence: DEFAULT_CADENCE,
-  };
+  const deps = simLoopDeps({ store, apig, sender: { send: async () => ({ ok: true, status: 200 }) }, clock: vt.clock, sleep: vt.sleep });
   const watch = (taskId: string) => {
     apig.tasks.set(taskId, { endsAt: Number.POSITIVE_INFINITY });
     const w = newWatch(

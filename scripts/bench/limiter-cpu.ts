@@ -10,12 +10,11 @@
  *   scripts/bench/limiter-cpu.sh [seconds]   # A B A B under /usr/bin/time -v
  *   node <bundle> queue|spin [seconds=20] [rps=200] [concurrency=64] [latencyMs=50] [watches=3000]
  */
-import { createPollerState, runPollLoop, type LoopDeps } from "../../lib/app/poll-loop";
+import { simLoopDeps } from "../../infra/dev/sim/loop-sim";
+import { createPollerState, runPollLoop } from "../../lib/app/poll-loop";
 import type { TaskQuery } from "../../lib/app/ports";
 import { newWatch } from "../../lib/app/register";
 import { AimdThrottle } from "../../lib/app/region-throttle";
-import { DEFAULT_CADENCE } from "../../lib/domain/cadence";
-import { nullMetrics } from "../../lib/aws/metrics";
 import { MemoryRepository } from "../../infra/dev/sim/memory-repository";
 
 const [mode = "queue", secondsArg = "20", rpsArg = "200", concArg = "64", latArg = "50", watchesArg = "3000"] = process.argv.slice(2);
@@ -58,22 +57,7 @@ const apig: TaskQuery = {
     return { ok: true, status: "processing", task_type: "import_api", task_result: "" };
   },
 };
-const silent = () => {};
-const deps: LoopDeps = {
-  store,
-  apig,
-  sender: { send: async () => ({ ok: true, status: 200 }) },
-  clock: () => new Date(),
-  sleep,
-  random: Math.random,
-  log: { info: silent, warn: silent, error: silent },
-  metrics: nullMetrics,
-  health: { flush: async () => {} },
-  rules: { notFoundGraceMs: 600_000 },
-  retryScheduleS: [5, 300],
-  leaseMs: 40_000,
-  cadence: DEFAULT_CADENCE,
-};
+const deps = simLoopDeps({ store, apig, sender: { send: async () => ({ ok: true, status: 200 }) }, clock: () => new Date(), sleep, random: Math.random });
 
 const cpu0 = process.cpuUsage();
 const start = Date.now();

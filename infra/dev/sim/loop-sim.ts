@@ -31,6 +31,26 @@ export function seeded(seed = 42): () => number {
   return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
+/**
+ * The loop's deps with in-memory ports: the given parts, and for the rest a
+ * seeded random source, a silent log, no metrics, and the shipped cadence,
+ * retry schedule and lease (for simulations, tests and benchmarks alike).
+ */
+export function simLoopDeps(parts: Pick<LoopDeps, "store" | "apig" | "sender" | "clock" | "sleep"> & Partial<LoopDeps>): LoopDeps {
+  const silent = () => {};
+  return {
+    random: seeded(42),
+    log: { info: silent, warn: silent, error: silent },
+    metrics: nullMetrics,
+    health: { flush: async () => {} },
+    rules: { notFoundGraceMs: 600_000 },
+    retryScheduleS: [5, 300],
+    leaseMs: 40_000,
+    cadence: DEFAULT_CADENCE,
+    ...parts,
+  };
+}
+
 export function startSim(opts: { shards?: number; latencyMs?: number; backoffCapMs?: number; sendMs?: number } = {}): Sim {
   const vt = new VirtualTime();
   const store = new MemoryRepository(opts.shards ?? 1);
@@ -45,21 +65,15 @@ export function startSim(opts: { shards?: number; latencyMs?: number; backoffCap
     },
   };
   const log = (level: string) => (event: string, fields?: LogFields) => logs.push({ level, event, ...fields });
-  const deps: LoopDeps = {
+  const deps = simLoopDeps({
     store,
     apig,
     sender,
     clock: vt.clock,
     sleep: vt.sleep,
-    random: seeded(),
     log: { info: log("info"), warn: log("warn"), error: log("error") },
-    metrics: nullMetrics,
-    health: { flush: async () => {} },
-    rules: { notFoundGraceMs: 600_000 },
-    retryScheduleS: [5, 300],
-    leaseMs: 40_000,
     cadence: { ...DEFAULT_CADENCE, backoffCapMs: opts.backoffCapMs ?? DEFAULT_CADENCE.backoffCapMs },
-  };
+  });
   return {
     vt,
     store,
