@@ -12,7 +12,7 @@
  */
 import * as z from "./zod";
 import { StoredLabels } from "./labels";
-import { newTarget, type NotifyTarget, pagerDutyAction, type TargetSpec, TargetType } from "./target";
+import { newTarget, NotifyTarget, pagerDutyAction, type TargetSpec } from "./target";
 import { isTerminal, outcomeOf, TaskType, type Watch } from "./watch";
 
 /** Outcomes a subscription can match: every terminal one but `cancelled`, which notifies nobody. */
@@ -32,14 +32,7 @@ export const SubscriptionMatch = z.object({
 export type SubscriptionMatch = z.infer<typeof SubscriptionMatch>;
 
 /** A stored target of a subscription: what the caller named (secrets included), no delivery state. */
-export const SubscriptionTarget = z.object({
-  type: TargetType,
-  url: z.string(),
-  secret: z.optional(z.string()),
-  format: z.optional(z.enum(["message", "card"])),
-  routing_key: z.optional(z.string()),
-  dedup_label: z.optional(z.string()),
-});
+export const SubscriptionTarget = z.pick(NotifyTarget, { type: true, url: true, secret: true, format: true, routing_key: true, dedup_label: true });
 
 /** One subscription of one tenant, as stored. */
 export const Subscription = z.object({
