@@ -75,6 +75,8 @@ export async function call(conn, method, path, opts = {}) {
     if (res.status === 204) return null;
     if (json === undefined || typeof json !== "object") throw new CliError(`${conn.url}${path} answered ${res.status} without JSON: is --url an apig-taskwatch API?`, EXIT.unreachable, true);
     opts.headers?.(res.headers);
+    const link = res.headers.get("link");
+    if (link) monitorLinks.set(json, link);
     return json;
   }
   if (!isServiceError(json) && res.status !== 401 && res.status < 500) {
@@ -82,6 +84,35 @@ export async function call(conn, method, path, opts = {}) {
     throw new CliError(`${conn.url}${path} answered ${res.status}, which is not an apig-taskwatch answer: check --url / TASKWATCH_URL`, EXIT.unreachable);
   }
   throw errorFor(res.status, /** @type {ErrorAnswer | undefined} */ (json), path, conn.url);
+}
+
+/** The `Link` header of the answer each watch object came from (where it can be read without API Gateway). */
+export const monitorLinks = new WeakMap();
+
+/**
+ * The connection reads of `taskId` go to when `link` names a read URL
+ * (`<https://…/tasks/ID>; rel="monitor"`): the same key, the URL's base.
+ * Only https, or http when the API itself is http (a local stack); only a
+ * URL of this very watch. Null: read through the API.
+ * @param {{ url: string, apiKey: string | undefined }} conn
+ * @param {string | null} link
+ * @param {string} taskId
+ * @returns {{ url: string, apiKey: string | undefined } | null}
+ */
+export function monitorConn(conn, link, taskId) {
+  const m = /<([^>]+)>\s*;\s*rel="?monitor"?/i.exec(link ?? "");
+  if (!m) return null;
+  /** @type {URL} */
+  let u;
+  try {
+    u = new URL(m[1] ?? "");
+  } catch {
+    return null;
+  }
+  const tail = `/tasks/${encodeURIComponent(taskId)}`;
+  const secure = u.protocol === "https:" || (u.protocol === "http:" && conn.url.startsWith("http:"));
+  if (!secure || !u.pathname.endsWith(tail) || u.search !== "" || u.username !== "" || u.password !== "") return null;
+  return { url: u.origin + u.pathname.slice(0, -tail.length), apiKey: conn.apiKey };
 }
 
 /** The service's error shape: `{"error": {"code": "...", "message": "..."}}`. @param {any} json */

@@ -9,7 +9,7 @@
 import { accessSync, constants, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { call, CliError, EXIT } from "./api.mjs";
+import { call, CliError, EXIT, monitorConn, monitorLinks } from "./api.mjs";
 import { helpText, many, optional, parseCommandLine, required, seconds, UsageError } from "./args.mjs";
 import { listen } from "./listen.mjs";
 import { accessFaultFor, plural, progress, summary } from "./render.mjs";
@@ -62,9 +62,13 @@ async function follow(conn, first, timeoutS) {
   let pause = 1000;
   /** Seconds until the next read, as the service said; 2 s until it says. */
   let rhythmS = 2;
+  /** Where reads go: the service's read URL once an answer names it (`Link: rel="monitor"`), else the API. */
+  let reads = monitorConn(conn, monitorLinks.get(first) ?? null, taskId) ?? conn;
+  let monitorFailed = false;
   const retryAfter = (/** @type {Headers} */ h) => {
     const s = Number(h.get("retry-after"));
     rhythmS = Number.isFinite(s) && s >= 1 ? Math.min(60, s) : 2;
+    if (reads === conn && !monitorFailed) reads = monitorConn(conn, h.get("link"), taskId) ?? conn;
   };
   const sleep = (/** @type {number} */ ms) => new Promise((ok) => setTimeout(ok, Math.max(0, Math.min(ms, until - Date.now()))));
   try {
@@ -72,10 +76,16 @@ async function follow(conn, first, timeoutS) {
       const fault = accessFaultFor(w, Date.now(), ACCESS_FAULT_LIMIT_MS);
       if (fault) throw new CliError(`${fault}; the watch goes on (taskwatch wait ${taskId})`, EXIT.unreachable);
       try {
-        w = await call(conn, "GET", `/tasks/${encodeURIComponent(taskId)}?wait=0`, { headers: retryAfter });
+        w = await call(reads, "GET", `/tasks/${encodeURIComponent(taskId)}?wait=0`, { headers: retryAfter });
         failingSince = 0;
         pause = 1000;
       } catch (err) {
+        if (reads !== conn) {
+          // The read URL failed (blocked by a proxy, say): the API answers the same reads.
+          reads = conn;
+          monitorFailed = true;
+          continue;
+        }
         if (!(err instanceof CliError) || !err.transient) throw err;
         failingSince ||= Date.now();
         if (Date.now() - failingSince > 60_000 || Date.now() + pause > until) throw err;

@@ -36,6 +36,9 @@ export const SECRET_VARIABLES = [
   // tenant's key, scope and set change together without a redeploy.
   "TENANT_PROJECTS",
   "TENANT_CREDENTIALS",
+  // Not a secret: the read function's URL, which the stack writes here
+  // because no function can name its own URL in its environment.
+  "READ_URL",
 ] as const;
 
 export type SecretVariable = (typeof SECRET_VARIABLES)[number];

@@ -15,6 +15,10 @@ export interface ApiDeps extends WatchDeps, WatchDefaults {
   cadence?: CadenceRules;
   /** `EVENTBRIDGE_BUS_ARNS`: the buses a target may name. */
   eventBusArns?: readonly string[];
+  /** Where a client reads a watch without API Gateway (`READ_URL`); named in answers' `Link: rel="monitor"`. */
+  readUrl?: string | null;
+  /** The routes this function answers, as `METHOD /path` (`SERVED_ROUTES`); every route when absent. */
+  servedRoutes?: readonly string[] | null;
   /** The `GET /health` report (cached per container), or null when the table does not answer. */
   healthReport: () => Promise<HealthReport | null>;
 }

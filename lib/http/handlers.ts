@@ -11,6 +11,7 @@ import { submitCheckedImport } from "../app/checked-import";
 import { submitExport as submitExportTask } from "../app/submit";
 import { watchOptions } from "../app/watch-options";
 import { toView } from "../domain/watch-view";
+import { isTerminal, type Watch } from "../domain/watch";
 import type * as z from "../domain/zod";
 import type { ApiDeps } from "./api-deps";
 import { valueOr } from "./error-table";
@@ -37,9 +38,20 @@ function optionsOf(deps: ApiDeps, body: Pick<RegistrationRequest, "project_id" |
   return valueOr(watchOptions(deps, { ...body, targets: targetsOf(deps, body.notify) })).value;
 }
 
+/**
+ * A watch as an answer. While it is open, `Link: rel="monitor"` names where
+ * a client reads it without API Gateway (the read function's own URL), when
+ * the deployment has one: the CLI's waits go there.
+ */
+function watchAnswer(deps: ApiDeps, status: number, watch: Watch): HttpResponse {
+  const res = json(status, toView(watch));
+  if (deps.readUrl && !isTerminal(watch.status)) res.headers["link"] = `<${deps.readUrl}/tasks/${encodeURIComponent(watch.task_id)}>; rel="monitor"`;
+  return res;
+}
+
 export async function register(deps: ApiDeps, tenant: string, body: RegistrationRequest): Promise<HttpResponse> {
   const r = valueOr(await registerWatch(deps, tenant, { ...optionsOf(deps, body), task_id: body.task_id }));
-  return json(r.created ? 201 : 200, toView(r.watch));
+  return watchAnswer(deps, r.created ? 201 : 200, r.watch);
 }
 
 export async function list(deps: ApiDeps, tenant: string, query: HttpRequest["query"]): Promise<HttpResponse> {
@@ -51,7 +63,7 @@ export async function list(deps: ApiDeps, tenant: string, query: HttpRequest["qu
 export async function getWatch(deps: ApiDeps, tenant: string, taskId: string, query: HttpRequest["query"]): Promise<HttpResponse> {
   const { wait } = parseOr400(WaitQuery, query);
   const r = valueOr(await readWatch(deps, tenant, taskId, wait === undefined ? {} : { waitS: wait }));
-  const res = json(200, toView(r.watch));
+  const res = watchAnswer(deps, 200, r.watch);
   if (r.retryAfterS !== null) res.headers["retry-after"] = String(r.retryAfterS);
   return res;
 }
@@ -66,10 +78,10 @@ export async function redeliver(deps: ApiDeps, tenant: string, taskId: string, b
 
 export async function submitImport(deps: ApiDeps, tenant: string, body: ImportRequest): Promise<HttpResponse> {
   const r = valueOr(await submitCheckedImport(deps, tenant, optionsOf(deps, body), { ...body, spec: specOf(body) }));
-  return json(201, toView(r.watch));
+  return watchAnswer(deps, 201, r.watch);
 }
 
 export async function submitExport(deps: ApiDeps, tenant: string, body: ExportRequest): Promise<HttpResponse> {
   const r = valueOr(await submitExportTask(deps, tenant, optionsOf(deps, body), body));
-  return json(201, toView(r.watch));
+  return watchAnswer(deps, 201, r.watch);
 }

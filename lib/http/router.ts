@@ -41,7 +41,7 @@ const MATCHERS = ROUTES.map((r) => ({
 async function route(deps: ApiDeps, req: HttpRequest): Promise<HttpResponse> {
   const path = req.path.replace(/\/+$/, "") || "/";
   const method = req.method.toUpperCase();
-  const found = MATCHERS.flatMap((m) => {
+  const found = MATCHERS.filter((m) => served(deps, m.route)).flatMap((m) => {
     const hit = m.re.exec(path);
     return hit ? [{ route: m.route, names: m.names, values: hit.slice(1) }] : [];
   });
@@ -55,6 +55,11 @@ async function route(deps: ApiDeps, req: HttpRequest): Promise<HttpResponse> {
     params[name] = pathParam(match.values[i]!);
   });
   return match.route.handle({ deps, req, tenant, params, body: readBody(deps, req, match.route) });
+}
+
+/** Whether this function answers the route: a function serving a few routes (the read function, on its own URL too) knows no others. */
+function served(deps: ApiDeps, r: Route): boolean {
+  return !deps.servedRoutes || deps.servedRoutes.includes(`${r.method} ${r.path}`);
 }
 
 /** A route's body, parsed with the schema this deployment validates with; undefined for a route without one. */

@@ -45,6 +45,14 @@ export interface Config {
   slackWebhookUrl: string | null;
   defaultWebhook: { url: string; secret: string } | null;
   allowPrivateTargets: boolean;
+  /**
+   * `READ_URL`: where clients read a watch without API Gateway (the read
+   * function's URL, written to SSM by the stack); answers name it in a
+   * `Link: rel="monitor"` header. Null: clients read through the API.
+   */
+  readUrl: string | null;
+  /** `SERVED_ROUTES`: the routes this function answers (`GET /tasks/{task_id}`, comma-separated); null for all. */
+  servedRoutes: string[] | null;
   tableName: string;
   /** Set for dynalite / DynamoDB Local; unset in AWS. */
   dynamodbEndpoint: string | null;
@@ -231,6 +239,8 @@ export function loadConfig(env: Env): Config {
     slackWebhookUrl: slack,
     defaultWebhook: whUrl !== null && whSecret !== null ? { url: whUrl, secret: whSecret } : null,
     allowPrivateTargets,
+    readUrl: field(env, "READ_URL", httpUrl, issues, null as string | null)?.replace(/\/+$/, "") ?? null,
+    servedRoutes: s("SERVED_ROUTES")?.split(",").map((r) => r.trim().replace(/\s+/g, " ")).filter((r) => r.length > 0) ?? null,
     tableName,
     dynamodbEndpoint: field(env, "DYNAMODB_ENDPOINT", httpUrl, issues, null as string | null),
     awsRegion: s("AWS_REGION") ?? s("AWS_DEFAULT_REGION") ?? "eu-central-1",

@@ -160,6 +160,8 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Ser
     leaseMs: pollerTiming(config).leaseMs,
     apiKeys: config.apiKeys,
     allowPrivateTargets: config.allowPrivateTargets,
+    readUrl: config.readUrl,
+    servedRoutes: config.servedRoutes,
     defaultRegion: config.region,
     defaultTimeoutS: config.defaultTimeoutS,
     defaultTargets,

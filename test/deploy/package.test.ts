@@ -45,6 +45,7 @@ const prodDir = mkdtempSync(join(tmpdir(), "prod-package-"));
 /** What the functions may see in their environment: configuration, never a secret. */
 const PLAIN_ENV = [
   "NODE_OPTIONS",
+  "SERVED_ROUTES",
   "SERVICE_NAME",
   "TABLE_NAME",
   "SSM_PREFIX",
@@ -358,6 +359,31 @@ describe("packaged stack", () => {
     const policy = (tpl: Template) => ofType("AWS::Logs::LogGroup", tpl).map(([id, g]) => [id, (g as Res & { DeletionPolicy?: string }).DeletionPolicy]);
     expect(policy(template).every(([, p]) => p === "Delete")).toBe(true);
     expect(policy(prodTemplate).every(([, p]) => p === "Retain")).toBe(true);
+  });
+
+  it("gives the read function a URL that serves only its own routes, capped, without platform log lines, and writes the URL to the stage's SSM path", () => {
+    const fns = Object.fromEntries(ofType("AWS::Lambda::Function"));
+    const read = fns.ReadLambdaFunction!.Properties;
+    const readRoutes = ofType("AWS::ApiGatewayV2::Integration")
+      .filter(([, i]) => i.Properties.IntegrationUri?.["Fn::GetAtt"]?.[0] === "ReadLambdaFunction")
+      .flatMap(([iid]) => ofType("AWS::ApiGatewayV2::Route").filter(([, r]) => JSON.stringify(r.Properties.Target).includes(`"${iid}"`)).map(([, r]) => r.Properties.RouteKey));
+    expect(read.Environment.Variables.SERVED_ROUTES.split(",")).toEqual(readRoutes);
+    expect(read.ReservedConcurrentExecutions).toBe(20);
+    expect(read.LoggingConfig).toMatchObject({ LogFormat: "JSON", SystemLogLevel: "WARN" });
+    const urls = ofType("AWS::Lambda::Url");
+    expect(urls.map(([id, u]) => [id, u.Properties.AuthType, u.Properties.TargetFunctionArn])).toEqual([["ReadLambdaFunctionUrl", "NONE", { "Fn::GetAtt": ["ReadLambdaFunction", "Arn"] }]]);
+    // Both grants a public function URL needs since October 2025, on the read function only.
+    const perms = ofType("AWS::Lambda::Permission").filter(([, p]) => p.Properties.Principal === "*").map(([, p]) => p.Properties);
+    expect(perms).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Action: "lambda:InvokeFunctionUrl", FunctionUrlAuthType: "NONE", FunctionName: { "Fn::GetAtt": ["ReadLambdaFunction", "Arn"] } }),
+        expect.objectContaining({ Action: "lambda:InvokeFunction", InvokedViaFunctionUrl: true, FunctionName: { "Fn::GetAtt": ["ReadLambdaFunction", "Arn"] } }),
+      ]),
+    );
+    expect(perms).toHaveLength(2);
+    const params = ofType("AWS::SSM::Parameter").map(([, p]) => p.Properties);
+    expect(params).toEqual([expect.objectContaining({ Name: "/apig-taskwatch/dev/READ_URL", Type: "String", Value: { "Fn::GetAtt": ["ReadLambdaFunctionUrl", "FunctionUrl"] } })]);
+    expect(SECRET_VARIABLES).toContain("READ_URL");
   });
 
   it("refuses to package a stage other than dev without an alarm topic, unless alarms are disabled on purpose", async () => {

@@ -61,33 +61,7 @@ export function apiGateway(lambda: LambdaService, fnFor: (routeKey: string) => s
       return { ...a, json, routeKey: match?.routeKey ?? null };
     };
     if (!match) return done({ status: 404, headers: { "content-type": "application/json" }, body: '{"message":"Not Found"}' });
-    const query = r.query ?? {};
-    const rawQueryString = new URLSearchParams(query).toString();
-    const now = new Date();
-    const headers = { host: "rehearsal.execute-api.local", "user-agent": "rehearsal", ...Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])) };
-    const event = {
-      version: "2.0",
-      routeKey: match.routeKey,
-      rawPath: r.path,
-      rawQueryString,
-      headers,
-      ...(rawQueryString ? { queryStringParameters: query } : {}),
-      ...(Object.keys(match.params).length ? { pathParameters: match.params } : {}),
-      requestContext: {
-        accountId: stack.accountId,
-        apiId: "rehearsal",
-        domainName: headers.host,
-        domainPrefix: "rehearsal",
-        http: { method: r.method, path: r.path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: headers["user-agent"] },
-        requestId: randomUUID(),
-        routeKey: match.routeKey,
-        stage: "$default",
-        time: now.toUTCString(),
-        timeEpoch: now.getTime(),
-      },
-      ...(r.body !== undefined ? { body: r.body } : {}),
-      isBase64Encoded: false,
-    };
+    const event = httpEvent(r, { routeKey: match.routeKey, host: "rehearsal.execute-api.local", apiId: "rehearsal", accountId: stack.accountId, params: match.params });
     const t0 = Date.now();
     const inv = await lambda.invoke(fnFor(match.routeKey), event, "sync");
     if (inv.throttled) return done({ status: 503, headers: {}, body: '{"message":"Service Unavailable"}' });
@@ -96,4 +70,61 @@ export function apiGateway(lambda: LambdaService, fnFor: (routeKey: string) => s
     return done({ status: inv.value.statusCode, headers: inv.value.headers ?? {}, body: inv.value.body ?? "" });
   }
   return { call, answers };
+}
+
+/** A payload 2.0 event as API Gateway (or, with routeKey `$default` and no path parameters, a function URL) builds it. */
+export function httpEvent(r: ApiRequest, at: { routeKey: string; host: string; apiId: string; accountId: string; params?: Record<string, string> }) {
+  const query = r.query ?? {};
+  const rawQueryString = new URLSearchParams(query).toString();
+  const now = new Date();
+  const headers = { host: at.host, "user-agent": "rehearsal", ...Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])) };
+  return {
+    version: "2.0",
+    routeKey: at.routeKey,
+    rawPath: r.path,
+    rawQueryString,
+    headers,
+    ...(rawQueryString ? { queryStringParameters: query } : {}),
+    ...(at.params && Object.keys(at.params).length ? { pathParameters: at.params } : {}),
+    requestContext: {
+      accountId: at.accountId,
+      apiId: at.apiId,
+      domainName: headers.host,
+      domainPrefix: at.apiId,
+      http: { method: r.method, path: r.path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: headers["user-agent"] },
+      requestId: randomUUID(),
+      routeKey: at.routeKey,
+      stage: "$default",
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(r.body !== undefined ? { body: r.body } : {}),
+    isBase64Encoded: false,
+  };
+}
+
+/**
+ * A function URL (AuthType NONE, payload 2.0): every request reaches the
+ * function, which alone decides what to answer; a throttle is Lambda's 429.
+ * @param functionUrls URL -> the function it invokes (the packaged template's)
+ */
+export function functionUrls(lambda: LambdaService, urls: Record<string, string>) {
+  return async function call(url: string, r: ApiRequest): Promise<ApiAnswer> {
+    const base = Object.keys(urls).find((u) => url.startsWith(u.replace(/\/$/, "")));
+    const answer = (status: number, headers: Record<string, string>, body: string): ApiAnswer => {
+      let json: unknown = null;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        // not JSON
+      }
+      return { status, headers, body, json, routeKey: null };
+    };
+    if (!base) return answer(404, {}, "no such function URL");
+    const host = new URL(base).host;
+    const inv = await lambda.invoke(urls[base]!, httpEvent(r, { routeKey: "$default", host, apiId: host.split(".")[0]!, accountId: "anonymous" }), "sync");
+    if (inv.throttled) return answer(429, {}, '{"Message":"Rate Exceeded."}');
+    if (!inv.ok || typeof inv.value?.statusCode !== "number") return answer(502, {}, '{"Message":"Internal Server Error"}');
+    return answer(inv.value.statusCode, inv.value.headers ?? {}, inv.value.body ?? "");
+  };
 }

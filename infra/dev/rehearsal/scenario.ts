@@ -9,7 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { shardOf } from "../../../lib/store/item-codec";
-import { apiGateway, type ApiAnswer, type ApiRequest } from "./api-gateway";
+import { apiGateway, functionUrls, type ApiAnswer, type ApiRequest } from "./api-gateway";
 import type { Invocation } from "./containers";
 import { type RehearsalStack, TENANT } from "./stack";
 
@@ -75,7 +75,7 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
   const hook = [{ type: "webhook", url: `${s.receiver.url}/hooks/apig`, secret: s.webhookSecret }];
   const taskA = "rehearsal-a";
   s.apig.addTask({ projectId: "p-rehearsal", instanceId: "i-rehearsal", taskId: taskA, taskType: "import_api" });
-  await post("/tasks", watch(taskA, hook), 201);
+  const registered = await post("/tasks", watch(taskA, hook), 201);
   await post("/tasks", watch(taskA, hook), 200);
   s.apig.addTask({ projectId: "p-rehearsal", instanceId: "i-rehearsal", taskId: "rehearsal-cancel" });
   await post("/tasks", watch("rehearsal-cancel", []), 201);
@@ -110,6 +110,21 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
 
   // 4. Every other route, while the poller runs.
   await call({ method: "GET", path: `/tasks/${taskA}`, headers: auth }, 200);
+  // The read function's own URL (READ_URL, the SSM parameter the stack
+  // writes): registrations name it, it answers reads of the caller's
+  // watches as the API does, and refuses everything else.
+  const link = /<([^>]+)>\s*;\s*rel="monitor"/.exec(registered.headers.link ?? "")?.[1];
+  if (!link) fail(`POST /tasks answered without Link rel="monitor" (READ_URL from SSM): ${JSON.stringify(registered.headers)}`);
+  else {
+    const byUrl = functionUrls(lambda, stack.functionUrls);
+    const path = new URL(link).pathname;
+    const read = await byUrl(link, { method: "GET", path, headers: auth });
+    if (read.status !== 200 || read.json?.task_id !== taskA) fail(`GET ${link} answered ${read.status}: ${read.body.slice(0, 200)}`);
+    const anonymous = await byUrl(link, { method: "GET", path });
+    if (anonymous.status !== 401) fail(`GET ${link} without a key answered ${anonymous.status}, not 401`);
+    const other = await byUrl(link, { method: "POST", path: "/tasks", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(watch("rehearsal-url", [])) });
+    if (other.status !== 404) fail(`POST /tasks through the read URL answered ${other.status}, not 404: ${other.body.slice(0, 200)}`);
+  }
   const page = await call({ method: "GET", path: "/tasks", headers: auth, query: { limit: "1" } }, 200);
   if (typeof page.json?.next_cursor !== "string") fail(`GET /tasks?limit=1 gave no next_cursor: ${page.body.slice(0, 200)}`);
   else await call({ method: "GET", path: "/tasks", headers: auth, query: { limit: "1", cursor: page.json.next_cursor } }, 200);

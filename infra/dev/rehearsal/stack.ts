@@ -102,6 +102,8 @@ export async function startRehearsalStack(o: StackOptions = {}) {
       [`${prefix}OTC_CREDENTIALS`, JSON.stringify({ access_key: otc.accessKey, secret_key: otc.secretKey })],
       [`${prefix}CURSOR_SECRET`, randomBytes(24).toString("base64url")],
       ...Array.from({ length: 10 }, (_, i) => [`${prefix}notes/unrelated-${i}`, "ignored"] as [string, string]),
+      // What the stack writes itself (READ_URL, the read function's URL).
+      ...Object.entries(stack.ssmParameters),
     ]);
     const kmsKeyArn = stack.stack.parameters.SsmKmsKeyArn || undefined;
     const ssm = await startSsmStandIn({ stack: stack.stack, auth, fnOfKey, secretOf, parameters, ...(kmsKeyArn ? { kmsKeyArn } : {}) });

@@ -51,6 +51,10 @@ export interface PackagedStack {
   routeFunctions: Record<string, string>;
   /** The schedule of each function with one (`rate(1 minute)`), by function logical id. */
   schedules: Record<string, string>;
+  /** Each function URL (AuthType NONE) as the rehearsal names it, with the function it invokes. */
+  functionUrls: Record<string, string>;
+  /** SSM parameters the stack itself writes (`READ_URL`), by name, resolved. */
+  ssmParameters: Record<string, string>;
 }
 
 const NO_VALUE = Symbol("AWS::NoValue");
@@ -211,5 +215,21 @@ export function readPackagedStack(
       if (target && rule.Properties.ScheduleExpression) schedules[target] = rule.Properties.ScheduleExpression;
     }
   }
-  return { stack, template, functions, roles, routes, routeFunctions, schedules };
+  // Function URLs: a made-up host per function stands for the one Lambda gives.
+  const urlOf = new Map<string, string>();
+  const functionUrls: Record<string, string> = {};
+  for (const [id, u] of ofType("AWS::Lambda::Url")) {
+    const fn = functions.find((f) => f.logicalId === u.Properties.TargetFunctionArn?.["Fn::GetAtt"]?.[0]);
+    if (!fn || u.Properties.AuthType !== "NONE") continue;
+    const url = `https://${fn.name}.lambda-url.${stack.region}.on.aws/`;
+    urlOf.set(id, url);
+    functionUrls[url] = fn.name;
+  }
+  const ssmParameters: Record<string, string> = {};
+  for (const [, r] of ofType("AWS::SSM::Parameter")) {
+    const v = r.Properties.Value;
+    const att = v?.["Fn::GetAtt"];
+    ssmParameters[resolve(r.Properties.Name)] = att?.[1] === "FunctionUrl" ? (urlOf.get(att[0]) ?? "") : String(resolve(v));
+  }
+  return { stack, template, functions, roles, routes, routeFunctions, schedules, functionUrls, ssmParameters };
 }
