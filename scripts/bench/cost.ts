@@ -89,6 +89,13 @@ export interface BillInput {
   /** Assumed: Lambda START/END/REPORT lines per invocation, and one HTTP API access-log line per request. */
   platformLogBytesPerInvocation: number;
   accessLogBytesPerRequest: number;
+  /**
+   * Where a waiting client's reads go: the read function's URL (`Link:
+   * rel="monitor"`, what the CLI follows), with no API Gateway request, no
+   * access-log line and no platform lines (systemLogLevel WARN); or through
+   * the HTTP API, as a client that ignores the link does.
+   */
+  waitedReadsVia: "function-url" | "http-api";
   /** Assumed: bytes sent to APIG per query (a SigV4-signed GET over a kept-alive TLS connection; ~10 KB with an IAM token). */
   egressBytesPerPoll: number;
   /** Poller: 512 MB; a minute with an open watch runs the loop `busyS`; an idle invocation `idleS` (ends at once). */
@@ -132,16 +139,20 @@ export function monthlyBill(watchesPerMonth: number, waited: boolean, c: BillInp
   const busyHours = HOURS * (1 - Math.exp(-(v / HOURS) * (c.taskSeconds / 3600 + 1)));
   const reads = waited ? c.waitedReadsPerLife : 0;
   const marks = waited ? c.waitedMarksPerLife : 0;
+  // Lambda invocations of the api and read functions; those of them through API Gateway.
   const apiRequests = v * (1 + reads);
+  const viaUrl = c.waitedReadsVia === "function-url";
+  const gatewayRequests = viaUrl ? v : apiRequests;
   const pollerGbS = (busyMinutes * c.busyS + (MINUTES - busyMinutes) * c.idleS) * c.pollerMemoryGb;
   const apiGbS = v * (c.registrationS * c.apiMemoryGb + reads * c.readS * c.readMemoryGb);
-  const logBytes = v * c.pollerLogBytesPerLife + (MINUTES + apiRequests) * c.platformLogBytesPerInvocation + apiRequests * c.accessLogBytesPerRequest;
+  const platformLines = MINUTES + (viaUrl ? v : apiRequests);
+  const logBytes = v * c.pollerLogBytesPerLife + platformLines * c.platformLogBytesPerInvocation + gatewayRequests * c.accessLogBytesPerRequest;
   const lines: BillLine[] = [
     { name: "DynamoDB writes", usd: v * (c.writeUnitsPerLife + marks * c.writeUnitsPerMark) * p.dynamoWriteUnit },
     { name: "DynamoDB reads", usd: v * (c.readUnitsPerLife + reads) * p.dynamoReadUnit },
     { name: "Lambda poller", usd: pollerGbS * p.lambdaGbSecondArm + MINUTES * p.lambdaRequest },
     { name: "Lambda api + read", usd: apiGbS * p.lambdaGbSecondArm + apiRequests * p.lambdaRequest },
-    { name: "API Gateway requests", usd: apiRequests * p.httpApiRequest },
+    { name: "API Gateway requests", usd: gatewayRequests * p.httpApiRequest },
     { name: "CloudWatch Logs", usd: (logBytes / 1e9) * p.logsIngestGb },
     { name: "custom metrics", usd: c.metricSeries * p.metricMonth * (busyHours / HOURS) },
     { name: "alarms + dashboard", usd: c.alarms * p.alarmMonth + c.dashboards * p.dashboardMonth },

@@ -132,6 +132,7 @@ async function main() {
     pollerLogBytesPerLife: ages.logBytesPerLife,
     platformLogBytesPerInvocation: 350,
     accessLogBytesPerRequest: 330,
+    waitedReadsVia: "function-url",
     egressBytesPerPoll: 1_000,
     pollerMemoryGb: 0.5,
     busyS: 58,
@@ -156,13 +157,16 @@ async function main() {
     row("Step Functions Standard, our cadence", ...bills.map((b) => f(b.sfnCadence, 2)));
     row("ours / SFN once a minute", ...bills.map((b) => `${f(b.total / b.sfnMinute, 2)}x`));
     row("per thousand watches", ...bills.map((b) => f((b.total / b.watchesPerMonth) * 1000, 3)));
+    const viaApi = (b: (typeof bills)[number]) => (b.waited ? monthlyBill(b.watchesPerMonth, true, { ...input, waitedReadsVia: "http-api" }, prices) : null);
+    row("total if waits read through the HTTP API", ...bills.map((b) => { const a = viaApi(b); return a ? f(a.total, 2) : ""; }));
     out.push("");
   }
   out.push(
     "Assumptions besides the measured units (each a field of `BillInput` in run.ts): poller 512 MB, 58 s per minute with an open watch and 0.1 s per idle invocation;",
     "registration 0.3 s at 512 MB, a read 10 ms at 256 MB; 350 log bytes of Lambda platform lines per invocation and 330 per HTTP API access-log line;",
     "1 KB sent to APIG per query (AK/SK; ~10 KB with an IAM token); 12 metric series billed for the hours with an open watch; 6 alarms, 1 dashboard.",
-    `Waited: the CLI reads at the Retry-After rhythm (${f(input.waitedReadsPerLife, 0)} reads and ${f(input.waitedMarksPerLife, 1)} waited marks of ${input.writeUnitsPerMark} write units per 3-minute life, measured above).`,
+    `Waited: the CLI reads at the Retry-After rhythm (${f(input.waitedReadsPerLife, 0)} reads and ${f(input.waitedMarksPerLife, 1)} waited marks of ${input.writeUnitsPerMark} write units per 3-minute life, measured above),`,
+    "through the read function's URL (Link rel=monitor): no API Gateway request, access-log line or platform log line per read (the last row: the same reads through the HTTP API).",
   );
   finish();
 }
