@@ -2,8 +2,9 @@
  * `npm run rehearse`: the packaged stack run as Lambda runs it, every AWS
  * call checked against its function's role (README "Deployed as tested").
  * {@link runRehearsal} returns the report; {@link formatReport} prints it.
- * It fails on any denied call, 5xx, timeout, connection beyond loopback,
- * or a step of the scenario that did not answer as promised.
+ * It fails on any denied call (but the scenario's deliberate put to a bus
+ * outside the parameter), grant no call needed, 5xx, timeout, connection
+ * beyond loopback, or a step of the scenario that did not answer as promised.
  */
 import type { Invocation } from "./containers";
 import { type Grant, neededGrants, unusedGrants } from "./grants";
