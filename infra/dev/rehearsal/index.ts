@@ -109,7 +109,7 @@ export async function runRehearsal(o: RehearsalOptions = {}): Promise<RehearsalR
       ok: failures.length === 0,
       failures,
       calls: s.auth.calls,
-      callsPerRole: callsPerRole(s.auth.calls),
+      callsPerRole: callsPerRole(s.auth.calls, scenario.expectedDenials),
       denied,
       needed: neededGrants(s.auth.calls),
       unused,
