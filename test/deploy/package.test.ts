@@ -24,7 +24,9 @@ import { createLogger } from "../../lib/aws/log";
 import { createMetrics } from "../../lib/aws/metrics";
 import { formatReport, type RehearsalReport, runRehearsal } from "../../infra/dev/rehearsal";
 import { unusedGrants } from "../../infra/dev/rehearsal/grants";
-import { createAuthorizer, credentialsFor } from "../../infra/dev/rehearsal/policy";
+import { UNLISTED_BUS } from "../../infra/dev/rehearsal/eventbridge-steps";
+import { createAuthorizer, credentialsFor, isAllowed } from "../../infra/dev/rehearsal/policy";
+import { REHEARSAL_BUS } from "../../infra/dev/rehearsal/stack";
 import { readPackagedStack } from "../../infra/dev/rehearsal/template";
 
 const run = promisify(execFile);
@@ -71,14 +73,13 @@ const PLAIN_ENV = [
   "SECRETS_TTL_S",
   "EVENTBRIDGE_BUS_ARNS",
 ];
-/** The bus the prod package is given, to show the EventBridge grant follows the parameter. */
-const PROD_BUS = "arn:aws:events:eu-central-1:123456789012:event-bus/deployments";
 
 beforeAll(async () => {
   // No credentials, no profile, a HOME without ~/.aws: packaging must work offline.
-  await run("npx", ["osls", "package", "--stage", "prod", "--param", `alarmTopicArn=${PROD_TOPIC}`, "--param", `eventBridgeBusArns=${PROD_BUS}`, "--package", prodDir], { cwd: root, env: offlineEnv(), timeout: 240_000 });
+  await run("npx", ["osls", "package", "--stage", "prod", "--param", `alarmTopicArn=${PROD_TOPIC}`, "--package", prodDir], { cwd: root, env: offlineEnv(), timeout: 240_000 });
   prodTemplate = JSON.parse(readFileSync(join(prodDir, "cloudformation-template-update-stack.json"), "utf8"));
-  await run("npm", ["run", "package", "--silent"], { cwd: root, env: offlineEnv(), timeout: 240_000 });
+  // dev with one EventBridge bus, as the rehearsal below runs it (prod: none, the default).
+  await run("npm", ["run", "package", "--silent", "--", "--param", `eventBridgeBusArns=${REHEARSAL_BUS}`], { cwd: root, env: offlineEnv(), timeout: 240_000 });
   template = JSON.parse(readFileSync(out("cloudformation-template-update-stack.json"), "utf8"));
 }, 300_000);
 afterAll(() => rmSync(prodDir, { recursive: true, force: true }));
@@ -192,10 +193,24 @@ describe("packaged stack", () => {
         ]);
       }
     }
-    // dev: no bus, so the condition is false and the statement is AWS::NoValue; prod: the one bus given.
-    expect(template.Parameters.EventBridgeBusArns!.Default).toBe("");
-    expect(prodTemplate.Parameters.EventBridgeBusArns!.Default).toBe(PROD_BUS);
-    for (const [, f] of ofType("AWS::Lambda::Function", prodTemplate)) expect(f.Properties.Environment.Variables.EVENTBRIDGE_BUS_ARNS).toBe(PROD_BUS);
+    // prod, packaged without the parameter: no bus, the condition false, the statement AWS::NoValue; dev: the one bus given.
+    expect(prodTemplate.Parameters.EventBridgeBusArns!.Default).toBe("");
+    expect(template.Parameters.EventBridgeBusArns!.Default).toBe(REHEARSAL_BUS);
+    for (const [, f] of ofType("AWS::Lambda::Function", template)) expect(f.Properties.Environment.Variables.EVENTBRIDGE_BUS_ARNS).toBe(REHEARSAL_BUS);
+    for (const [, f] of ofType("AWS::Lambda::Function", prodTemplate)) expect(f.Properties.Environment.Variables.EVENTBRIDGE_BUS_ARNS).toBe("");
+  });
+
+  it("resolved as CloudFormation would: no bus configured, no role may put events anywhere; one bus, both roles on that bus alone", async () => {
+    const none = readPackagedStack(join(prodDir, "cloudformation-template-update-stack.json"));
+    const one = readPackagedStack(out("cloudformation-template-update-stack.json"));
+    const putEvents = (roles: typeof none.roles) => roles.flatMap((r) => r.policies.flatMap((p) => p.policy.Statement.filter((st: { Action: string[] }) => [st.Action].flat().some((a) => a.startsWith("events:"))).map((st: { Resource: unknown }) => [r.logicalId, st.Resource])));
+    expect(putEvents(none.roles)).toEqual([]);
+    expect(putEvents(one.roles)).toEqual([["ApiRole", [REHEARSAL_BUS]], ["PollerRole", [REHEARSAL_BUS]]]);
+    for (const role of none.roles) expect(await isAllowed(none.stack, role, "events:PutEvents", REHEARSAL_BUS), role.logicalId).toBe(false);
+    for (const role of one.roles) {
+      expect(await isAllowed(one.stack, role, "events:PutEvents", REHEARSAL_BUS), role.logicalId).toBe(true);
+      expect(await isAllowed(one.stack, role, "events:PutEvents", UNLISTED_BUS), role.logicalId).toBe(false);
+    }
   });
 
   it("reads secrets only under the stage's SSM path, and decrypts only through SSM", () => {
@@ -517,7 +532,8 @@ describe("the packaged bundles run from the zip alone", () => {
 /**
  * The short rehearsal (`npm run rehearse`, infra/dev/rehearsal) on the dev
  * package built above: the zips run as Lambda runs them, every AWS call
- * checked against the role in the packaged template. Two fan-out shards
+ * checked against the role in the packaged template (packaged above with one
+ * EventBridge bus, as `npm run rehearse` packages). Two fan-out shards
  * instead of 16 keep the run short on a shared machine; the schedule is
  * every 5 s instead of every minute.
  */
@@ -549,6 +565,29 @@ describe("the packaged stack, rehearsed as Lambda runs it", () => {
     // GET /health's one Query on the base table, in the health partition only.
     expect(report.needed).toContain('ApiRole dynamodb:Query arn:aws:dynamodb:eu-central-1:123456789012:table/apig-taskwatch-dev-watches {"dynamodb:LeadingKeys":["health"]}');
     expect(report.needed).toContain("PollerRole lambda:InvokeFunction arn:aws:lambda:eu-central-1:123456789012:function:apig-taskwatch-dev-poller");
+    // Both EventBridge grants are used: the poller's by the watch's event, the api's by the test send.
+    expect(report.needed).toEqual(expect.arrayContaining([`PollerRole events:PutEvents ${REHEARSAL_BUS}`, `ApiRole events:PutEvents ${REHEARSAL_BUS}`]));
+  });
+
+  it("puts exactly one event on the packaged bus as the poller's role when the watch ends, with the product's Source, DetailType and Detail; the test send as the api role", () => {
+    const eb = report.scenario.eventBridge;
+    expect(eb.bus).toBe(REHEARSAL_BUS);
+    // `role DetailType task_id outcome`, in arrival order; the stand-in checked each signature and policy.
+    expect(eb.events.filter((e) => e.startsWith("PollerRole "))).toEqual(["PollerRole task.succeeded rehearsal-eb-partial partial"]);
+    expect(eb.events.filter((e) => e.startsWith("ApiRole "))).toEqual([expect.stringMatching(/^ApiRole task\.test /)]);
+    expect(eb.events).toHaveLength(2);
+    const put = report.calls.filter((c) => c.action === "events:PutEvents" && c.allowed);
+    // (The ledger knows a call's role by its access key; api and read share ApiRole.)
+    expect(put.map((c) => `${c.role} ${c.resource}`).sort()).toEqual([`ApiRole ${REHEARSAL_BUS}`, `PollerRole ${REHEARSAL_BUS}`]);
+  });
+
+  it("refuses a put by the poller's role to a bus outside the parameter, by the policy, as AWS answers it (AccessDeniedException in the entry)", () => {
+    expect(report.scenario.eventBridge.unlistedBus).toEqual({ bus: UNLISTED_BUS, errorCode: "AccessDeniedException" });
+    const refused = report.calls.filter((c) => c.action === "events:PutEvents" && !c.allowed);
+    expect(refused).toEqual([expect.objectContaining({ role: "PollerRole", resource: UNLISTED_BUS, allowed: false, reason: "ImplicitlyDenied" })]);
+    // Expected, so not a failure; registration refused the same bus with a 400 (the scenario checks the answer).
+    expect(report.scenario.expectedDenials).toEqual(refused);
+    expect(report.denied).toEqual([]);
   });
 
   it("would fail on a call the role does not allow: the same calls against the api role without its health grant are denied", async () => {

@@ -2,8 +2,9 @@
  * `npm run rehearse`: the packaged stack run as Lambda runs it, every AWS
  * call checked against its function's role (README "Deployed as tested").
  * {@link runRehearsal} returns the report; {@link formatReport} prints it.
- * It fails on any denied call, 5xx, timeout, connection beyond loopback,
- * or a step of the scenario that did not answer as promised.
+ * It fails on any denied call (but the scenario's deliberate put to a bus
+ * outside the parameter), grant no call needed, 5xx, timeout, connection
+ * beyond loopback, or a step of the scenario that did not answer as promised.
  */
 import type { Invocation } from "./containers";
 import { type Grant, neededGrants, unusedGrants } from "./grants";
@@ -91,7 +92,7 @@ export async function runRehearsal(o: RehearsalOptions = {}): Promise<RehearsalR
     const poller = s.stack.functions.find((f) => s.stack.schedules[f.logicalId])!;
     const intervalS = o.intervalS ?? Number(poller.environment.POLL_INTERVAL_S || 60);
     const scenario = await runScenario(s, { intervalS, ticks: o.ticks ?? 2 });
-    const denied = s.auth.calls.filter((c) => !c.allowed);
+    const denied = s.auth.calls.filter((c) => !c.allowed && !scenario.expectedDenials.includes(c));
     const functions: Record<string, FunctionFigures> = {};
     for (const f of s.stack.functions) functions[f.name] = figures(s.lambda.invocations.filter((i) => i.fn === f.name), f.memoryMb, f.timeoutS);
     const timeouts = s.lambda.invocations.filter((i) => i.timedOut).length;
@@ -108,7 +109,7 @@ export async function runRehearsal(o: RehearsalOptions = {}): Promise<RehearsalR
       ok: failures.length === 0,
       failures,
       calls: s.auth.calls,
-      callsPerRole: callsPerRole(s.auth.calls),
+      callsPerRole: callsPerRole(s.auth.calls, scenario.expectedDenials),
       denied,
       needed: neededGrants(s.auth.calls),
       unused,
@@ -138,6 +139,8 @@ export function formatReport(r: RehearsalReport): string {
   out.push(`denied: ${r.denied.length}   timeouts: ${r.timeouts}   connections beyond loopback: ${r.egress.length}`);
   out.push(`/health: ${r.scenario.health.status} ${JSON.stringify((r.scenario.health.body as { status?: string } | null)?.status ?? null)}`);
   out.push(`webhooks: ${r.scenario.deliveries.total} delivered, ${r.scenario.deliveries.verified} verified (standardwebhooks), redelivery same webhook-id: ${r.scenario.deliveries.redeliveredSameId}`);
+  const eb = r.scenario.eventBridge;
+  out.push(`eventbridge (${eb.bus ?? "no bus packaged"}): ${eb.events.length} events taken [${eb.events.join("; ")}]; poller role's put to ${eb.unlistedBus.bus}: ${eb.unlistedBus.errorCode ?? "taken"}`);
   out.push(`fan-out: ${r.scenario.fanOut.workersStarted} worker invocations started by the coordinator, ${r.scenario.fanOut.workerRuns} ran`);
   out.push("routes (answers):");
   for (const [route, statuses] of Object.entries(r.scenario.routesHit).sort()) out.push(`  ${route.padEnd(34)} ${statuses.join(" ")}`);

@@ -100,11 +100,11 @@ export function createAuthorizer(stack: Stack, roles: RoleSpec[]): Authorizer {
   };
 }
 
-/** `role -> "action resource" -> count`, for the report. */
-export function callsPerRole(calls: AwsCall[]): Record<string, Record<string, number>> {
+/** `role -> "action resource" -> count`, for the report; `expected`: denials the scenario made on purpose. */
+export function callsPerRole(calls: AwsCall[], expected: AwsCall[] = []): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
   for (const c of calls) {
-    const key = `${c.allowed ? "" : "DENIED "}${c.action} ${c.resource}`;
+    const key = `${c.allowed ? "" : expected.includes(c) ? "DENIED (on purpose) " : "DENIED "}${c.action} ${c.resource}`;
     const role = (out[c.role] ??= {});
     role[key] = (role[key] ?? 0) + 1;
   }

@@ -4,13 +4,16 @@
  * or a shorter one), every route of the HTTP API through API Gateway v2
  * events (register, read, list with a cursor, `?wait=`, cancel, redeliver,
  * /imports, /exports, /health, /openapi.json), parallel requests, the
- * poller's fan-out to worker invocations, and signed webhook deliveries.
+ * poller's fan-out to worker invocations, signed webhook deliveries, and
+ * EventBridge events put as each function's role (eventbridge-steps.ts).
  * Each step that answers other than the product promises adds a failure.
  */
 import { randomUUID } from "node:crypto";
 import { shardOf } from "../../../lib/store/item-codec";
 import { apiGateway, functionUrls, type ApiAnswer, type ApiRequest } from "./api-gateway";
 import type { Invocation } from "./containers";
+import { type EventBridgeResult, eventBridgeSteps } from "./eventbridge-steps";
+import type { AwsCall } from "./policy";
 import { type RehearsalStack, TENANT } from "./stack";
 
 export interface ScenarioOptions {
@@ -26,6 +29,9 @@ export interface ScenarioResult {
   idlePoller: Invocation | undefined;
   deliveries: { total: number; verified: number; redeliveredSameId: boolean };
   fanOut: { workersStarted: number; workerRuns: number };
+  eventBridge: EventBridgeResult;
+  /** Calls denied on purpose (a put to a bus outside the parameter): not failures. */
+  expectedDenials: AwsCall[];
   routesHit: Record<string, number[]>;
 }
 
@@ -73,6 +79,8 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
   // watches in the first due shard, which the coordinator samples to size the fan-out.
   const watch = (taskId: string, notify: unknown[]) => ({ project_id: "p-rehearsal", instance_id: "i-rehearsal", task_id: taskId, region, notify, labels: { pipeline: "rehearsal" } });
   const hook = [{ type: "webhook", url: `${s.receiver.url}/hooks/apig`, secret: s.webhookSecret }];
+  const eb = eventBridgeSteps(s, { post, fail, watch });
+  await eb.register();
   const taskA = "rehearsal-a";
   s.apig.addTask({ projectId: "p-rehearsal", instanceId: "i-rehearsal", taskId: taskA, taskType: "import_api" });
   const registered = await post("/tasks", watch(taskA, hook), 201);
@@ -137,6 +145,7 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
   await call({ method: "GET", path: "/subscriptions", headers: auth }, 200);
   await call({ method: "DELETE", path: "/subscriptions/rehearsal-failures", headers: auth }, 204);
   await post("/targets/test", { target: hook[0] }, 200);
+  await eb.testSendAndProbe();
 
   // 5. A pipeline waiting for the end: ?wait= until terminal (each wait within APIG's 29 s).
   let ended: ApiAnswer | undefined;
@@ -158,6 +167,8 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
   };
   const first = await untilDelivered(1, Date.now() + 30_000);
   if (first.length < 1) fail("no webhook delivery for the finished watch within 30 s");
+  // The watch with the EventBridge target ends with it (same APIG walk).
+  await eb.arrived(Date.now() + 30_000);
   await post(`/tasks/${taskA}/redeliver`, {}, 202);
   // The poller sends it: at the latest at the next scheduled invocation, when the one running has ended idle.
   const waitS = o.intervalS + 30;
@@ -204,6 +215,8 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
     idlePoller,
     deliveries: { total: s.receiver.deliveries.length, verified: s.receiver.deliveries.filter((d) => d.verified).length, redeliveredSameId },
     fanOut: { workersStarted, workerRuns },
+    eventBridge: eb.result(),
+    expectedDenials: eb.expectedDenials,
     routesHit,
   };
 }

@@ -1,8 +1,9 @@
 /**
  * The rehearsal's stand-in for an AWS account: the packaged stack (`osls
- * package`, once), each function's zip unzipped, dynalite behind the policy
- * proxy, the SSM stand-in holding the stage's secrets, the Lambda invoke
- * endpoint, the APIG simulator and a webhook receiver, all on 127.0.0.1.
+ * package`, once, with one EventBridge bus allowed), each function's zip
+ * unzipped, dynalite behind the policy proxy, the SSM stand-in holding the
+ * stage's secrets, the EventBridge stand-in, the Lambda invoke endpoint, the
+ * APIG simulator and a webhook receiver, all on 127.0.0.1.
  * The functions' containers get the template's environment with local
  * values only where AWS would give other ones (endpoints, credentials, the
  * APIG simulator for OTC), every such value listed in `overrides`.
@@ -19,6 +20,7 @@ import { ensureTable } from "../../table";
 import table from "../../table.json";
 import { type Invocation, LambdaService, type LogLine } from "./containers";
 import { startDynamoProxy } from "./dynamo-proxy";
+import { startEventBridgeStandIn } from "./eventbridge-standin";
 import { startLambdaEndpoint } from "./lambda-endpoint";
 import { type Authorizer, createAuthorizer, credentialsFor } from "./policy";
 import { startSsmStandIn } from "./ssm-standin";
@@ -28,8 +30,18 @@ import { startWebhookReceiver } from "./webhook-receiver";
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 
+/**
+ * The bus the rehearsal packages with (`--param eventBridgeBusArns`), in the
+ * made-up account and region the template is resolved for (template.ts).
+ */
+export const REHEARSAL_BUS = "arn:aws:events:eu-central-1:123456789012:event-bus/rehearsal-deployments";
+
 export interface StackOptions {
-  /** A directory holding an `osls package` output to reuse; default: package now into a temporary one. */
+  /**
+   * A directory holding an `osls package` output to reuse; default: package
+   * now into a temporary one, with `--param eventBridgeBusArns=`{@link REHEARSAL_BUS}
+   * (a reused package should be made so too: without a bus, the EventBridge step fails).
+   */
   packageDir?: string;
   /** Environment values laid over the template's (after the local endpoints), e.g. a shorter POLL_INTERVAL_S. */
   env?: Record<string, string>;
@@ -56,7 +68,7 @@ export async function startRehearsalStack(o: StackOptions = {}) {
   closers.push(() => rmSync(work, { recursive: true, force: true }));
   try {
     const pkg = o.packageDir ?? join(work, "package");
-    if (!o.packageDir) await packageStack(pkg);
+    if (!o.packageDir) await packageStack(pkg, ["--param", `eventBridgeBusArns=${REHEARSAL_BUS}`]);
     const stack: PackagedStack = readPackagedStack(join(pkg, "cloudformation-template-update-stack.json"), { parameters: o.parameters ?? {} });
     for (const f of stack.functions) {
       const dir = join(work, "task", f.name);
@@ -73,7 +85,7 @@ export async function startRehearsalStack(o: StackOptions = {}) {
     admin.destroy();
 
     const auth: Authorizer = createAuthorizer(stack.stack, stack.roles);
-    await auth.warmUp(["dynamodb:GetItem", "dynamodb:Query", "ssm:GetParametersByPath", "lambda:InvokeFunction", "kms:Decrypt"]);
+    await auth.warmUp(["dynamodb:GetItem", "dynamodb:Query", "ssm:GetParametersByPath", "lambda:InvokeFunction", "kms:Decrypt", "events:PutEvents"]);
     const fnOfRole = new Map(stack.functions.map((f) => [f.roleLogicalId, f.name] as const));
     const fnOfKey = (k: string) => fnOfRole.get(auth.roleOfKey(k)?.logicalId ?? "") ?? "(unknown)";
     const secretOf = (k: string) => {
@@ -109,6 +121,9 @@ export async function startRehearsalStack(o: StackOptions = {}) {
     const ssm = await startSsmStandIn({ stack: stack.stack, auth, fnOfKey, secretOf, parameters, ...(kmsKeyArn ? { kmsKeyArn } : {}) });
     closers.push(() => ssm.close());
 
+    const eventBridge = await startEventBridgeStandIn({ stack: stack.stack, auth, fnOfKey, secretOf });
+    closers.push(() => eventBridge.close());
+
     const egress: Array<{ fn: string; host: string; port: number }> = [];
     const asyncRuns: Array<Promise<Invocation>> = [];
     let lambdaUrl = "";
@@ -118,6 +133,7 @@ export async function startRehearsalStack(o: StackOptions = {}) {
     const overrides: Record<string, string> = {
       AWS_ENDPOINT_URL_DYNAMODB: proxy.url,
       AWS_ENDPOINT_URL_SSM: ssm.url,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
       AWS_ENDPOINT_URL_LAMBDA: "(the rehearsal's invoke endpoint)",
       APIG_ENDPOINTS: `${otcRegion}=${apig.url}`,
       IAM_ENDPOINTS: `${otcRegion}=${apig.url}`,
@@ -170,6 +186,7 @@ export async function startRehearsalStack(o: StackOptions = {}) {
       lambda,
       apig,
       receiver,
+      eventBridge,
       webhookSecret,
       apiKey,
       egress,

@@ -81,7 +81,7 @@ function physical(id: string, res: Json, stackName: string, s: Stack): { ref: st
   }
 }
 
-/** Resolve Ref, Fn::GetAtt (Arn), Fn::Sub, Fn::Join, Fn::If, Fn::Select and the pseudo parameters. */
+/** Resolve Ref, Fn::GetAtt (Arn), Fn::Sub, Fn::Join, Fn::Split, Fn::If, Fn::Select and the pseudo parameters. */
 export function resolver(template: Json, stack: Stack, stackName: string): (v: Json) => Json {
   const pseudo: Record<string, string> = {
     "AWS::AccountId": stack.accountId,
@@ -119,6 +119,8 @@ export function resolver(template: Json, stack: Stack, stackName: string): (v: J
           return getAtt(...((typeof a === "string" ? a.split(".") : a) as [string, string]));
         case "Fn::Join":
           return (resolve(a[1]) as string[]).join(a[0]);
+        case "Fn::Split":
+          return String(resolve(a[1])).split(a[0]);
         case "Fn::Select":
           return resolve(a[1])[Number(resolve(a[0]))];
         case "Fn::Sub": {
