@@ -150,6 +150,7 @@ describe("packaged stack", () => {
       "GET /openapi.json",
       "GET /tasks",
       "GET /tasks/{task_id}",
+      "GET /tasks/{task_id}/export",
       "POST /exports",
       "POST /imports",
       "POST /imports/check",
