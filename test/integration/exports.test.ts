@@ -98,7 +98,7 @@ describe("a large export (1,000 operations and more)", () => {
     const key = { pk: "T#acme", sk: "E#exp-bad#0000" };
     const chunk = (await h.db.send(new GetCommand({ TableName: h.tableName, Key: key }))).Item!;
     const damaged = Buffer.from(chunk.data as Uint8Array);
-    damaged[damaged.length - 20] ^= 0xff;
+    damaged.writeUInt8(damaged.readUInt8(damaged.length - 20) ^ 0xff, damaged.length - 20);
     await h.db.send(new PutCommand({ TableName: h.tableName, Item: { ...chunk, data: damaged } }));
     const bad = await getExport("exp-bad");
     expect(bad.status).toBe(500);
