@@ -380,8 +380,9 @@ describe("packaged stack", () => {
   }, 240_000);
 
   // api: 722 KiB zipped since the import gate (js-yaml and jsonc-parser, +73 KB of minified .mjs); the poller carries none of it.
-  it.each(["api", "poller"])("packages %s as one bundle with its source map, at most 760 KiB zipped and 1,000 KiB of .mjs: no node_modules, no .ts", async (fn) => {
-    expect(statSync(out(`${fn}.zip`)).size).toBeLessThanOrEqual(760 * 1024);
+  // 762 KiB since exports are stored and served (issue 20, +6 KB zipped): the budget is 764 KiB.
+  it.each(["api", "poller"])("packages %s as one bundle with its source map, at most 764 KiB zipped and 1,000 KiB of .mjs: no node_modules, no .ts", async (fn) => {
+    expect(statSync(out(`${fn}.zip`)).size).toBeLessThanOrEqual(764 * 1024);
     const { stdout } = await run("python3", ["-m", "zipfile", "-l", out(`${fn}.zip`)]);
     const files = stdout.split("\n").slice(1).map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
     expect(files.sort()).toEqual([`functions/${fn}.mjs`, `functions/${fn}.mjs.map`]);
