@@ -4,6 +4,8 @@
  * and the mapping of every way they can fail to one line and an exit code.
  */
 
+import { createHash } from "node:crypto";
+
 /** Exit codes, as docs/cli.md ("Exit codes") documents them. */
 export const EXIT = /** @type {const} */ ({ ok: 0, failed: 1, usage: 2, partial: 3, still_running: 4, unreachable: 5, rejected: 6 });
 
@@ -149,4 +151,46 @@ function errorFor(status, body, path, url) {
   if (status === 422 && e?.apig) return new CliError(`APIG refused the request: ${e.apig.error_code} ${e.apig.error_msg}`, EXIT.failed);
   if (status === 429 || status >= 500) return new CliError(`the service answered ${status}: ${message}`, EXIT.unreachable, true);
   return new CliError(message, EXIT.failed);
+}
+
+/**
+ * A watch's whole exported document (`GET /tasks/{id}/export`), checked
+ * against the SHA-256 the service sends: the bytes, or a {@link CliError}.
+ * fetch undoes the answer's `Content-Encoding: gzip`.
+ * @param {{ url: string, apiKey: string | undefined }} conn
+ * @param {string} taskId
+ * @param {string | undefined} expectSha256 the watch's own `result.sha256`, when it has one
+ * @returns {Promise<Buffer>}
+ */
+export async function downloadExport(conn, taskId, expectSha256) {
+  if (conn.apiKey === undefined) throw new CliError("no API key: set TASKWATCH_API_KEY or pass --api-key", EXIT.usage);
+  const path = `/tasks/${encodeURIComponent(taskId)}/export`;
+  /** @type {Response} */
+  let res;
+  /** @type {Buffer} */
+  let bytes;
+  try {
+    res = await fetch(conn.url + path, { headers: { authorization: `Bearer ${conn.apiKey}` }, redirect: "error", signal: AbortSignal.timeout(120_000) });
+    bytes = Buffer.from(await res.arrayBuffer());
+  } catch (err) {
+    const why = err instanceof Error && err.name === "TimeoutError" ? "no answer in time" : err instanceof Error ? err.message : "network error";
+    throw new CliError(`cannot fetch ${conn.url}${path}: ${why}`, EXIT.unreachable, true);
+  }
+  if (!res.ok) {
+    /** @type {any} */
+    let json;
+    try {
+      json = JSON.parse(bytes.toString("utf8"));
+    } catch {
+      json = undefined;
+    }
+    if (res.status === 404 && json?.error?.code === "no_export") throw new CliError(`${taskId}: ${json.error.message}`, EXIT.failed);
+    throw errorFor(res.status, json, path, conn.url);
+  }
+  const sent = res.headers.get("x-content-sha256") ?? undefined;
+  const got = createHash("sha256").update(bytes).digest("hex");
+  for (const want of [sent, expectSha256]) {
+    if (want !== undefined && want !== got) throw new CliError(`the export of ${taskId} arrived damaged: SHA-256 ${got}, expected ${want}; nothing was written`, EXIT.failed, true);
+  }
+  return bytes;
 }

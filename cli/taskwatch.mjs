@@ -9,7 +9,7 @@
 import { accessSync, constants, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { call, CliError, EXIT, monitorConn, monitorLinks } from "./api.mjs";
+import { call, CliError, downloadExport, EXIT, monitorConn, monitorLinks } from "./api.mjs";
 import { helpText, many, optional, parseCommandLine, required, seconds, UsageError } from "./args.mjs";
 import { listen } from "./listen.mjs";
 import { accessFaultFor, plural, progress, summary } from "./render.mjs";
@@ -304,15 +304,18 @@ async function run(inv) {
       return finish(inv, conn, w, {
         wait: v.wait === true || out !== undefined,
         timeoutS,
-        onDone: (done) => {
+        onDone: async (done) => {
           if (out === undefined || done.outcome !== "succeeded") return;
           const r = done.result;
           if (r?.kind !== "export") throw new CliError("the finished export carries no document", EXIT.failed);
-          // Not yet: the whole document from the service (GET /tasks/{id}/export); the watch keeps only its first 64 KiB.
-          if (r.truncated || typeof r.content !== "string") throw new CliError(`the exported document has ${r.content_chars} characters; the service keeps only the first 65536, so ${out} was not written`, EXIT.failed);
-          const content = r.content;
+          // The whole document, checked against its SHA-256; a watch without a stored one (stored before) still has it whole when it is short.
+          /** @type {Buffer} */
+          let content;
+          if (r.chunks !== undefined) content = await downloadExport(conn, done.task_id, r.sha256);
+          else if (!r.truncated && typeof r.content === "string") content = Buffer.from(r.content, "utf8");
+          else throw new CliError(`the service kept only the first ${r.content?.length ?? 0} of ${r.content_chars} characters of this export, so ${out} was not written`, EXIT.failed);
           writeFileSync(out, content);
-          process.stderr.write(`taskwatch: wrote ${out} (${plural(Buffer.byteLength(content), "byte")})\n`);
+          process.stderr.write(`taskwatch: wrote ${out} (${plural(content.length, "byte")}${r.sha256 ? `, SHA-256 ${r.sha256}` : ""})\n`);
         },
       });
     }

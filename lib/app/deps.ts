@@ -1,11 +1,12 @@
 /** What the use cases that touch one watch run on: the ports, the clock, and the rules from configuration. */
 import type { TransitionRules } from "../domain/lifecycle";
 import type { Tenancy } from "../domain/tenancy";
+import type { ExportDeps } from "./exports";
 import type { Logger, Metrics, Sender, TaskQuery, WatchRepository } from "./ports";
 import type { RegionHealth } from "./region-health";
 import type { SubscriptionRepository } from "./subscriptions";
 
-export interface WatchDeps {
+export interface WatchDeps extends ExportDeps {
   store: WatchRepository;
   apig: TaskQuery;
   sender: Sender;

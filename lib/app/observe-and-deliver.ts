@@ -7,9 +7,9 @@
 import { afterTry, applyTries, nextDeliveryAt } from "../domain/delivery";
 import { type ApigObservation, transition, type TransitionRules } from "../domain/lifecycle";
 import { isTerminal, type Watch } from "../domain/watch";
-import { toView } from "../domain/watch-view";
 import { DEFAULT_CREDENTIAL_SET } from "../domain/tenancy";
 import type { WatchDeps } from "./deps";
+import { keepExport, notificationView } from "./exports";
 import type { TaskRef } from "./ports";
 import { recordDelivery, recordPoll } from "./telemetry";
 import { withSubscriptions } from "./subscriptions";
@@ -60,9 +60,11 @@ export async function applyObservation(deps: WatchDeps, watch: Watch, observatio
       if (!t.changed) return { answer: current };
       from = current.status;
       deliver = t.effects.some((e) => e.type === "deliver");
+      // An export's whole document is stored before the watch that points at it.
+      const next = await keepExport(deps, t.next, observation);
       // The terminal write also takes the delivery lease, so no other writer
       // delivers these notifications while this one is about to.
-      return { write: t.next, ...(deliver ? { leaseUntil: deps.clock().getTime() + deps.leaseMs } : {}) };
+      return { write: next, ...(deliver ? { leaseUntil: deps.clock().getTime() + deps.leaseMs } : {}) };
     },
     { current: watch, tries: 2 },
   );
@@ -102,7 +104,7 @@ export async function deliverOwed(deps: WatchDeps, watch: Watch, now: Date): Pro
  */
 async function deliverLeased(deps: WatchDeps, watch: Watch): Promise<Watch> {
   const now = deps.clock();
-  const view = toView(watch);
+  const view = await notificationView(deps, watch);
   const eventId = watch.event_id ?? `msg_${watch.task_id}`;
   const targets = await Promise.all(
     watch.targets.map(async (t) => {

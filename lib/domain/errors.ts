@@ -131,3 +131,8 @@ export class SubscriptionBusyError extends TaskwatchError {
 export class MalformedWatchError extends TaskwatchError {
   readonly code = "item_malformed";
 }
+
+/** A stored export whose chunks are missing or do not match the watch's SHA-256: it is never served. */
+export class ExportUnreadableError extends TaskwatchError {
+  readonly code = "export_unreadable";
+}

@@ -38,9 +38,18 @@ export const TaskResult = z.discriminatedUnion("kind", [
     kind: z.literal("export"),
     file_name: str,
     file_type: str,
+    /** The document, or once it is stored beside the watch (`chunks`) its first characters. */
     content: str,
     content_chars: z.number(),
     truncated: z.boolean(),
+    /** UTF-8 bytes of the whole document; set once it is stored beside the watch. */
+    size_bytes: z.optional(z.number()),
+    /** Hex SHA-256 of the whole document (`GET /tasks/{task_id}/export` answers it as `X-Content-SHA256`). */
+    sha256: z.optional(z.string()),
+    /** Stored chunks of the compressed document: present when `GET /tasks/{task_id}/export` has it. */
+    chunks: z.optional(z.number()),
+    /** In notifications of documents over 20 KB only: where to fetch it (`GET /tasks/{task_id}/export`). */
+    download_url: z.optional(z.string()),
   }),
   z.object({ kind: z.literal("failure"), error_code: str, error_msg: str }),
   z.object({ kind: z.literal("raw"), raw: z.string(), truncated: z.boolean() }),
@@ -108,12 +117,7 @@ export function parseTaskResult(raw: string, taskType?: string | null): TaskResu
 
   const looksExport = ["FileName", "FileType", "Comment", "file_type", "content"].some((k) => k in json);
   if (looksExport && (!looksImport || taskType === "export_api")) {
-    // The example answer spells it FileName/FileType/Comment, the field table
-    // file_type/content: accept both, prefer the example's spelling.
-    const content = json.Comment ?? json.content;
-    const contentText = typeof content === "string" ? content : content === undefined ? undefined : JSON.stringify(content);
-    const name = json.FileName;
-    const type = json.FileType ?? json.file_type;
+    const { name, type, contentText } = exportFields(json);
     return {
       kind: "export",
       ...(typeof name === "string" ? { file_name: cut(name, 1024) } : {}),
@@ -146,6 +150,27 @@ export function parseTaskResult(raw: string, taskType?: string | null): TaskResu
   }
 
   return { kind: "raw", raw: cut(raw), truncated: raw.length > MAX_TEXT_CHARS };
+}
+
+/** File name, type and the whole content of an export answer, as APIG sent them. */
+function exportFields(json: Record<string, unknown>): { name: unknown; type: unknown; contentText: string | undefined } {
+  // The example answer spells it FileName/FileType/Comment, the field table
+  // file_type/content: accept both, prefer the example's spelling.
+  const content = json.Comment ?? json.content;
+  const contentText = typeof content === "string" ? content : content === undefined ? undefined : JSON.stringify(content);
+  return { name: json.FileName, type: json.FileType ?? json.file_type, contentText };
+}
+
+/**
+ * The whole exported document of a `task_result`, uncut (the parsed result
+ * keeps {@link MAX_TEXT_CHARS} of it), or null when `raw` is no export with content.
+ */
+export function exportDocumentOf(raw: string, taskType?: string | null): string | null {
+  const parsed = parseTaskResult(raw, taskType);
+  if (parsed?.kind !== "export" || parsed.content === undefined) return null;
+  if (!parsed.truncated) return parsed.content;
+  const json: unknown = JSON.parse(raw);
+  return isRecord(json) ? (exportFields(json).contentText ?? null) : null;
 }
 
 function stripUndefined<T extends Record<string, unknown>>(o: T): T {

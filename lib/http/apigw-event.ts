@@ -23,5 +23,5 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEventV2): HttpRequest 
 
 /** Translate an answer back into the structured result API Gateway expects. */
 export function toApiGatewayResult(res: HttpResponse): APIGatewayProxyStructuredResultV2 {
-  return { statusCode: res.statusCode, headers: res.headers, body: res.body, isBase64Encoded: false };
+  return { statusCode: res.statusCode, headers: res.headers, body: res.body, isBase64Encoded: res.isBase64Encoded === true };
 }

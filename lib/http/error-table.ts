@@ -11,6 +11,8 @@ import type { CheckedImportResult } from "../app/checked-import";
 import type { SubmitAndWatchResult } from "../app/submit";
 import type { WatchOptionsResult } from "../app/watch-options";
 import type { ListResult } from "../app/ports";
+import type { ReadExportResult } from "../app/exports";
+import { ExportUnreadableError } from "../domain/errors";
 import { errorResponse, HttpError, notFound, unavailable, validationError } from "./errors";
 import type { HttpResponse } from "./message";
 
@@ -18,7 +20,7 @@ type FailureOf<R> = R extends { ok: false } ? R : never;
 
 /** Every expected failure the API's use cases return. */
 export type Failure = FailureOf<
-  CancelResult | ReadResult | RedeliverResult | RegisterResult | SubmitAndWatchResult | CheckedImportResult | WatchOptionsResult | ListResult
+  CancelResult | ReadResult | RedeliverResult | RegisterResult | SubmitAndWatchResult | CheckedImportResult | WatchOptionsResult | ListResult | ReadExportResult
 >;
 
 /** The client error a use case's failure is answered with. */
@@ -73,6 +75,10 @@ export function httpErrorOf(f: Failure): HttpError {
       return new HttpError(403, "forbidden_project", `this API key may not use project ${f.project_id.slice(0, 64)}`);
     case "apig_unavailable":
       return new HttpError(502, "apig_unavailable", f.message);
+    case "no_export":
+      return new HttpError(404, "no_export", "this watch has no stored export document");
+    case "export_too_large":
+      return new HttpError(422, "export_too_large", `the compressed export is ${f.gzip_bytes} bytes; one answer carries at most ${f.limit} (Lambda's 6 MB response, base64)`);
   }
 }
 
@@ -89,6 +95,10 @@ export function valueOr<R extends { ok: boolean }>(r: R): Exclude<R, { ok: false
  */
 export function thrownAnswer(err: unknown): { response: HttpResponse; unexpected: boolean } {
   if (err instanceof HttpError && err.expose) return { response: errorResponse(err), unexpected: false };
+  // Persistent, unlike a store fault: a 500 that says so (logged where it was found), never a wrong document.
+  if (err instanceof ExportUnreadableError) {
+    return { response: errorResponse(new HttpError(500, err.code, "the stored export is damaged or incomplete; it cannot be served")), unexpected: false };
+  }
   return { response: unavailable(), unexpected: true };
 }
 

@@ -12,7 +12,9 @@ export interface HttpRequest {
 export interface HttpResponse {
   statusCode: number;
   headers: Record<string, string>;
+  /** Text, or with `isBase64Encoded` binary in base64 (API Gateway decodes it). */
   body: string;
+  isBase64Encoded?: boolean;
 }
 
 export const json = (statusCode: number, body: unknown): HttpResponse => ({

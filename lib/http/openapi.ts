@@ -23,7 +23,7 @@ export interface RouteDoc {
   /** Schema of each path parameter. */
   params?: Record<string, z.ZodMiniType>;
   /** Answers by status: a description and the name of a schema in the components, if the answer has a body. */
-  responses: Record<number, { description: string; schema?: string }>;
+  responses: Record<number, { description: string; schema?: string; media?: readonly string[] }>;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -64,6 +64,8 @@ export function buildOpenApi(
       responses[status] = {
         description: res.description,
         ...(res.schema ? { content: { "application/json": { schema: { $ref: `#/components/schemas/${res.schema}` } } } } : {}),
+        // A document, not JSON of ours: its media types, any bytes.
+        ...(res.media ? { content: Object.fromEntries(res.media.map((m) => [m, { schema: {} }])) } : {}),
       };
     }
     (paths[r.path] ??= {})[r.method.toLowerCase()] = {

@@ -22,6 +22,7 @@ import {
 import { WatchView } from "../domain/watch-view";
 import { SUBSCRIPTION_COMPONENTS, SUBSCRIPTION_ROUTES } from "./subscription-routes";
 import { importCheckRoute } from "./import-check-route";
+import { exportRoute } from "./export-route";
 import { ImportCheck } from "../domain/import-finding";
 
 /**
@@ -152,6 +153,7 @@ export const ROUTES: readonly Route[] = [
     },
     handle: (c) => getWatch(c.deps, c.tenant, c.params.task_id!, c.req.query),
   }),
+  exportRoute,
   defineRoute({
     method: "DELETE",
     path: "/tasks/{task_id}",

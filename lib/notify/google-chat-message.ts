@@ -54,6 +54,9 @@ export function buildGoogleChatMessage(view: WatchView, opts: { now?: Date } = {
       if (f.labels.length > shown.length) lines.push(`…and ${f.labels.length - shown.length} more labels`);
       sections.push({ header: "Labels", widgets: [{ textParagraph: { text: lines.join("<br>") } }] });
     }
+    if (f.download !== null) {
+      sections.push({ widgets: [{ buttonList: { buttons: [{ text: "Download the export", onClick: { openLink: { url: f.download.url } } }] } }] });
+    }
     sections.push({ widgets: [{ textParagraph: { text: html(f.footer) } }] });
     return {
       text: summaryLine(view, f, 1000),

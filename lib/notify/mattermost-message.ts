@@ -4,7 +4,7 @@
  * Block Kit), always within Mattermost's 16,383-character post limit.
  */
 import type { WatchView } from "../domain/watch-view";
-import { cutText, DETAIL, fitting, messageFacts, oneLine, summaryLine, type Tone } from "./message-facts";
+import { byteCount, cutText, DETAIL, fitting, messageFacts, oneLine, summaryLine, type Tone } from "./message-facts";
 
 /** Mattermost's post limit is 16,383 characters; the whole payload is held under it, in bytes. */
 export const MATTERMOST_MAX_BYTES = 16_383;
@@ -47,6 +47,7 @@ export function buildMattermostMessage(view: WatchView, opts: { now?: Date } = {
     }
     if (f.error !== null) parts.push("**Error**", md(cutText(f.error, d.errorChars)));
     if (f.rawResult !== null) parts.push("**Result**", md(cutText(f.rawResult, d.errorChars)));
+    if (f.download !== null) parts.push(`**Export**: [download](${f.download.url}) (${byteCount(f.download.size_bytes)}, SHA-256 ${f.download.sha256})`);
     const fields = f.fields.map((x) => ({ short: true, title: x.label, value: md(cutText(x.value, d.valueChars)) }));
     const shown = f.labels.slice(0, d.labels);
     for (const [k, v] of shown) fields.push({ short: true, title: md(cutText(oneLine(k), d.valueChars)), value: md(cutText(oneLine(v), d.valueChars)) });

@@ -148,6 +148,25 @@ function bounded<T extends Record<string, string | undefined>>(f: T): T {
   return out as T;
 }
 
+/** Where a large export's document is, instead of the document: the link, its size and SHA-256. */
+export interface ExportLink {
+  url: string;
+  size_bytes: number;
+  sha256: string;
+}
+
+/** The link a message carries for an export over 20 KB (the view says `download_url`), or null. */
+export function exportLink(view: WatchView): ExportLink | null {
+  const r = view.result;
+  if (r?.kind !== "export" || r.download_url === undefined) return null;
+  return { url: r.download_url, size_bytes: r.size_bytes ?? 0, sha256: r.sha256 ?? "" };
+}
+
+/** `132,415 bytes`. */
+export function byteCount(n: number): string {
+  return `${n.toLocaleString("en-US")} byte${n === 1 ? "" : "s"}`;
+}
+
 /** Everything a chat message carries, raw (each channel escapes and cuts). */
 export interface MessageFacts {
   outcome: Outcome | null;
@@ -165,6 +184,8 @@ export interface MessageFacts {
   labels: Array<[string, string]>;
   /** `Registered ... · finished ...`. */
   footer: string;
+  /** A large export: rendered as a link, never cut (its size and SHA-256 are also in `fields`). */
+  download: ExportLink | null;
 }
 
 /** The facts of a watch's message; `now` dates a watch that has no `finished_at`. */
@@ -196,6 +217,8 @@ export function messageFacts(view: WatchView, now: Date = new Date()): MessageFa
     }
   } else if (result?.kind === "export") {
     fields.push({ label: "File", value: result.file_name ?? "(unnamed)" }, { label: "File type", value: result.file_type ?? "unknown" });
+    const link = exportLink(view);
+    if (link !== null) fields.push({ label: "Size", value: byteCount(link.size_bytes) }, { label: "SHA-256", value: link.sha256 });
   }
   const labels = Object.entries(view.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return {
@@ -209,6 +232,7 @@ export function messageFacts(view: WatchView, now: Date = new Date()): MessageFa
     rawResult: result?.kind === "raw" && view.status !== "failed" ? bound(result.raw) : null,
     labels,
     footer: `Registered ${view.created_at} · finished ${view.finished_at ?? "not yet"}`,
+    download: exportLink(view),
   };
 }
 

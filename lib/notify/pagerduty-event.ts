@@ -28,6 +28,8 @@ export type PagerDutyEvent =
         class: string;
         custom_details: Record<string, unknown>;
       };
+      /** A large export's download link. */
+      links?: Array<{ href: string; text: string }>;
     }
   | { routing_key: string; event_action: "resolve"; dedup_key: string };
 
@@ -73,6 +75,7 @@ export function buildPagerDutyEvent(
         class: view.task_type ?? "unknown",
         custom_details: details,
       },
+      ...(f.download !== null ? { links: [{ href: f.download.url, text: "Download the export" }] } : {}),
     };
   });
 }

@@ -5,7 +5,7 @@
  */
 import type { TaskResult } from "../domain/task-result";
 import type { WatchView } from "../domain/watch-view";
-import { errorLine, failureLine, humanDuration, type ImportCounts, importCounts, oneLine, outcomeTitle, taskTypeName } from "./message-facts";
+import { byteCount, errorLine, exportLink, failureLine, humanDuration, type ImportCounts, importCounts, oneLine, outcomeTitle, taskTypeName } from "./message-facts";
 
 export { humanDuration };
 
@@ -183,6 +183,12 @@ export function buildSlackMessage(view: WatchView, opts: { now?: Date } = {}): S
   if (result?.kind === "import") {
     const fb = failuresBlock(result);
     if (fb !== null) blocks.push(fb);
+  }
+  const link = exportLink(view);
+  if (link !== null) {
+    // The document itself is too large for a message: its link (escaped for mrkdwn, never cut), size and hash.
+    const url = link.url.replace(/[&<>]/g, escapeChar).replace(/\|/g, "%7C");
+    blocks.push(section(`*Export*\n<${url}|Download the export> · ${byteCount(link.size_bytes)}\nSHA-256 \`${link.sha256}\``));
   }
   const error = errorLine(view);
   if (error !== null) blocks.push(section(`*Error*\n${mrkdwnCut(error, ERROR_CHARS)}`));

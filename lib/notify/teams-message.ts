@@ -20,6 +20,8 @@ export interface AdaptiveCard {
   version: "1.5";
   body: CardElement[];
   msteams: { width: "Full" };
+  /** A large export's download link. */
+  actions?: CardElement[];
 }
 
 /** The message envelope a Workflows webhook posts to a chat or channel. */
@@ -78,6 +80,7 @@ export function buildTeamsPayload(view: WatchView, opts: { now?: Date; format?: 
       version: "1.5",
       body,
       msteams: { width: "Full" },
+      ...(f.download !== null ? { actions: [{ type: "Action.OpenUrl", title: "Download the export", url: f.download.url }] } : {}),
     };
     if (opts.format === "card") return card;
     return {

@@ -1,7 +1,8 @@
 /**
  * The configuration of the PagerDuty and EventBridge channels:
  * `EVENTBRIDGE_BUS_ARNS`, `PAGERDUTY_EVENTS_URL`, `AWS_ENDPOINT_URL_EVENTBRIDGE`
- * and the AWS credentials events are put with. Problems are added to the
+ * and the AWS credentials events are put with; and `PUBLIC_URL`, the API's
+ * address the links of every channel name. Problems are added to the
  * caller's list, one per variable, never echoing a value that may be secret.
  */
 import { EventBusArn } from "../domain/target";
@@ -17,6 +18,8 @@ export interface ChannelConfig {
   eventBridgeEndpoint: string | null;
   /** The function's credentials (in Lambda, its role's, from the environment); null outside AWS without them. */
   awsCredentials: AwsCredentials | null;
+  /** `PUBLIC_URL`: the HTTP API's base URL, for links to large exports (`GET /tasks/{id}/export`); null: the path alone. */
+  publicUrl: string | null;
 }
 
 const opt = (v: string | undefined) => {
@@ -59,5 +62,6 @@ export function loadChannelConfig(env: Env, issues: Array<{ variable: string; me
     accessKeyId !== undefined && secretAccessKey !== undefined
       ? { accessKeyId, secretAccessKey, ...(sessionToken !== undefined ? { sessionToken } : {}) }
       : null;
-  return { eventBusArns, pagerdutyEventsUrl, eventBridgeEndpoint, awsCredentials };
+  const publicUrl = url("PUBLIC_URL")?.replace(/\/+$/, "") ?? null;
+  return { eventBusArns, pagerdutyEventsUrl, eventBridgeEndpoint, awsCredentials, publicUrl };
 }

@@ -22,6 +22,7 @@ import { logAwsError } from "../aws/aws-error";
 import { countingFaults, RegionHealth } from "../app/region-health";
 import { DEFAULT_CADENCE } from "../domain/cadence";
 import { RegionalSubmitter, RegionalTaskQuery } from "../otc/regional-apig";
+import { DynamoExportStore } from "../store/export-repository";
 import { DynamoHealthStore } from "../store/health-repository";
 import { DynamoSubscriptionRepository } from "../store/subscription-repository";
 import { pollerTiming } from "../app/timing";
@@ -147,6 +148,8 @@ export function buildDeps(config: Config, overrides: RuntimeOverrides = {}): Ser
       trustedDispatcher: overrides.notifyDispatcher ?? new Agent({ connections: 16 }),
     }),
     eventBusArns: config.channels.eventBusArns,
+    exports: new DynamoExportStore(db, { tableName: config.tableName, retentionDays: config.retentionDays }),
+    publicUrl: config.channels.publicUrl,
     subscriptions: new DynamoSubscriptionRepository(db, config.tableName, (key, problem) => log.error("subscription_malformed", { key: key.slice(0, 200), problem })),
     clock,
     sleep: overrides.sleep ?? sleepFor,

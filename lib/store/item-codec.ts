@@ -21,6 +21,9 @@
  *   sees the entry move and polls it at the young cadence), and the time of
  *   the next retry once a delivery failed.
  * - `expires_at` (DynamoDB TTL) removes finished watches after the retention.
+ * - An export's document lives beside its watch: `pk` the watch's, `sk` =
+ *   `E#<task_id>#0000`, ... (`store/export-repository.ts`), with the watch's
+ *   `expires_at` and no index keys.
  */
 import { MalformedItemError } from "../domain/errors";
 export { MalformedItemError };
@@ -103,6 +106,11 @@ export function dueAt(w: Watch): number | null {
   return retrying ? next : created;
 }
 
+/** The `expires_at` (epoch seconds) of a finished watch, and of the export chunks stored beside it. */
+export function expiresAtOf(w: Pick<Watch, "finished_at" | "updated_at">, retentionDays: number): number {
+  return Math.floor(Date.parse(w.finished_at ?? w.updated_at) / 1000) + retentionDays * 86400;
+}
+
 /** The item to write for a watch; `leaseUntil` replaces any lease it carried. */
 export function toItem(w: Watch, opts: CodecOptions, leaseUntil?: number): Record<string, unknown> {
   const { lease_until: _dropped, ...rest } = w;
@@ -119,11 +127,8 @@ export function toItem(w: Watch, opts: CodecOptions, leaseUntil?: number): Recor
     item.due_shard = shardOf(w, opts.dueShards);
     item.due_at = due;
   }
-  if (isTerminal(w.status)) {
-    // Finished watches leave the table on their own after the retention.
-    const from = Date.parse(w.finished_at ?? w.updated_at);
-    item.expires_at = Math.floor(from / 1000) + opts.retentionDays * 86400;
-  }
+  // Finished watches leave the table on their own after the retention.
+  if (isTerminal(w.status)) item.expires_at = expiresAtOf(w, opts.retentionDays);
   if (leaseUntil !== undefined) item.lease_until = leaseUntil;
   return item;
 }

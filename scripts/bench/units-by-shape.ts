@@ -13,6 +13,7 @@ import { createLogger } from "../../lib/aws/log";
 import { loadConfig } from "../../lib/platform/config";
 import { buildDeps } from "../../lib/platform/runtime";
 import { handlerEnv, startReceiver, startStack } from "./stack";
+import { writeSpec } from "../../infra/dev/apig-simulator/spec";
 
 export interface ShapeUnits {
   shape: string;
@@ -31,6 +32,12 @@ export const SHAPES: Array<{ shape: string; taskType: "import_api" | "export_api
     shape: "export (64 KiB document)",
     taskType: "export_api",
     result: JSON.stringify({ file_type: "json", content: JSON.stringify({ openapi: "3.0.3", paths: { "/x": { get: { description: "y".repeat(64 * 1024 - 80) } } } }) }),
+  },
+  {
+    // What the simulator exports for a 1,000-operation group: about 132 KB, compressing about 20x.
+    shape: "export (1,000 operations, 132 KB document)",
+    taskType: "export_api",
+    result: JSON.stringify({ FileName: "grp-RELEASE", FileType: ".json", Comment: writeSpec({ title: "big", version: "1", oasVersion: "2.0", yaml: false }, Array.from({ length: 1_000 }, (_, i) => ({ method: "GET", path: `/v1/resources/${i}/items` }))) }),
   },
 ];
 

@@ -48,6 +48,7 @@ const prodDir = mkdtempSync(join(tmpdir(), "prod-package-"));
 const PLAIN_ENV = [
   "NODE_OPTIONS",
   "SERVED_ROUTES",
+  "PUBLIC_URL",
   "SERVICE_NAME",
   "TABLE_NAME",
   "SSM_PREFIX",
@@ -152,6 +153,7 @@ describe("packaged stack", () => {
       "GET /openapi.json",
       "GET /tasks",
       "GET /tasks/{task_id}",
+      "GET /tasks/{task_id}/export",
       "POST /exports",
       "POST /imports",
       "POST /imports/check",
@@ -382,7 +384,7 @@ describe("packaged stack", () => {
     const readRoutes = ofType("AWS::ApiGatewayV2::Integration")
       .filter(([, i]) => i.Properties.IntegrationUri?.["Fn::GetAtt"]?.[0] === "ReadLambdaFunction")
       .flatMap(([iid]) => ofType("AWS::ApiGatewayV2::Route").filter(([, r]) => JSON.stringify(r.Properties.Target).includes(`"${iid}"`)).map(([, r]) => r.Properties.RouteKey));
-    expect(read.Environment.Variables.SERVED_ROUTES.split(",")).toEqual(readRoutes);
+    expect(read.Environment.Variables.SERVED_ROUTES.split(",").sort()).toEqual(readRoutes.sort());
     expect(read.ReservedConcurrentExecutions).toBe(20);
     expect(read.LoggingConfig).toMatchObject({ LogFormat: "JSON", SystemLogLevel: "WARN" });
     const urls = ofType("AWS::Lambda::Url");
@@ -420,13 +422,14 @@ describe("packaged stack", () => {
   }, 240_000);
 
   // api: 722 KiB zipped since the import gate (js-yaml and jsonc-parser, +73 KB of minified .mjs); the poller carries none of it.
-  it.each(["api", "poller"])("packages %s as one bundle with its source map, at most 760 KiB zipped and 1,000 KiB of .mjs: no node_modules, no .ts", async (fn) => {
-    expect(statSync(out(`${fn}.zip`)).size).toBeLessThanOrEqual(760 * 1024);
+  // 762 KiB zipped, 1,001 KiB of .mjs since exports are stored and served (issue 20, +6 KB zipped, +7 KB .mjs): budgets 764 and 1,004 KiB.
+  it.each(["api", "poller"])("packages %s as one bundle with its source map, at most 764 KiB zipped and 1,004 KiB of .mjs: no node_modules, no .ts", async (fn) => {
+    expect(statSync(out(`${fn}.zip`)).size).toBeLessThanOrEqual(764 * 1024);
     const { stdout } = await run("python3", ["-m", "zipfile", "-l", out(`${fn}.zip`)]);
     const files = stdout.split("\n").slice(1).map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
     expect(files.sort()).toEqual([`functions/${fn}.mjs`, `functions/${fn}.mjs.map`]);
     const { stdout: info } = await run("python3", ["-c", `import zipfile,sys; print(zipfile.ZipFile(sys.argv[1]).getinfo("functions/${fn}.mjs").file_size)`, out(`${fn}.zip`)]);
-    expect(Number(info.trim())).toBeLessThanOrEqual(1000 * 1024);
+    expect(Number(info.trim())).toBeLessThanOrEqual(1004 * 1024);
   });
 
   it.skipIf(spawnSync("sh", ["-c", "command -v cfn-lint"]).status !== 0)("passes cfn-lint", () => {

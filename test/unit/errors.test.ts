@@ -16,6 +16,7 @@ describe("lib/domain/errors", () => {
     ["LambdaInvokeError", new errors.LambdaInvokeError("503", 503)],
     ["SubscriptionBusyError", new errors.SubscriptionBusyError("busy")],
     ["MalformedWatchError", new errors.MalformedWatchError("bad")],
+    ["ExportUnreadableError", new errors.ExportUnreadableError("1 of 2 chunks missing")],
   ];
 
   it.each(made)("%s has a stable snake_case code and its own name", (name, e) => {

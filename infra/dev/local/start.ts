@@ -122,6 +122,8 @@ async function main(): Promise<void> {
   // Imported only now: the handlers read their configuration from the
   // environment this function has just completed, as Lambda's would.
   const config = loadConfig(env);
+  // The links notifications carry to large exports name this stack's own address.
+  if (!env.PUBLIC_URL && config.port !== 0) env.PUBLIC_URL = `http://${env.HOST || "127.0.0.1"}:${config.port}`;
   const api = await import("../../../functions/api");
   const poller = await import("../../../functions/poller");
 

@@ -13,6 +13,8 @@ export interface ApiAnswer {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** The function answered binary: `body` is base64 (API Gateway would send the bytes). */
+  isBase64Encoded?: boolean;
   // Parsed JSON answers are untyped here; the scenario checks what it needs.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   json: any;
@@ -67,7 +69,7 @@ export function apiGateway(lambda: LambdaService, fnFor: (routeKey: string) => s
     if (inv.throttled) return done({ status: 503, headers: {}, body: '{"message":"Service Unavailable"}' });
     if (Date.now() - t0 > INTEGRATION_TIMEOUT_MS) return done({ status: 503, headers: {}, body: '{"message":"Service Unavailable"}' });
     if (!inv.ok || typeof inv.value?.statusCode !== "number") return done({ status: 500, headers: {}, body: '{"message":"Internal Server Error"}' });
-    return done({ status: inv.value.statusCode, headers: inv.value.headers ?? {}, body: inv.value.body ?? "" });
+    return done({ status: inv.value.statusCode, headers: inv.value.headers ?? {}, body: inv.value.body ?? "", ...(inv.value.isBase64Encoded === true ? { isBase64Encoded: true } : {}) });
   }
   return { call, answers };
 }

@@ -8,7 +8,8 @@
  * EventBridge events put as each function's role (eventbridge-steps.ts).
  * Each step that answers other than the product promises adds a failure.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { gunzipSync } from "node:zlib";
 import { shardOf } from "../../../lib/store/item-codec";
 import { apiGateway, functionUrls, type ApiAnswer, type ApiRequest } from "./api-gateway";
 import type { Invocation } from "./containers";
@@ -154,6 +155,18 @@ export async function runScenario(s: RehearsalStack, o: ScenarioOptions): Promis
     if (a.json?.outcome) ended = a;
   }
   if (!ended) fail(`watch ${taskA} did not end within four ?wait=25 requests`);
+
+  // 5b. The export's whole document from the read function: gzip in base64, its SHA-256 checked.
+  const exportId = typeof exported.json?.task_id === "string" ? (exported.json.task_id as string) : null;
+  let exportEnded = false;
+  for (let i = 0; i < 3 && exportId !== null && !exportEnded; i++) {
+    exportEnded = Boolean((await call({ method: "GET", path: `/tasks/${exportId}`, headers: auth, query: { wait: "25" } }, 200)).json?.outcome);
+  }
+  if (exportId !== null && exportEnded) {
+    const doc = await call({ method: "GET", path: `/tasks/${exportId}/export`, headers: auth }, 200);
+    const bytes = doc.isBase64Encoded ? gunzipSync(Buffer.from(doc.body, "base64")) : Buffer.alloc(0);
+    if (doc.status === 200 && createHash("sha256").update(bytes).digest("hex") !== doc.headers["x-content-sha256"]) fail("GET /tasks/{task_id}/export: the document does not match its X-Content-SHA256");
+  } else fail("the export watch did not end within three ?wait=25 requests");
 
   // 6. Parallel requests: separate containers, as Lambda scales out.
   await Promise.all(Array.from({ length: 3 }, () => call({ method: "GET", path: `/tasks/${taskA}`, headers: auth }, 200)));

@@ -102,6 +102,7 @@ export function resolver(template: Json, stack: Stack, stackName: string): (v: J
     const res = template.Resources[name];
     if (!res) throw new Error(`unresolvable Fn::GetAtt ${name}.${attr}`);
     if (attr === "Arn") return physical(name, res, stackName, stack).arn;
+    if (attr === "ApiEndpoint" && res.Type === "AWS::ApiGatewayV2::Api") return `https://${stackName}-${name}.execute-api.${stack.region}.amazonaws.com`.toLowerCase();
     throw new Error(`Fn::GetAtt ${name}.${attr} is not modelled`);
   };
   const condition = (name: string): boolean => resolve(template.Conditions?.[name]) === true;

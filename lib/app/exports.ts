@@ -1,0 +1,105 @@
+/**
+ * Exported documents of any size APIG returns: stored beside the watch
+ * before the watch's terminal write, served whole by `GET /tasks/{id}/export`,
+ * and shown to notifications inline (small) or as a link (large). The watch
+ * itself keeps only the facts and a short preview.
+ */
+import { ExportUnreadableError } from "../domain/errors";
+import {
+  MAX_SERVED_GZIP_BYTES,
+  notifiedExportResult,
+  packExport,
+  storedExportResult,
+  NOTIFY_INLINE_MAX_BYTES,
+  unpackExport,
+} from "../domain/export-document";
+import type { ApigObservation } from "../domain/lifecycle";
+import { exportDocumentOf } from "../domain/task-result";
+import { isTerminal, type Watch } from "../domain/watch";
+import { toView, type WatchView } from "../domain/watch-view";
+import type { Logger, WatchRepository } from "./ports";
+
+/** Where exported documents are kept, in compressed chunks. */
+export interface ExportStore {
+  /** Store a finished watch's chunks (idempotent), to expire with the watch. */
+  put(w: Pick<Watch, "tenant" | "task_id" | "finished_at" | "updated_at">, chunks: readonly Uint8Array[]): Promise<void>;
+  /** The first `chunks` chunks of a watch's document, consistently read; missing ones are absent. */
+  get(tenant: string, taskId: string, chunks: number): Promise<Array<{ index: number; data: Uint8Array }>>;
+}
+
+/** What storing and serving exports need; without `exports` a watch keeps the first 64 KiB, as before. */
+export interface ExportDeps {
+  exports?: ExportStore;
+  /** The API's public base URL (`PUBLIC_URL`) for the links notifications carry. */
+  publicUrl?: string | null;
+}
+
+/**
+ * The watch to write for `next`: when it ends an export with a document,
+ * the whole document is stored first (so a terminal watch never points at
+ * chunks that are not there) and the watch keeps its facts and a preview.
+ */
+export async function keepExport(deps: ExportDeps, next: Watch, observation: ApigObservation): Promise<Watch> {
+  if (!deps.exports || !observation.ok || !isTerminal(next.status) || next.result?.kind !== "export") return next;
+  const document = exportDocumentOf(observation.task_result, next.task_type);
+  if (document === null) return next;
+  const packed = packExport(document);
+  await deps.exports.put(next, packed.chunks);
+  return { ...next, result: storedExportResult(next.result, document, packed) };
+}
+
+/** `GET /tasks/{id}/export`: the compressed document and its facts, or why there is none. */
+export type ReadExportResult =
+  | { ok: true; gzip: Buffer; file_name: string | undefined; file_type: string | undefined; sha256: string; size_bytes: number }
+  | { ok: false; reason: "not_found" }
+  | { ok: false; reason: "no_export" }
+  | { ok: false; reason: "export_too_large"; gzip_bytes: number; limit: number };
+
+/**
+ * A tenant's stored export, checked whole against the watch's SHA-256.
+ * Scoped like `GET /tasks/{task_id}`: another tenant's watch is `not_found`.
+ * @throws ExportUnreadableError when chunks are missing or do not match: never a wrong document
+ */
+export async function readExport(
+  deps: { store: WatchRepository; exports?: ExportStore; log: Logger },
+  tenant: string,
+  taskId: string,
+): Promise<ReadExportResult> {
+  const w = await deps.store.get(tenant, taskId);
+  if (w === null) return { ok: false, reason: "not_found" };
+  const r = w.result;
+  if (r?.kind !== "export" || r.chunks === undefined || r.sha256 === undefined || r.size_bytes === undefined || !deps.exports) {
+    return { ok: false, reason: "no_export" };
+  }
+  const parts = await deps.exports.get(tenant, taskId, r.chunks);
+  const gzipBytes = parts.reduce((n, p) => n + p.data.length, 0);
+  if (gzipBytes > MAX_SERVED_GZIP_BYTES) return { ok: false, reason: "export_too_large", gzip_bytes: gzipBytes, limit: MAX_SERVED_GZIP_BYTES };
+  const u = unpackExport(parts, { chunks: r.chunks, sha256: r.sha256, size_bytes: r.size_bytes });
+  if (!u.ok) {
+    deps.log.error("export_unreadable", { tenant, task_id: taskId, problem: u.problem });
+    throw new ExportUnreadableError(u.problem);
+  }
+  return { ok: true, gzip: u.gzip, file_name: r.file_name, file_type: r.file_type, sha256: r.sha256, size_bytes: r.size_bytes };
+}
+
+/**
+ * The view notifications are built from: a stored export up to 20 KB with
+ * its whole document, a larger one with the link to it (and its size and
+ * SHA-256, not the document). A document that cannot be read is linked.
+ */
+export async function notificationView(deps: ExportDeps & { log: Logger }, w: Watch): Promise<WatchView> {
+  const view = toView(w);
+  const r = w.result;
+  if (r?.kind !== "export" || r.chunks === undefined || r.size_bytes === undefined) return view;
+  let document: string | null = null;
+  if (r.size_bytes <= NOTIFY_INLINE_MAX_BYTES && deps.exports && r.sha256 !== undefined) {
+    try {
+      const u = unpackExport(await deps.exports.get(w.tenant, w.task_id, r.chunks), { chunks: r.chunks, sha256: r.sha256, size_bytes: r.size_bytes });
+      if (u.ok) document = u.document.toString("utf8");
+      else deps.log.error("export_unreadable", { tenant: w.tenant, task_id: w.task_id, problem: u.problem });
+    } catch (err) {
+      deps.log.warn("export_read_failed", { tenant: w.tenant, task_id: w.task_id, error: err instanceof Error ? err.name : "error" });
+    }
+  }
+  return { ...view, result: notifiedExportResult(r, w.task_id, deps.publicUrl ?? null, document) };
+}
