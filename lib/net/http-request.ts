@@ -40,30 +40,55 @@ export interface CappedResponse {
  * or `name`; see `error-text.ts` to describe them.
  */
 export async function requestCapped(url: string | URL, opts: CappedRequest): Promise<CappedResponse> {
-  const res = await request(url, {
-    method: opts.method,
-    headers: opts.headers,
-    ...(opts.body !== undefined ? { body: opts.body } : {}),
-    dispatcher: opts.dispatcher,
-    headersTimeout: opts.timeoutMs,
-    bodyTimeout: opts.timeoutMs,
-    // Covers connect and a slow trickle too, which the two timeouts above do not.
-    signal: AbortSignal.timeout(opts.timeoutMs),
-  });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let truncated = false;
-  for await (const chunk of res.body) {
-    const buf = chunk as Buffer;
-    if (size + buf.length > opts.maxBodyBytes) {
-      res.body.destroy();
-      if (opts.overflow === "fail") throw new ResponseTooLargeError(res.statusCode, opts.maxBodyBytes);
-      chunks.push(buf.subarray(0, opts.maxBodyBytes - size));
-      truncated = true;
-      break;
-    }
-    size += buf.length;
-    chunks.push(buf);
+  // Covers connect and a slow trickle too, which undici's two timeouts do not.
+  // One timer, cleared when the call ends: AbortSignal.timeout's stays armed
+  // until it fires and costs several times more to make, on every poll.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")), opts.timeoutMs);
+  timer.unref();
+  try {
+    const res = await request(url, {
+      method: opts.method,
+      headers: opts.headers,
+      ...(opts.body !== undefined ? { body: opts.body } : {}),
+      dispatcher: opts.dispatcher,
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+      signal: deadline.signal,
+    });
+    const read = await readCapped(res.body, opts.maxBodyBytes, opts.overflow, res.statusCode);
+    return { status: res.statusCode, headers: res.headers, body: read.body, truncated: read.truncated };
+  } finally {
+    clearTimeout(timer);
   }
-  return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), truncated };
+}
+
+/** At most `max` bytes of a body as UTF-8, read with events (an async iterator per answer costs more). */
+function readCapped(
+  body: Dispatcher.ResponseData["body"],
+  max: number,
+  overflow: CappedRequest["overflow"],
+  status: number,
+): Promise<{ body: string; truncated: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const text = () => (chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8"));
+    body.on("data", (chunk: Buffer) => {
+      if (size + chunk.length > max) {
+        body.removeAllListeners("data");
+        body.removeAllListeners("end");
+        // Errors after this (the destroy's own) are for nobody: the promise is settled.
+        body.on("error", () => {});
+        body.destroy();
+        if (overflow === "fail") return reject(new ResponseTooLargeError(status, max));
+        chunks.push(chunk.subarray(0, max - size));
+        return resolve({ body: text(), truncated: true });
+      }
+      size += chunk.length;
+      chunks.push(chunk);
+    });
+    body.on("end", () => resolve({ body: text(), truncated: false }));
+    body.on("error", reject);
+  });
 }
