@@ -5,10 +5,10 @@
 # and the APIG simulator run in a process of their own (poller-cpu-stack.ts),
 # started afresh and seeded for every run, and are not counted. The poller is
 # bundled as serverless.yml bundles it (esbuild, minified, ESM).
-#   scripts/bench/poller-cpu.sh [seconds=20] [pairs=2]
+#   scripts/bench/poller-cpu.sh [seconds=58] [pairs=2]   # 58: the deployed loop (60 s schedule)
 #   BEFORE=<git ref> scripts/bench/poller-cpu.sh ...
 cd "$(dirname "$0")/../.." || exit 2
-S=${1:-20}
+S=${1:-58}
 PAIRS=${2:-2}
 BEFORE=${BEFORE:-$(git merge-base HEAD main)}
 OUT=$(mktemp -d)
@@ -25,7 +25,7 @@ cp scripts/bench/poller-cpu.ts "$OUT/before/scripts/bench/"
 ln -s "$PWD/node_modules" "$OUT/before/node_modules"
 bundle "$OUT/before" "$OUT/before.mjs"
 bundle "$PWD" "$OUT/after.mjs"
-echo "before = $(git rev-parse --short "$BEFORE"), after = working tree of $(git rev-parse --short HEAD); ${S} s at APIG_MAX_RPS 200, 64 in flight, APIG 50 ms, 3,000 young watches, AK/SK"
+echo "before = $(git rev-parse --short "$BEFORE"), after = working tree of $(git rev-parse --short HEAD); ${S} s at APIG_MAX_RPS 200, 64 in flight, APIG 50 ms, 3,000 young watches (15-45 s old), AK/SK signing, LOG_LEVEL INFO, metrics on"
 i=0
 while [ "$i" -lt "$PAIRS" ]; do
   for side in before after; do

@@ -13,12 +13,12 @@
  * (`process.cpuUsage` around the handler: module load left out).
  *
  *   scripts/bench/poller-cpu.sh [seconds]   # before / after, A B A B under /usr/bin/time -v
- *   node <bundle> <stack.json> [seconds=20] [rps=200] [concurrency=64]
+ *   node <bundle> <stack.json> [seconds=58] [rps=200] [concurrency=64]
  */
 import { readFileSync } from "node:fs";
 import { createPollerHandler } from "../../lib/platform/poller-handler";
 
-const [stackFile, secondsArg = "20", rpsArg = "200", concArg = "64"] = process.argv.slice(2);
+const [stackFile, secondsArg = "58", rpsArg = "200", concArg = "64"] = process.argv.slice(2);
 if (!stackFile) throw new Error("usage: poller-cpu <stack.json> [seconds] [rps] [concurrency]");
 const stack = JSON.parse(readFileSync(stackFile, "utf8")) as { dynamoEndpoint: string; tableName: string; apigUrl: string; accessKey: string; secretKey: string };
 const seconds = Number(secondsArg);
