@@ -45,6 +45,9 @@ export interface LoopDeps extends WatchDeps {
   cadence: CadenceRules;
 }
 
+/** Why the loop's alarm was cancelled (an abort reason made once). */
+const ALARM_REPLACED = new Error("poll loop alarm replaced");
+
 /** Stop the loop running on `state` at once: nothing new starts, polls in flight finish (local stack shutdown). */
 export function stopPollLoop(state: PollerState): void {
   state.stopping = true;
@@ -214,6 +217,34 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
   schedule.promote(roundAt);
   for (const e of state.entries.values()) if (e.nextAt <= roundAt) firstRound.add(e.key);
 
+  // The loop's one alarm for its timed waits, kept across wake-ups: a
+  // finished poll wakes the loop some 200 times a second at the cap, and a
+  // fresh timer (and abort) per wake-up cost more CPU than the polls' own work.
+  // An alarm that fires before it is needed only makes the loop look again.
+  let alarmAt = Number.POSITIVE_INFINITY;
+  let alarmGen = 0;
+  let alarmStop: AbortController | null = null;
+  const cancelAlarm = () => {
+    alarmGen++;
+    alarmAt = Number.POSITIVE_INFINITY;
+    // A constant reason: `abort()` without one builds a DOMException, stack trace and all.
+    alarmStop?.abort(ALARM_REPLACED);
+    alarmStop = null;
+  };
+  const alarm = (at: number, t: number) => {
+    if (alarmAt <= at) return;
+    cancelAlarm();
+    const gen = alarmGen;
+    alarmAt = at;
+    alarmStop = new AbortController();
+    void deps.sleep(at - t, alarmStop.signal).then(() => {
+      if (gen !== alarmGen) return;
+      alarmAt = Number.POSITIVE_INFINITY;
+      alarmStop = null;
+      poke();
+    });
+  };
+
   let inFlight = 0;
   const running = new Set<Promise<void>>();
   for (;;) {
@@ -259,15 +290,14 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
       if (inFlight === 0) break;
       await woken;
     } else if (until > t) {
-      // Woken early by a finished poll: cancel the timer rather than leave one behind per wake-up.
-      const timer = new AbortController();
-      await Promise.race([deps.sleep(until - t, timer.signal), woken]);
-      timer.abort();
+      alarm(until, t);
+      await woken;
     } else if (inFlight >= opts.concurrency) {
       await woken;
     }
     wake = null;
   }
+  cancelAlarm();
   // Rate-limiter waits end now: the polls they would start are past the loop's end.
   abort.abort();
   await Promise.all(running);

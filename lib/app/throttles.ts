@@ -48,15 +48,28 @@ export class RegionThrottles {
     const slot = this.of(region).acquire(deadline);
     if (!signal) return slot;
     // Stopped while waiting: give up now (a slot granted later only goes unused).
+    // One listener per signal for every waiter, not one added and removed per poll.
+    let waiters = this.onAbort.get(signal);
+    if (!waiters) {
+      const set = (waiters = new Set());
+      this.onAbort.set(signal, set);
+      signal.addEventListener("abort", () => {
+        for (const give of set) give(false);
+        set.clear();
+      }, { once: true });
+    }
+    const ws = waiters;
     return new Promise<boolean>((resolve) => {
-      const onAbort = () => resolve(false);
-      signal.addEventListener("abort", onAbort, { once: true });
+      ws.add(resolve);
       void slot.then((granted) => {
-        signal.removeEventListener("abort", onAbort);
+        ws.delete(resolve);
         resolve(granted);
       });
     });
   }
+
+  /** Per abort signal: the waiters that give up when it aborts. */
+  private readonly onAbort = new WeakMap<AbortSignal, Set<(granted: boolean) => void>>();
 
   /** What APIG answered: a throttle halves the region's rate, a good answer lets it grow back. */
   observe(region: string, o: ApigObservation): void {

@@ -37,6 +37,19 @@ interface Group {
   observed: Map<string, { unit: MetricUnit; values: number[] }>;
 }
 
+/**
+ * One dimension set's key, whatever the order its names came in: counted on
+ * every poll, so a loop over the names rather than entries, sort and JSON.
+ */
+export function groupKey(dims: MetricDims): string {
+  const names = Object.keys(dims);
+  if (names.length > 1) names.sort();
+  let key = "";
+  // JSON-quoted, so no name or value can end early and run into the next.
+  for (const n of names) key += `${JSON.stringify(n)}:${JSON.stringify(dims[n])},`;
+  return key;
+}
+
 /** Powertools-backed {@link FlushableMetrics}. */
 export function createMetrics(opts: MetricsOptions): FlushableMetrics {
   const sink = opts.sink ?? ((line: string) => void process.stdout.write(line + "\n"));
@@ -48,7 +61,7 @@ export function createMetrics(opts: MetricsOptions): FlushableMetrics {
   });
   let groups = new Map<string, Group>();
   const group = (dims: MetricDims = {}): Group => {
-    const key = JSON.stringify(Object.entries(dims).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const key = groupKey(dims);
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { dims: { ...dims }, counts: new Map(), observed: new Map() }));
     return g;

@@ -15,3 +15,8 @@ declare module "undici/lib/api/api-request.js" {
   const requestImpl: (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
   export default requestImpl;
 }
+declare module "undici/lib/core/util.js" {
+  import type { IncomingHttpHeaders } from "node:http";
+  /** Raw header pairs (names and values as Buffers or strings) into an object, as undici's request API gives them. */
+  export function parseHeaders(headers: Array<Buffer | string | Array<Buffer | string>>, obj?: IncomingHttpHeaders): IncomingHttpHeaders;
+}

@@ -9,6 +9,10 @@ import type * as Undici from "undici";
 import AgentImpl from "undici/lib/dispatcher/agent.js";
 import buildConnectorImpl from "undici/lib/core/connect.js";
 import requestImpl from "undici/lib/api/api-request.js";
+import { parseHeaders as parseHeadersImpl } from "undici/lib/core/util.js";
+
+/** undici's header parsing: raw pairs into the object its request API answers with. */
+export const parseHeaders = parseHeadersImpl;
 
 export type { Dispatcher } from "undici";
 

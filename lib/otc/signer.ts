@@ -2,6 +2,7 @@
  * OTC AK/SK request signing (`SDK-HMAC-SHA256`), as the APIG "Calling APIs"
  * guide describes it, and its verification (for the simulator).
  */
+import * as crypto from "node:crypto";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 /** The algorithm name, first line of the string to sign and prefix of `Authorization`. */
@@ -24,7 +25,16 @@ export interface AkSkCredentials {
 /** Outcome of {@link verifySignature}; `reason` is for logs and never holds a secret. */
 export type SignatureCheck = { ok: true; accessKey: string } | { ok: false; reason: string };
 
-const sha256Hex = (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
+// `crypto.hash` (Node 20.12+, one shot, no Hash object) where there is one.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: "hex") => string }).hash;
+const sha256Hex = oneShot
+  ? (data: string | Uint8Array) => oneShot("sha256", data, "hex")
+  : (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
+/** The hex SHA-256 of no body (every GET). */
+const EMPTY_SHA256 = sha256Hex("");
+const bodyHash = (body: string | Uint8Array | undefined) => (body === undefined || body.length === 0 ? EMPTY_SHA256 : sha256Hex(body));
+/** A path segment or query part that RFC 3986 escaping leaves as it is (and has no escape to decode). */
+const UNRESERVED = /^[A-Za-z0-9\-_.~]*$/;
 
 /** RFC 3986 escaping: everything but the unreserved `A-Z a-z 0-9 - _ . ~`. */
 function escape(s: string): string {
@@ -32,9 +42,18 @@ function escape(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/** The last second formatted: a poller signs some 200 requests in each. */
+let lastSecond = Number.NaN;
+let lastFormatted = "";
+
 /** `YYYYMMDDTHHMMSSZ`, UTC, no milliseconds. */
 export function formatSdkDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const second = Math.floor(d.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastFormatted = d.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+    lastSecond = second;
+  }
+  return lastFormatted;
 }
 
 function parseSdkDate(s: string): number | null {
@@ -48,6 +67,7 @@ function canonicalUri(url: URL): string {
   // URL keeps the path percent-encoded; decode each segment first so that a
   // segment is escaped exactly once whichever way the caller spelled it.
   const segments = url.pathname.split("/").map((seg) => {
+    if (UNRESERVED.test(seg)) return seg;
     let raw = seg;
     try {
       raw = decodeURIComponent(seg);
@@ -61,6 +81,7 @@ function canonicalUri(url: URL): string {
 }
 
 function canonicalQuery(url: URL): string {
+  if (url.search === "") return "";
   const pairs = [...url.searchParams].map(([k, v]) => [escape(k), escape(v)] as const);
   // Repeated keys are ordered by value so the result does not depend on the order sent.
   pairs.sort((a, b) => (a[0] === b[0] ? compare(a[1], b[1]) : compare(a[0], b[0])));
@@ -84,15 +105,14 @@ function lowerHeaders(h: Record<string, string>): Map<string, string> {
 export function canonicalRequest(req: SignableRequest, signedHeaders: string[]): string {
   const headers = lowerHeaders(req.headers);
   const names = [...new Set(signedHeaders.map((n) => n.toLowerCase()))].sort();
-  const canonicalHeaders = names.map((n) => `${n}:${headers.get(n) ?? ""}\n`).join("");
-  return [
-    req.method.toUpperCase(),
-    canonicalUri(req.url),
-    canonicalQuery(req.url),
-    canonicalHeaders,
-    names.join(";"),
-    sha256Hex(req.body ?? ""),
-  ].join("\n");
+  return canonicalOf(req, names, (n) => headers.get(n) ?? "");
+}
+
+/** The canonical request, given the signed names (lower case, unique, sorted) and each one's trimmed value. */
+function canonicalOf(req: SignableRequest, names: string[], value: (name: string) => string): string {
+  let canonicalHeaders = "";
+  for (const n of names) canonicalHeaders += `${n}:${value(n)}\n`;
+  return `${req.method.toUpperCase()}\n${canonicalUri(req.url)}\n${canonicalQuery(req.url)}\n${canonicalHeaders}\n${names.join(";")}\n${bodyHash(req.body)}`;
 }
 
 /** `SDK-HMAC-SHA256\n<X-Sdk-Date>\n<hex SHA-256 of the canonical request>`. */
@@ -123,7 +143,9 @@ export function signRequest(req: SignableRequest, creds: AkSkCredentials, now: D
   byLower.set("x-sdk-date", ["X-Sdk-Date", sdkDate]);
   const headers = Object.fromEntries(byLower.values());
   const signed = [...byLower.keys()].sort();
-  const sig = signature(stringToSign(canonicalRequest({ ...req, headers }, signed), sdkDate), creds.secretKey);
+  // What canonicalRequest(headers, signed) gives, without lowering and sorting the names again.
+  const canonical = canonicalOf(req, signed, (n) => byLower.get(n)![1].trim());
+  const sig = signature(stringToSign(canonical, sdkDate), creds.secretKey);
   return {
     ...headers,
     Authorization: `${ALGORITHM} Access=${creds.accessKey}, SignedHeaders=${signed.join(";")}, Signature=${sig}`,

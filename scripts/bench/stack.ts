@@ -65,9 +65,10 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { latencyMs: number }): Promise<Stack> {
+/** `auth`: what the simulator accepts besides {@link SIM_TOKEN} (an AK/SK pair, for signed requests). */
+export async function startStack(opts: { latencyMs: number; auth?: { accessKey: string; secretKey: string } }): Promise<Stack> {
   const dynamo = await startDynalite();
-  const sim = await startApigSimulator({ latencyMs: opts.latencyMs, auth: { tokens: [SIM_TOKEN] } });
+  const sim = await startApigSimulator({ latencyMs: opts.latencyMs, auth: { tokens: [SIM_TOKEN], ...opts.auth } });
   const tableName = `bench-${randomBytes(3).toString("hex")}`;
   const raw = localDynamoClient(dynamo.endpoint);
   await ensureTable(raw, tableName);

@@ -1,5 +1,6 @@
+import * as fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { classify } from "../../lib/otc/apig-client";
+import { classify, statusBodySchema, statusFields } from "../../lib/otc/apig-client";
 import { MAX_LISTED, MAX_TEXT_CHARS, parseTaskResult } from "../../lib/domain/task-result";
 import { DOC_ERROR_EXAMPLES, DOC_STATUS_EXAMPLES } from "../fixtures/apig-doc-examples";
 
@@ -111,5 +112,34 @@ describe("parseTaskResult", () => {
   it("survives wrong field types inside an import result", () => {
     const r = parseTaskResult(JSON.stringify({ group_id: 42, success: "nope", failure: [{ method: 1, path: null }], swagger: [] }), "import_api");
     expect(r).toMatchObject({ kind: "import", group_id: "42", success_count: 0, failure_count: 1, failure: [{ method: "1" }] });
+  });
+});
+
+describe("statusFields: the hand check of a status answer takes only what the schema takes", () => {
+  const fields = (d: { task_status: string; task_type?: string | null | undefined; task_result?: unknown }) => ({
+    task_status: d.task_status,
+    task_type: d.task_type,
+    task_result: d.task_result,
+  });
+  const near = fc.record(
+    {
+      task_id: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
+      task_status: fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean()),
+      task_type: fc.oneof(fc.string(), fc.constant(null), fc.integer(), fc.array(fc.string())),
+      task_result: fc.jsonValue(),
+      other: fc.jsonValue(),
+    },
+    { requiredKeys: [] },
+  );
+  it("answers as the zod schema does, for any JSON (and for near misses of the status shape)", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), near, fc.array(near)), (json) => {
+        const z = statusBodySchema.safeParse(json);
+        const got = statusFields(json);
+        if (!z.success) expect(got).toBeNull();
+        else expect(got === null ? null : fields(got)).toEqual(fields(z.data));
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });

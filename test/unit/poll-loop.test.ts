@@ -229,3 +229,19 @@ describe("poll loop: APIG_MAX_RPS and APIG.9008", () => {
     expect(state.throttles.get("eu-de|20")!.rps).toBeLessThan(5);
   });
 });
+
+describe("the loop's own timers at the rate cap", () => {
+  it("keeps one alarm across wake-ups: timers per poll stay near the limiter's one, not one more per finished poll", async () => {
+    const sim = startSim({ latencyMs: 50 });
+    // 1,500 young watches want 750 polls a second: the loop runs at the 200/s cap, woken by every finished poll.
+    for (let i = 0; i < 1500; i++) sim.watch(`t${i}`, 3_600 * S, { webhook: false });
+    let sleeps = 0;
+    const deps = { ...sim.deps, sleep: (ms: number, signal?: AbortSignal) => (sleeps++, sim.deps.sleep(ms, signal)) };
+    const start = sim.vt.now;
+    const sum = await sim.vt.drive(runPollLoop(deps, createPollerState(), invocation(sim, { concurrency: 64, endAt: start + 20 * S })));
+    expect(sum.polls).toBeGreaterThan(3_500);
+    // The limiter sets about one timer per token it hands out; the loop's waits
+    // (one fresh timer per wake-up before, about one more per poll) add few.
+    expect(sleeps / sum.polls).toBeLessThan(1.3);
+  });
+});

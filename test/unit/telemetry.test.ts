@@ -6,7 +6,7 @@ import type { ApigObservation } from "../../lib/domain/lifecycle";
 import { newTarget, newWatch } from "../../lib/app/register";
 import { loopSummary } from "../../infra/dev/sim/loop-sim";
 import { createLogger } from "../../lib/aws/log";
-import { createMetrics } from "../../lib/aws/metrics";
+import { createMetrics, groupKey } from "../../lib/aws/metrics";
 
 const lambdaContext = {
   functionName: "apig-taskwatch-prod-poller",
@@ -151,5 +151,13 @@ describe("APIG fault categories", () => {
     [fault("bad_response", 200), "other"],
   ])("%o is %s", (o, expected) => {
     expect(faultOf(o)).toBe(expected);
+  });
+});
+
+describe("metrics: one group per dimension set", () => {
+  it("whatever the order of the names, and never one for two different sets", () => {
+    expect(groupKey({ region: "eu-de", category: "auth" })).toBe(groupKey({ category: "auth", region: "eu-de" }));
+    const sets: Array<Record<string, string>> = [{}, { region: "eu-de" }, { region: "eu-nl" }, { a: "x,", b: "y" }, { a: "x", b: ",y" }, { a: 'x":"b' }, { "a:": "b" }, { a: ":b" }];
+    expect(new Set(sets.map(groupKey)).size).toBe(sets.length);
   });
 });

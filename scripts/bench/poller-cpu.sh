@@ -1,0 +1,61 @@
+#!/bin/sh
+# CPU per poll of the deployed poller at the 200/s cap (poller-cpu.ts): the
+# code at BEFORE (default: where this branch left main) against the working
+# tree, A B A B, each poller process alone under /usr/bin/time -v. dynalite
+# and the APIG simulator run in a process of their own (poller-cpu-stack.ts),
+# started afresh and seeded for every run, and are not counted. The poller is
+# bundled as serverless.yml bundles it (esbuild, minified, ESM). Last, the
+# floor: the bare signed APIG query at 200/s (poller-cpu-floor.ts), 30 s.
+#   scripts/bench/poller-cpu.sh [seconds=58] [pairs=2]   # 58: the deployed loop (60 s schedule)
+#   BEFORE=<git ref> scripts/bench/poller-cpu.sh ...
+cd "$(dirname "$0")/../.." || exit 2
+S=${1:-58}
+PAIRS=${2:-2}
+BEFORE=${BEFORE:-$(git merge-base HEAD main)}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+bundle() {
+  npx esbuild "$1/scripts/bench/${3:-poller-cpu}.ts" --bundle --minify --platform=node --format=esm --target=node22 \
+    --main-fields=module,main --outfile="$2" --log-level=warning \
+    --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" || exit 1
+}
+# The code before, with today's harness.
+mkdir -p "$OUT/before/scripts/bench"
+git archive "$BEFORE" lib functions infra package.json tsconfig.json | tar -x -C "$OUT/before" || exit 1
+cp scripts/bench/poller-cpu.ts "$OUT/before/scripts/bench/"
+ln -s "$PWD/node_modules" "$OUT/before/node_modules"
+bundle "$OUT/before" "$OUT/before.mjs"
+bundle "$PWD" "$OUT/after.mjs"
+bundle "$PWD" "$OUT/floor.mjs" poller-cpu-floor
+echo "before = $(git rev-parse --short "$BEFORE"), after = working tree of $(git rev-parse --short HEAD); ${S} s at APIG_MAX_RPS 200, 64 in flight, APIG 50 ms, 3,000 young watches (15-45 s old), AK/SK signing, LOG_LEVEL INFO, metrics on"
+start_stack() {
+  rm -f "$OUT/ctl" "$OUT/stack.json"
+  mkfifo "$OUT/ctl"
+  node --import tsx scripts/bench/poller-cpu-stack.ts 50 3000 <"$OUT/ctl" >"$OUT/stack.json" 2>"$OUT/stack.err" &
+  exec 3>"$OUT/ctl"
+  n=0
+  until [ -s "$OUT/stack.json" ] || [ "$n" -ge 120 ]; do sleep 1; n=$((n + 1)); done
+}
+stop_stack() {
+  exec 3>&-
+  wait
+}
+i=0
+while [ "$i" -lt "$PAIRS" ]; do
+  for side in before after; do
+    start_stack
+    /usr/bin/time -v -o "$OUT/time" node "$OUT/$side.mjs" "$OUT/stack.json" "$S" >"$OUT/stdout" 2>"$OUT/res"
+    stop_stack
+    user=$(sed -n 's/^\s*User time (seconds): //p' "$OUT/time")
+    sys=$(sed -n 's/^\s*System time (seconds): //p' "$OUT/time")
+    wall=$(sed -n 's/^\s*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$OUT/time")
+    res=$(grep '^{' "$OUT/res" | tail -1)
+    conns=$(grep -o '"apigConnections":[0-9]*' "$OUT/stack.err" | cut -d: -f2)
+    polls=$(echo "$res" | grep -o '"polls":[0-9]*' | cut -d: -f2)
+    echo "$side user ${user} s sys ${sys} s wall ${wall} polls ${polls} -> $(echo "$user $sys $polls" | awk '{ printf "%d us", ($1 + $2) / $3 * 1e6 }') per poll (time -v); invocation alone: $res; log lines $(wc -l <"$OUT/stdout"); APIG connections ${conns}"
+  done
+  i=$((i + 1))
+done
+start_stack
+node "$OUT/floor.mjs" "$OUT/stack.json" 30 2>&1 >/dev/null | grep '^{' | sed 's/^/floor (signed GET alone, 200\/s): /'
+stop_stack
