@@ -324,6 +324,8 @@ async function takeOver(deps: LoopDeps, state: PollerState, reader: DueReader, o
     }
   }
   sum.handoverWaitMs = deps.clock().getTime() - from;
+  // Every watch this container remembers is reconciled with what the invocation before left, not only the new ones a pickup finds.
+  for (const shard of opts.shards) state.fullReadAt.delete(shard);
 }
 
 /**

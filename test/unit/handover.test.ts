@@ -65,9 +65,10 @@ async function run(o: Partial<ScheduleOptions> & { old?: number } = {}) {
 
 describe("handover: no stretch without polls between invocations", () => {
   it("across boundaries with a successor on time, 5 s late and 9 s late, the longest poll-free stretch is within the young cadence, and no watch is polled twice within its cadence", async () => {
-    const late = [0, 0, 5 * S, 0, 9 * S, 1 * S];
-    const { sim, created, inv } = await run({ lateMs: (i) => late[i] ?? 0 });
-    expect(inv).toHaveLength(6);
+    // Late ones followed by on-time ones: short minutes, then a container whose memory is a minute and a half old.
+    const late = [0, 5 * S, 0, 5 * S, 0, 5 * S, 0, 5 * S, 9 * S, 0];
+    const { sim, created, inv } = await run({ invocations: 10, lateMs: (i) => late[i] ?? 0 });
+    expect(inv).toHaveLength(10);
     const polls = allPolls(sim);
     for (const s of inv.slice(1)) {
       // From before the scheduled start to well after the successor's: where the gap used to be.
