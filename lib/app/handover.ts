@@ -19,9 +19,11 @@
  *    its round's `coverUntil` (`LATE_SUCCESSOR_MS` past the next start) and
  *    lets go the same way; an idle coordinator marks its round ended instead.
  * 3. The successor polls nothing until every shard it owns is let go (its
- *    record carries the predecessor's round), the round ended, or the
- *    predecessor's `coverUntil` passed (it crashed). Then each watch goes on
- *    at the next poll its predecessor had scheduled.
+ *    record carries the predecessor's round) or the round ended, for at most
+ *    `HANDOVER_WAIT_MS` (a predecessor that does not let go by then has
+ *    crashed or been killed), and not at all when it came before the
+ *    predecessor looks for it. Then each watch goes on at the next poll its
+ *    predecessor had scheduled.
  *
  * Pure, but for the reads and writes passed in.
  */
@@ -33,6 +35,13 @@ export interface HandoverOptions {
   round: PollRound;
   /** The round before, as read when this one started; null: none, or from before handovers. */
   previous: PollRound | null;
+  /**
+   * Wait for the round before no longer than this (epoch ms): it sees a newer
+   * round within a check once it looks, so a longer wait means it is gone
+   * (crashed, killed); and one that has not started looking yet was more
+   * than `SUCCESSOR_EARLY_MS` late or is gone, so it is not waited for.
+   */
+  waitUntil: number;
   /** From this time on, look for a successor's round every `checkEveryMs`. */
   checkFrom: number;
   checkEveryMs: number;
@@ -41,8 +50,14 @@ export interface HandoverOptions {
 }
 
 /** Whether `previous`'s invocations may still be polling `shards`: true until each is let go, the round ended, or its cover passed. */
-export function heldByPredecessor(previous: PollRound | null, records: ReadonlyMap<string, SweepRecord>, shards: readonly string[], now: number): boolean {
-  if (previous === null || previous.ended === true || now >= previous.coverUntil) return false;
+export function heldByPredecessor(
+  previous: PollRound | null,
+  records: ReadonlyMap<string, SweepRecord>,
+  shards: readonly string[],
+  now: number,
+  waitUntil = Number.POSITIVE_INFINITY,
+): boolean {
+  if (previous === null || previous.ended === true || now >= previous.coverUntil || now >= waitUntil) return false;
   return shards.some((s) => (records.get(s)?.round ?? Number.NEGATIVE_INFINITY) < previous.round);
 }
 

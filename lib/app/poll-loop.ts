@@ -314,7 +314,7 @@ async function takeOver(deps: LoopDeps, state: PollerState, reader: DueReader, o
   const from = deps.clock().getTime();
   for (;;) {
     const t = deps.clock().getTime();
-    if (!heldByPredecessor(ho.previous, reader.records, opts.shards, t) || t >= opts.hardStopAt || state.stopping) break;
+    if (!heldByPredecessor(ho.previous, reader.records, opts.shards, t, ho.waitUntil) || t >= opts.hardStopAt || state.stopping) break;
     await deps.sleep(ho.checkEveryMs);
     try {
       await reader.readRecords(opts.shards, { consistent: true });

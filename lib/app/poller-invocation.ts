@@ -16,7 +16,7 @@ import { EXPECTED_APIG_LATENCY_MS, LatencyMeter, planFanOut } from "./fan-out";
 import type { HandoverOptions } from "./handover";
 import { type LoopDeps, type LoopSummary, type PollerState, runPollLoop } from "./poll-loop";
 import type { DueKey, PollRound, TaskQuery } from "./ports";
-import { HANDOVER_CHECK_MS, SUCCESSOR_EARLY_MS } from "./timing";
+import { HANDOVER_CHECK_MS, HANDOVER_WAIT_MS, SUCCESSOR_EARLY_MS } from "./timing";
 
 const Round = z.object({ round: z.number(), coverUntil: z.number(), ended: z.optional(z.boolean()) });
 
@@ -153,8 +153,11 @@ export async function runPollerInvocation(
     }
   }
 
+  // The round before looks for its successor from SUCCESSOR_EARLY_MS before its period ends: before that, it is not waited for.
+  const looksFrom = handover?.previous ? handover.previous.round + settings.loopMs - SUCCESSOR_EARLY_MS : 0;
   const ho: HandoverOptions | undefined = handover && {
     ...handover,
+    waitUntil: start < looksFrom ? start : start + HANDOVER_WAIT_MS,
     checkFrom: handover.round.round + settings.loopMs - SUCCESSOR_EARLY_MS,
     checkEveryMs: HANDOVER_CHECK_MS,
     mayEndRound: !worker.success && workers === 0,

@@ -25,6 +25,8 @@ export const LATE_SUCCESSOR_MS = 15_000;
 export const SUCCESSOR_EARLY_MS = 10_000;
 /** How often the loop looks for its successor's round (one small consistent read), and a successor for its predecessor's release. */
 export const HANDOVER_CHECK_MS = 500;
+/** The longest a successor waits for its predecessor to let go (it sees the new round within a check, then writes): past it, the predecessor is gone. */
+export const HANDOVER_WAIT_MS = 3_000;
 
 export interface PollerTiming {
   /** The schedule's period: one invocation's share of the polling, as the fan-out plans it. */

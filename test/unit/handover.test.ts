@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { InvocationSettings } from "../../lib/app/poller-invocation";
-import { pollerTiming } from "../../lib/app/timing";
+import { HANDOVER_WAIT_MS, pollerTiming } from "../../lib/app/timing";
 import { cadenceDelayMs, DEFAULT_CADENCE } from "../../lib/domain/cadence";
 import { type Sim, startSim } from "../../infra/dev/sim/loop-sim";
 import { longestPollFreeMs, runSchedule, type ScheduleOptions } from "../../infra/dev/sim/schedule-sim";
@@ -126,5 +126,20 @@ describe("handover: no stretch without polls between invocations", () => {
     expect(sim.store.round).toMatchObject({ ended: true });
     // A write to start each round and one to end it.
     expect(sim.store.counts.roundWrites).toBe(6);
+  });
+
+  it("a predecessor that is gone (crashed, killed: it never lets go) holds its successor up at most HANDOVER_WAIT_MS, and one that is not looking yet not at all", async () => {
+    for (const [ago, wait] of [
+      [55 * S, HANDOVER_WAIT_MS],
+      [20 * S, 0],
+    ] as const) {
+      const sim = startSim({ shards: 4 });
+      sim.watch("young", 10 * 60 * S);
+      // Its round, still within its cover, and it wrote nothing since.
+      sim.store.round = { round: sim.vt.now - ago, coverUntil: sim.vt.now - ago + timing.coverMs };
+      const [first] = await runSchedule(sim.vt, sim.deps, { invocations: 1, periodMs: 60 * S, settings: shipped, lambdaTimeoutS: timing.lambdaTimeoutS });
+      expect(first!.summary.handoverWaitMs).toBe(wait);
+      expect(sim.apig.asked.get("young")![0]! - first!.startedAt).toBeLessThanOrEqual(wait + 1 * S);
+    }
   });
 });
