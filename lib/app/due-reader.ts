@@ -7,6 +7,7 @@
  */
 import type { DueKey, SweepRecord, WatchRepository } from "./ports";
 import { type Entry, keyOf, type PollerState, type PollSchedule } from "./poll-schedule";
+import { scheduledIn } from "./handover";
 import { storedLastPoll } from "./sweep";
 
 export interface DueReadOptions {
@@ -56,8 +57,8 @@ export class DueReader {
   }
 
   /** Read the stored sweep records of `shards` (the owned ones, and any whose backlog this invocation reports). */
-  async readRecords(shards: readonly string[]): Promise<void> {
-    for (const r of await this.deps.store.readSweeps(shards)) this.records.set(r.shard, r);
+  async readRecords(shards: readonly string[], opts: { consistent?: boolean } = {}): Promise<void> {
+    for (const r of await this.deps.store.readSweeps(shards, opts)) this.records.set(r.shard, r);
   }
 
   /**
@@ -104,7 +105,10 @@ export class DueReader {
         schedule.restale(known, k, now);
         continue;
       }
-      schedule.servedElsewhere(known, storedLastPoll(record, key, 0), now);
+      // The invocation before had it scheduled after our last poll (a handover from another container).
+      const handed = record !== undefined && record.at > known.servedAt ? scheduledIn(record, key) : undefined;
+      if (handed) schedule.adopt(known, handed, now);
+      else schedule.servedElsewhere(known, storedLastPoll(record, key, 0), now);
     }
     // Gone from the due set: finished, cancelled or delivered by someone else.
     if (full) {

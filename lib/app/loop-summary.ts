@@ -30,6 +30,10 @@ export interface LoopSummary {
   slotMisses: number;
   /** The loop ended before `endAt` because nothing was due before it. */
   idleExit: boolean;
+  /** How long it waited, at the start, for its predecessor to let its shards go (`handover.ts`), ms. */
+  handoverWaitMs: number;
+  /** It ended because its successor had started (`handover.ts`). */
+  handedOver: boolean;
   /** How late the most overdue open watch is, from when it became due, in seconds, over every reported shard: the backlog. */
   oldestDueAgeS: number;
   /** The same per shard. */
@@ -53,6 +57,8 @@ export function emptyLoopSummary(): LoopSummary {
     deferred: 0,
     slotMisses: 0,
     idleExit: false,
+    handoverWaitMs: 0,
+    handedOver: false,
     oldestDueAgeS: 0,
     backlogByShard: {},
     pollsPerS: 0,

@@ -18,16 +18,22 @@
  * the backlog: the age of the most overdue open watch from when it became
  * due, per shard and overall, including shards it did not read.
  *
+ * With `handover` (`handover.ts`) it polls nothing until its predecessor has
+ * let its shards go, goes on with each watch where the predecessor stopped,
+ * and polls past the next scheduled start until its successor has started,
+ * then lets go: no stretch between invocations without polls.
+ *
  * The state (`PollerState`) outlives the invocation in a warm container.
  * Overlapping invocations stay correct: every write is conditional on the
  * version read.
  */
 import { setMaxListeners } from "node:events";
-import type { CadenceRules } from "../domain/cadence";
+import { type CadenceRules, nextPollAt } from "../domain/cadence";
 import { errorText } from "../domain/error-text";
 import { transition } from "../domain/lifecycle";
 import { isTerminal } from "../domain/watch";
 import { DueReader } from "./due-reader";
+import { type HandoverOptions, heldByPredecessor, packSchedule, successorStarted } from "./handover";
 import { ItemReads } from "./item-reads";
 import type { DueKey } from "./ports";
 import { createPollerState, type Entry, factsOf, type PollerState, PollSchedule, pollView } from "./poll-schedule";
@@ -57,7 +63,7 @@ export function stopPollLoop(state: PollerState): void {
 export interface LoopOptions {
   /** The due-index shards this invocation owns. */
   shards: string[];
-  /** Start no poll after this (epoch ms): shortly before the next scheduled invocation. */
+  /** Start no poll after this (epoch ms): with `handover`, the round's `coverUntil`; without, shortly before the next scheduled invocation. */
   endAt: number;
   /** Handle every watch due at the start once, then stop, whatever `endAt` says (one cold round). */
   once?: boolean;
@@ -76,6 +82,8 @@ export interface LoopOptions {
   preread?: Map<string, { keys: DueKey[]; at: number }>;
   /** Shards whose backlog to report besides `shards`, from their stored sweep records (the coordinator: all). */
   reportShards?: string[];
+  /** Take over from the invocation before, and hand over to the next (`handover.ts`). */
+  handover?: HandoverOptions;
 }
 
 /** Run one invocation's loop over `opts.shards`. Never throws for a single watch's failure. */
@@ -211,6 +219,7 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
     sum.errors++;
     deps.log.error("sweep_read_failed", { error: errorText(err) });
   }
+  await takeOver(deps, state, reader, opts, sum);
   await refresh();
   const roundAt = now();
   let nextRefreshAt = roundAt + opts.pickupEveryMs;
@@ -247,9 +256,22 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
 
   let inFlight = 0;
   const running = new Set<Promise<void>>();
+  const ho = opts.handover;
+  let nextCheckAt = ho ? ho.checkFrom : Number.POSITIVE_INFINITY;
   for (;;) {
     const t0 = now();
     if (state.stopping || t0 >= opts.hardStopAt) break;
+    if (ho && t0 >= nextCheckAt) {
+      nextCheckAt = t0 + ho.checkEveryMs;
+      try {
+        // The successor is here: it polls nothing until we let go, so let go now.
+        if (await successorStarted(deps.store, ho.round)) sum.handedOver = true;
+      } catch (err) {
+        sum.errors++;
+        deps.log.error("round_read_failed", { error: errorText(err) });
+      }
+      if (sum.handedOver) break;
+    }
     if (opts.once ? firstRound.size === 0 && inFlight === 0 : t0 >= opts.endAt) break;
     // Idle costs nothing: with nothing due before the next invocation, end now
     // (a registration meanwhile is queried by the registration itself, then by the next invocation).
@@ -281,7 +303,7 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
     }
     const t = now();
     const until = Math.min(
-      opts.once ? Number.POSITIVE_INFINITY : Math.min(nextRefreshAt, opts.endAt),
+      opts.once ? Number.POSITIVE_INFINITY : Math.min(nextRefreshAt, opts.endAt, nextCheckAt),
       opts.hardStopAt,
       inFlight < opts.concurrency && !opts.once ? schedule.nextAt(t) : Number.POSITIVE_INFINITY,
     );
@@ -300,12 +322,14 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
   cancelAlarm();
   // Rate-limiter waits end now: the polls they would start are past the loop's end.
   abort.abort();
+  // The successor waits for this, not for the answers still in flight.
+  if (ho) await letGo(deps, state, reader, opts.shards, ho, sum);
   await Promise.all(running);
   delete state.wake;
   await deps.health.flush({ pollerRan: true });
 
   const end = now();
-  await storeSweeps(deps, state, reader, reader.read, end, sum);
+  if (!ho) await storeSweeps(deps, state, reader, reader.read, end, sum);
   const seen = { entries: state.entries.values(), read: reader.read, records: reader.records, cadence: deps.cadence };
   reportBacklog(sum, seen, [...opts.shards, ...(opts.reportShards ?? [])], end);
   sum.watches = state.entries.size;
@@ -313,14 +337,65 @@ export async function runPollLoop(deps: LoopDeps, state: PollerState, opts: Loop
   return sum;
 }
 
-/** Store, per shard read, what was served, so the next container (fresh or warm) starts with the most overdue. */
-async function storeSweeps(deps: LoopDeps, state: PollerState, reader: DueReader, shards: Set<string>, end: number, sum: LoopSummary) {
+/** Wait, polling nothing, until the invocation before has let our shards go (`handover.ts`); then read their records as it left them. */
+async function takeOver(deps: LoopDeps, state: PollerState, reader: DueReader, opts: LoopOptions, sum: LoopSummary) {
+  const ho = opts.handover;
+  if (!ho) return;
+  const from = deps.clock().getTime();
+  for (;;) {
+    const t = deps.clock().getTime();
+    if (!heldByPredecessor(ho.previous, reader.records, opts.shards, t, ho.waitUntil) || t >= opts.hardStopAt || state.stopping) break;
+    await deps.sleep(ho.checkEveryMs);
+    try {
+      await reader.readRecords(opts.shards, { consistent: true });
+    } catch (err) {
+      sum.errors++;
+      deps.log.error("sweep_read_failed", { error: errorText(err) });
+    }
+  }
+  sum.handoverWaitMs = deps.clock().getTime() - from;
+  // Every watch this container remembers is reconciled with what the invocation before left, not only the new ones a pickup finds.
+  for (const shard of opts.shards) state.fullReadAt.delete(shard);
+}
+
+/**
+ * Let our shards go: each one's record with our round and every watch's next
+ * poll, for the successor. An idle coordinator (nothing open) marks its round
+ * ended instead, so an idle deployment writes one small item a minute.
+ */
+async function letGo(deps: LoopDeps, state: PollerState, reader: DueReader, shards: readonly string[], ho: HandoverOptions, sum: LoopSummary) {
+  const at = deps.clock().getTime();
+  if (ho.mayEndRound && !sum.handedOver && state.entries.size === 0) {
+    try {
+      // Ended: the records as without a handover (an empty shard's now and then).
+      if (await deps.store.endRound(ho.round)) return await storeSweeps(deps, state, reader, reader.read, at, sum);
+    } catch (err) {
+      sum.errors++;
+      deps.log.error("round_write_failed", { error: errorText(err) });
+    }
+  }
+  await storeSweeps(deps, state, reader, new Set([...reader.read, ...shards]), at, sum, ho.round.round);
+}
+
+/** Where a watch is scheduled next, for the successor: a poll in flight counts as sent now. */
+function nextOf(e: Entry, now: number, cadence: CadenceRules): number {
+  if (!e.inFlight) return e.nextAt;
+  const waitedUntil = e.watch?.waited_until ?? e.facts?.waitedUntil ?? null;
+  return nextPollAt({ createdAt: e.createdAt, waitedUntil, lastPollAt: now, faults: 0 }, cadence, () => 0);
+}
+
+/** Store, per shard read, what was served, so the next container (fresh or warm) starts with the most overdue; with `round`, also each watch's next poll. */
+async function storeSweeps(deps: LoopDeps, state: PollerState, reader: DueReader, shards: Set<string>, end: number, sum: LoopSummary, round?: number) {
   const byShard = new Map<string, Entry[]>([...shards].map((s) => [s, []]));
   for (const e of state.entries.values()) byShard.get(e.shard)?.push(e);
   await Promise.all(
     [...byShard].map(async ([shard, entries]) => {
-      const next = nextSweep(shard, reader.records.get(shard), entries, end);
-      if (!next) return;
+      const swept = nextSweep(shard, reader.records.get(shard), entries, end, round !== undefined);
+      if (!swept) return;
+      const next =
+        round === undefined
+          ? swept
+          : { ...swept, round, next: packSchedule(end, entries.map((e) => ({ key: e.key, nextAt: nextOf(e, end, deps.cadence), faults: e.faults }))) };
       try {
         await deps.store.writeSweep(next);
         reader.records.set(shard, next);

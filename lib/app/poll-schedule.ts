@@ -10,6 +10,7 @@
 import { cadenceDelayMs, type CadenceRules, nextPollAt, YOUNG_FOR_MS } from "../domain/cadence";
 import { nextDeliveryAt } from "../domain/delivery";
 import { isTerminal, type Watch } from "../domain/watch";
+import { type Scheduled, scheduledIn } from "./handover";
 import { MinHeap } from "./min-heap";
 import type { DueKey, PollFacts, SweepRecord } from "./ports";
 import type { AimdThrottle } from "./region-throttle";
@@ -236,8 +237,27 @@ export class PollSchedule {
       seq: 0,
     };
     this.state.entries.set(key, e);
-    this.queue(e);
+    // The invocation before had it scheduled (it handed over): go on from there.
+    const handed = terminal || atOnce ? undefined : scheduledIn(record, key);
+    if (handed) this.adopt(e, handed, now);
+    else this.queue(e);
     return e;
+  }
+
+  /**
+   * Follow the schedule the invocation before had for a watch (`handover.ts`):
+   * its next poll, not sooner, and its backoff.
+   */
+  adopt(e: Entry, s: Scheduled, now: number): void {
+    if (e.inFlight) return;
+    e.faults = s.faults;
+    // The poll before it, as far as the cadence tells: for the sweep record and the deadline.
+    const last = Math.min(now, s.nextAt - cadenceDelayMs(s.nextAt - e.createdAt, this.cadence));
+    e.servedAt = Math.max(e.servedAt, last);
+    e.nextAt = Math.max(now, s.nextAt);
+    e.dueBy = Math.max(s.nextAt, last + (e.faults > 0 ? this.cadence.backoffCapMs : this.cadence.maxMs));
+    e.dueSince = s.nextAt;
+    this.queue(e);
   }
 
   /**

@@ -5,13 +5,20 @@
  * longer reads (`due-shards.ts`); as a worker it polls the shards it was
  * given. Either way it then runs the poll loop for its share. A worker that
  * cannot be started is counted and its shards are polled by the coordinator.
+ * With `coverMs` set, the scheduled invocation starts a new poll round, and
+ * every invocation of it takes over from the round before and hands over to
+ * the next (`handover.ts`).
  */
 import * as z from "../domain/zod";
 import { errorText } from "../domain/error-text";
 import { sweepStrayShards } from "./due-shards";
 import { EXPECTED_APIG_LATENCY_MS, LatencyMeter, planFanOut } from "./fan-out";
+import type { HandoverOptions } from "./handover";
 import { type LoopDeps, type LoopSummary, type PollerState, runPollLoop } from "./poll-loop";
-import type { DueKey, TaskQuery } from "./ports";
+import type { DueKey, PollRound, TaskQuery } from "./ports";
+import { HANDOVER_CHECK_MS, HANDOVER_WAIT_MS, SUCCESSOR_EARLY_MS } from "./timing";
+
+const Round = z.object({ round: z.number(), coverUntil: z.number(), ended: z.optional(z.boolean()) });
 
 /** What a worker invocation is asked to do; anything else is a scheduled (coordinator) invocation. */
 export const WorkerPayload = z.object({
@@ -19,6 +26,8 @@ export const WorkerPayload = z.object({
   shards: z.array(z.string().check(z.regex(/^S#\d{1,3}$/))).check(z.minLength(1), z.maxLength(64)),
   /** This worker's share of the per-region APIG rate. */
   maxRps: z.number().check(z.positive()),
+  /** The coordinator's poll round and the one before (`handover.ts`). */
+  handover: z.optional(z.object({ round: Round, previous: z.nullable(Round) })),
 });
 export type WorkerPayload = z.infer<typeof WorkerPayload>;
 
@@ -34,6 +43,8 @@ export interface InvocationSettings {
   /** From `app/timing.ts`. */
   loopMs: number;
   reserveMs: number;
+  /** From `app/timing.ts`: with it, invocations hand over to each other (`handover.ts`); without, each loop ends at `loopMs`. */
+  coverMs?: number;
 }
 
 /** What a container remembers for its next coordinator invocation. */
@@ -86,10 +97,13 @@ export async function runPollerInvocation(
   let resharded = 0;
   let preread: Map<string, { keys: DueKey[]; at: number }> | undefined;
 
+  let handover: { round: PollRound; previous: PollRound | null } | undefined;
   if (worker.success) {
     shards = worker.data.shards.filter((s) => all.includes(s));
     maxRps = worker.data.maxRps;
+    handover = worker.data.handover;
   } else {
+    if (settings.coverMs !== undefined) handover = await startRound(deps, start, settings.coverMs);
     const sweep = memory === undefined || memory.strayShardsSweptAt === null || start - memory.strayShardsSweptAt >= STRAY_SWEEP_EVERY_MS;
     // Before anything is read, so what it moves is polled in this invocation.
     if (sweep) {
@@ -115,7 +129,9 @@ export async function runPollerInvocation(
         // Each invocation gets the region's rate in proportion to its shards.
         const share = (n: number) => (settings.apigMaxRps * n) / all.length;
         const invoker = input.invoker;
-        const results = await Promise.allSettled(plan.workers.map((s) => invoker.invoke({ kind: "poll-shards", shards: s, maxRps: share(s.length) })));
+        const results = await Promise.allSettled(
+          plan.workers.map((s) => invoker.invoke({ kind: "poll-shards", shards: s, maxRps: share(s.length), ...(handover ? { handover } : {}) })),
+        );
         shards = [...plan.self];
         results.forEach((r, i) => {
           if (r.status === "fulfilled") return workers++;
@@ -137,9 +153,19 @@ export async function runPollerInvocation(
     }
   }
 
+  // The round before looks for its successor from SUCCESSOR_EARLY_MS before its period ends: before that, it is not waited for.
+  const looksFrom = handover?.previous ? handover.previous.round + settings.loopMs - SUCCESSOR_EARLY_MS : 0;
+  const ho: HandoverOptions | undefined = handover && {
+    ...handover,
+    waitUntil: start < looksFrom ? start : start + HANDOVER_WAIT_MS,
+    checkFrom: handover.round.round + settings.loopMs - SUCCESSOR_EARLY_MS,
+    checkEveryMs: HANDOVER_CHECK_MS,
+    mayEndRound: !worker.success && workers === 0,
+  };
   const summary = await runPollLoop(loopDeps, state, {
     shards,
-    endAt: start + settings.loopMs,
+    endAt: ho ? ho.round.coverUntil : start + settings.loopMs,
+    ...(ho ? { handover: ho } : {}),
     hardStopAt: start + input.remainingMs - settings.reserveMs,
     concurrency: settings.concurrency,
     maxRps,
@@ -151,6 +177,28 @@ export async function runPollerInvocation(
     ...(worker.success ? {} : { reportShards: all }),
   });
   return { ...summary, role: worker.success ? "worker" : "coordinator", shards, workers, workersFailed, resharded };
+}
+
+/**
+ * A scheduled invocation's new poll round, and the one before, which it
+ * takes over from. If the round cannot be read it waits for nobody; if it
+ * cannot be written the predecessor polls until its cover ends: either way
+ * polling goes on.
+ */
+async function startRound(deps: LoopDeps, start: number, coverMs: number): Promise<{ round: PollRound; previous: PollRound | null }> {
+  const round = { round: start, coverUntil: start + coverMs };
+  let previous: PollRound | null = null;
+  try {
+    previous = await deps.store.readRound();
+  } catch (err) {
+    deps.log.error("round_read_failed", { error: errorText(err) });
+  }
+  try {
+    await deps.store.startRound(round);
+  } catch (err) {
+    deps.log.error("round_write_failed", { error: errorText(err) });
+  }
+  return { round, previous: previous !== null && previous.round < start ? previous : null };
 }
 
 /** The coordinator's read of its first shard, for the plan; null (no fan-out, the loop reads it) when the index does not answer. */

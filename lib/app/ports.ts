@@ -125,6 +125,23 @@ export interface SweepRecord {
   open: number;
   /** Per bucket: epoch ms every watch in it had been polled by (0 = unknown). */
   buckets: number[];
+  /** The round (`PollRound.round`) of the invocation that wrote it: written when it let the shard go (`handover.ts`). */
+  round?: number;
+  /** Each watch's next poll as the writer had it scheduled, packed (`handover.ts`), so its successor goes on where it stopped. */
+  next?: string;
+}
+
+/**
+ * The scheduled invocations' handover (`handover.ts`): the latest scheduled
+ * invocation's start, and how long an invocation of that round polls at most.
+ */
+export interface PollRound {
+  /** Epoch ms the scheduled (coordinator) invocation started; its workers share it. */
+  round: number;
+  /** Epoch ms after which no invocation of this round polls. */
+  coverUntil: number;
+  /** Set when the round ended with nothing open (an idle coordinator): its successor need not wait for it. */
+  ended?: boolean;
 }
 
 /** Buckets of a {@link SweepRecord}: a shard's partial progress is kept to within 1/64 of it. */
@@ -202,8 +219,14 @@ export interface WatchRepository {
    * and those whose stored item does not parse; the missing ones are in neither.
    */
   getMany(keys: ReadonlyArray<{ tenant: string; taskId: string }>): Promise<{ found: Watch[]; malformed: Array<{ tenant: string; taskId: string }> }>;
-  /** The stored sweep records of `shards` (eventually consistent); a shard never written is absent. */
-  readSweeps(shards: readonly string[]): Promise<SweepRecord[]>;
+  /** The stored sweep records of `shards` (eventually consistent unless `consistent`); a shard never written is absent. */
+  readSweeps(shards: readonly string[], opts?: { consistent?: boolean }): Promise<SweepRecord[]>;
+  /** The latest poll round (strongly consistent), or null before the first. */
+  readRound(): Promise<PollRound | null>;
+  /** Start a new round (a scheduled invocation): replaces the stored one. */
+  startRound(r: PollRound): Promise<void>;
+  /** Mark `r` ended, unless a newer round has started since. @returns false when one has */
+  endRound(r: PollRound): Promise<boolean>;
   /** Replace a shard's sweep record (last writer wins: overlapping invocations both report what they served). */
   writeSweep(r: SweepRecord): Promise<void>;
 }

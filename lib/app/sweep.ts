@@ -35,6 +35,7 @@ export function storedLastPoll(r: SweepRecord | undefined, key: string, fallback
  * The record to store after an invocation: per bucket, the oldest last poll
  * of its watches (`servedAt`: the poll this container saw, else what the
  * table said); an empty bucket is served now.
+ * @param force write it even when unchanged (a handover: the successor waits for it)
  * @returns null when the stored record is still true and fresh enough not to be rewritten
  */
 export function nextSweep(
@@ -42,6 +43,7 @@ export function nextSweep(
   prev: SweepRecord | undefined,
   watches: Iterable<{ key: string; servedAt: number }>,
   now: number,
+  force = false,
 ): SweepRecord | null {
   const buckets = new Array<number>(SWEEP_BUCKETS).fill(Number.POSITIVE_INFINITY);
   let open = 0;
@@ -52,7 +54,7 @@ export function nextSweep(
   }
   for (let b = 0; b < SWEEP_BUCKETS; b++) if (buckets[b] === Number.POSITIVE_INFINITY) buckets[b] = now;
   // Idle costs nothing: an empty shard is rewritten only now and then.
-  if (open === 0 && prev?.open === 0 && now - prev.at < EMPTY_SWEEP_REFRESH_MS) return null;
+  if (!force && open === 0 && prev?.open === 0 && now - prev.at < EMPTY_SWEEP_REFRESH_MS) return null;
   return { shard, at: now, open, buckets };
 }
 

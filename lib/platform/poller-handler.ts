@@ -46,6 +46,7 @@ export function createPollerHandler(env: Env = process.env): PollerHandler {
           apigMaxRps: d.config.apigMaxRps,
           loopMs: timing.loopMs,
           reserveMs: timing.reserveMs,
+          coverMs: timing.coverMs,
         },
         memory,
         ...(invoker ? { invoker } : {}),

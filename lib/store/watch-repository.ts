@@ -7,7 +7,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import * as z from "../domain/zod";
-import type { Decision, DueKey, ListResult, ShardedDueKey, SweepRecord, UpdateResult, WatchRepository } from "../app/ports";
+import type { Decision, DueKey, ListResult, PollRound, ShardedDueKey, SweepRecord, UpdateResult, WatchRepository } from "../app/ports";
 import { readDecideWrite } from "../app/update-watch";
 import type { Watch } from "../domain/watch";
 import { type CodecOptions, dueKeyOf, fromItem, INDEX_BY_CREATED, INDEX_DUE, MAX_DUE_SHARDS, pkOf, shardOf, skOf, toItem } from "./item-codec";
@@ -231,18 +231,48 @@ export class DynamoWatchRepository implements WatchRepository {
     return { found, malformed };
   }
 
-  async readSweeps(shards: readonly string[]): Promise<SweepRecord[]> {
-    const items = await this.batchGet(shards.map((s) => ({ pk: SWEEP_PK, sk: s })), false);
+  async readSweeps(shards: readonly string[], opts: { consistent?: boolean } = {}): Promise<SweepRecord[]> {
+    const items = await this.batchGet(shards.map((s) => ({ pk: SWEEP_PK, sk: s })), opts.consistent === true);
     return items.flatMap((it) => {
       const r = sweepItem.safeParse(it);
-      return r.success ? [{ shard: r.data.sk, at: r.data.at, open: r.data.open, buckets: r.data.buckets }] : [];
+      if (!r.success) return [];
+      const { sk, at, open, buckets, round, next } = r.data;
+      return [{ shard: sk, at, open, buckets, ...(round !== undefined ? { round } : {}), ...(next !== undefined ? { next } : {}) }];
     });
   }
 
   async writeSweep(r: SweepRecord): Promise<void> {
-    await this.db.send(
-      new PutCommand({ TableName: this.opts.tableName, Item: { pk: SWEEP_PK, sk: r.shard, at: r.at, open: r.open, buckets: r.buckets } }),
-    );
+    const { shard, ...rest } = r;
+    await this.db.send(new PutCommand({ TableName: this.opts.tableName, Item: { pk: SWEEP_PK, sk: shard, ...rest } }));
+  }
+
+  async readRound(): Promise<PollRound | null> {
+    const res = await this.db.send(new GetCommand({ TableName: this.opts.tableName, Key: { pk: SWEEP_PK, sk: ROUND_SK }, ConsistentRead: true }));
+    const r = roundItem.safeParse(res.Item);
+    return r.success ? { round: r.data.round, coverUntil: r.data.coverUntil, ...(r.data.ended ? { ended: true } : {}) } : null;
+  }
+
+  async startRound(r: PollRound): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.opts.tableName, Item: { pk: SWEEP_PK, sk: ROUND_SK, round: r.round, coverUntil: r.coverUntil } }));
+  }
+
+  async endRound(r: PollRound): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.opts.tableName,
+          Item: { pk: SWEEP_PK, sk: ROUND_SK, round: r.round, coverUntil: r.coverUntil, ended: true },
+          // A successor that started meanwhile owns the item now.
+          ConditionExpression: "#r = :r",
+          ExpressionAttributeNames: { "#r": "round" },
+          ExpressionAttributeValues: { ":r": r.round },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
   }
 
   /** BatchGetItem in pages of 100, retrying what DynamoDB leaves unprocessed. */
@@ -266,7 +296,17 @@ export class DynamoWatchRepository implements WatchRepository {
 
 /** Sweep records live beside the watches under their own partition key, with no index keys. */
 const SWEEP_PK = "sweep";
-const sweepItem = z.object({ sk: z.string(), at: z.number(), open: z.number(), buckets: z.array(z.number()) });
+const sweepItem = z.object({
+  sk: z.string(),
+  at: z.number(),
+  open: z.number(),
+  buckets: z.array(z.number()),
+  round: z.optional(z.number()),
+  next: z.optional(z.string()),
+});
+/** The poll round (`handover.ts`) beside them. */
+const ROUND_SK = "round";
+const roundItem = z.object({ round: z.number(), coverUntil: z.number(), ended: z.optional(z.boolean()) });
 
 /** The MAC binds a cursor to the key it names and to the tenant it was issued to. */
 function cursorMac(key: Buffer, pk: string, startKey: string): string {

@@ -179,3 +179,77 @@ export async function runAges(o: { background: number; perAge: number; latencyMs
     wallS: (Date.now() - wall) / 1000,
   };
 }
+
+export interface HandoverRow {
+  mode: "before" | "after";
+  /** How late each successor started, seconds. */
+  lateS: number;
+  /** Longest stretch with no APIG query around a boundary (5 s before the scheduled start to 10 s after the actual), seconds: median and worst over the boundaries. */
+  stretchP50S: number;
+  stretchMaxS: number;
+  /** Polls closer than the watch's cadence. */
+  tooSoon: number;
+  /** Poller seconds billed per scheduled minute (all invocations' durations over the minutes run). */
+  busySPerMinute: number;
+}
+
+/**
+ * The minute boundary, before and after the handover, on virtual time with
+ * the real invocation code and Lambda's one-invocation-per-container rule
+ * (`infra/dev/sim/schedule-sim.ts`): `old` watches aged 30 minutes, a young
+ * one registered every 7 s (each running 10 minutes), APIG at `latencyMs`,
+ * 4 shards, `minutes` scheduled invocations each starting `lateS` late
+ * (every other one, so boundaries alternate between on time and late).
+ * "before": the loop ends 2 s before the next schedule (loopMs 58 s, no
+ * handover); "after": the shipped timing.
+ */
+export async function runHandover(o: { old: number; minutes: number; lateS: number; latencyMs: number }): Promise<HandoverRow[]> {
+  const { startSim } = await import("../../infra/dev/sim/loop-sim");
+  const { runSchedule, longestPollFreeMs } = await import("../../infra/dev/sim/schedule-sim");
+  const { pollerTiming } = await import("../../lib/app/timing");
+  const { cadenceDelayMs, DEFAULT_CADENCE } = await import("../../lib/domain/cadence");
+  const t = pollerTiming({ pollIntervalS: 60, apigTimeoutMs: 10_000 });
+  const rows: HandoverRow[] = [];
+  for (const mode of ["before", "after"] as const) {
+    const sim = startSim({ shards: 4, latencyMs: o.latencyMs });
+    const created = new Map<string, number>();
+    const t0 = sim.vt.now;
+    for (let i = 0; i < o.old; i++) {
+      sim.watch(`old-${i}`, 24 * 3600_000);
+      const w = sim.store.peek("acme", `old-${i}`)!;
+      const at = new Date(t0 - 30 * 60_000 + i * 37).toISOString();
+      sim.store.seed({ ...w, created_at: at, history: w.history.map((h) => ({ ...h, at })) });
+      created.set(`old-${i}`, Date.parse(at));
+    }
+    for (let k = 0; k * 7_000 < o.minutes * 60_000; k++) {
+      void sim.vt.sleep(k * 7_000).then(() => {
+        sim.watch(`young-${k}`, 10 * 60_000);
+        created.set(`young-${k}`, sim.vt.now);
+      });
+    }
+    const settings =
+      mode === "before"
+        ? { concurrency: 64, apigMaxRps: 200, loopMs: 58_000, reserveMs: t.reserveMs }
+        : { concurrency: 64, apigMaxRps: 200, loopMs: t.loopMs, reserveMs: t.reserveMs, coverMs: t.coverMs };
+    const inv = await runSchedule(sim.vt, sim.deps, {
+      invocations: o.minutes,
+      periodMs: 60_000,
+      settings,
+      lambdaTimeoutS: mode === "before" ? 120 : t.lambdaTimeoutS,
+      lateMs: (i) => (i % 2 === 1 ? o.lateS * 1000 : 0),
+    });
+    const polls = [...sim.apig.asked.values()].flat();
+    const stretches = inv.slice(1).map((s) => longestPollFreeMs(polls, s.scheduledAt - 5_000, s.startedAt + 10_000) / 1000);
+    let tooSoon = 0;
+    for (const [id, times] of sim.apig.asked) {
+      for (let i = 1; i < times.length; i++) {
+        const want = cadenceDelayMs(times[i - 1]! - o.latencyMs - created.get(id)!, DEFAULT_CADENCE);
+        if (times[i]! - times[i - 1]! < want - 1) tooSoon++;
+      }
+    }
+    // The last invocation has no successor: count the minutes before it.
+    const billed = inv.slice(0, -1).reduce((n, x) => n + (x.endedAt - x.startedAt), 0) / 1000;
+    rows.push({ mode, lateS: o.lateS, stretchP50S: percentile(stretches, 50), stretchMaxS: Math.max(...stretches), tooSoon, busySPerMinute: billed / (inv.length - 1) });
+  }
+  return rows;
+}

@@ -11,6 +11,8 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { startCapacityProxy } from "../../infra/dev/capacity-proxy";
 import { writeUnits } from "../../infra/dev/capacity-meter";
 import { pollerTiming } from "../../lib/app/timing";
+import { createPollerHandler } from "../../lib/platform/poller-handler";
+import { schedulePoller } from "../../infra/dev/local/poller-schedule";
 import { API_KEY, handlerEnv, percentile, seedRunning, startReceiver, startStack } from "./stack";
 
 export interface DetectionResult {
@@ -46,18 +48,16 @@ export async function runDetection(o: { background: number; tasks: number; laten
   const { lambdaTimeoutS } = pollerTiming({ pollIntervalS: 60, apigTimeoutMs: 10_000 });
 
   const started = Date.now();
-  let running: Promise<unknown> | null = null;
   let polls = 0;
-  const tick = () => {
-    if (running) return;
-    const at = Date.now();
-    running = poller
-      .handler({ source: "aws.events" }, { getRemainingTimeInMillis: () => lambdaTimeoutS * 1000 - (Date.now() - at) })
-      .then((s) => void (polls += s.polls))
-      .finally(() => (running = null));
-  };
-  tick();
-  const schedule = setInterval(tick, 60_000);
+  // As Lambda runs it: an invocation that starts while the last still runs (the handover) gets another container.
+  const polling = schedulePoller({
+    first: poller.handler,
+    more: () => createPollerHandler(process.env),
+    intervalMs: 60_000,
+    lambdaTimeoutS,
+    event: { source: "aws.events" },
+    onSummary: (s) => void (polls += s.polls),
+  });
 
   // The measured tasks: registered over the first minute, each ending 20 to 150 s later.
   const ends = new Map<string, number>();
@@ -99,9 +99,7 @@ export async function runDetection(o: { background: number; tasks: number; laten
   }
   // Let the deliveries' outcome writes land before counting.
   await new Promise((r) => setTimeout(r, 2_000));
-  clearInterval(schedule);
-  poller.stopPolling();
-  await running;
+  await polling.stop();
   const runS = (Date.now() - started) / 1000;
 
   const latencies = [...ends].filter(([id]) => receiver.arrivals.has(id)).map(([id, end]) => (receiver.arrivals.get(id)! - end) / 1000);

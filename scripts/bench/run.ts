@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { type BillInput, monthlyBill, PRICE_LISTS } from "./cost";
-import { runAges } from "./ages";
+import { type HandoverRow, runAges, runHandover } from "./ages";
 import { runDetection } from "./detection";
 import { runUnitsByShape } from "./units-by-shape";
 import { runFairness } from "./fairness";
@@ -19,7 +19,7 @@ import { runThroughput } from "./throughput";
 import { hideSdkNodeVersionWarning } from "../../infra/dev/node-warnings";
 
 const quick = process.argv.includes("--quick");
-/** `--only=detection,throughput,invocation,fanout,fairness,ages,shapes,bill`: run those sections (the bill needs detection and ages). */
+/** `--only=detection,throughput,invocation,fanout,fairness,ages,handover,shapes,bill`: run those sections (the bill needs detection, ages and handover). */
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
 const run = (section: string) => !only || only.includes(section);
 const log = (s: string) => process.stderr.write(s + "\n");
@@ -30,6 +30,7 @@ const LATENCY = 200;
 const CONCURRENCY = 64;
 const out: string[] = [];
 const row = (...cells: Array<string | number>) => out.push(`| ${cells.join(" | ")} |`);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
 
 async function main() {
@@ -96,6 +97,21 @@ async function main() {
     out.push("");
   }
 
+  let handover: HandoverRow[] | undefined;
+  if (run("handover") || run("bill")) {
+    log("handover: the minute boundary before and after (virtual time) ...");
+    handover = [];
+    for (const lateS of [0, 5, 10]) handover.push(...(await runHandover({ old: 1_000, minutes: quick ? 6 : 10, lateS, latencyMs: LATENCY })));
+    out.push(
+      `### The minute boundary (virtual time, real invocation code, one invocation per container; 1,000 watches aged 30 min, a young one registered every 7 s, APIG ${LATENCY} ms, APIG_MAX_RPS 200, POLL_CONCURRENCY 64, 4 shards, every other successor starting late by the figure given)`,
+      "",
+      "| handover | successor late s | longest poll-free stretch at a boundary, median / worst s | polls sooner than the cadence | poller s billed a minute |",
+      "|---|---:|---:|---:|---:|",
+    );
+    for (const r of handover) row(r.mode === "before" ? "before (loop ends 2 s before the schedule)" : "after (polls until the successor takes over)", r.lateS, `${f(r.stretchP50S)} / ${f(r.stretchMaxS)}`, r.tooSoon, f(r.busySPerMinute));
+    out.push("");
+  }
+
   if (run("shapes")) {
     log("6/7 write units per life by shape ...");
     out.push("### DynamoDB units per watch life by shape (capacity proxy on the wire, DynamoDB rules; register, processing, succeed, one webhook)", "");
@@ -116,7 +132,7 @@ async function main() {
   }
 
 
-  if (!det || !ages || !run("bill")) return finish();
+  if (!det || !ages || !handover || !run("bill")) return finish();
   log("7/7 the monthly bill ...");
   const taskSeconds = 180;
   const three = ages.rows.find((r) => r.ageMin === 3 && r.waited)!;
@@ -135,7 +151,8 @@ async function main() {
     waitedReadsVia: "function-url",
     egressBytesPerPoll: 1_000,
     pollerMemoryGb: 0.5,
-    busyS: 58,
+    // Measured above (the handover section): an invocation polls until its successor has taken over.
+    busyS: mean(handover!.filter((r) => r.mode === "after").map((r) => r.busySPerMinute)),
     idleS: 0.1,
     registrationS: 0.3,
     apiMemoryGb: 0.5,
@@ -162,7 +179,7 @@ async function main() {
     out.push("");
   }
   out.push(
-    "Assumptions besides the measured units (each a field of `BillInput` in run.ts): poller 512 MB, 58 s per minute with an open watch and 0.1 s per idle invocation;",
+    `Assumptions besides the measured units (each a field of \`BillInput\` in run.ts): poller 512 MB, ${f(input.busyS)} s per minute with an open watch (measured above: until the successor takes over) and 0.1 s per idle invocation;`,
     "registration 0.3 s at 512 MB, a read 10 ms at 256 MB; 350 log bytes of Lambda platform lines per invocation and 330 per HTTP API access-log line;",
     "1 KB sent to APIG per query (AK/SK; ~10 KB with an IAM token); 12 metric series billed for the hours with an open watch; 6 alarms, 1 dashboard.",
     `Waited: the CLI reads at the Retry-After rhythm (${f(input.waitedReadsPerLife, 0)} reads and ${f(input.waitedMarksPerLife, 1)} waited marks of ${input.writeUnitsPerMark} write units per 3-minute life, measured above),`,

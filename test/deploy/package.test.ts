@@ -103,7 +103,7 @@ describe("packaged stack", () => {
     expect(fns.PollerLambdaFunction!.Properties.Handler).toBe("functions/poller.handler");
     // API Gateway gives up on an integration after 30 s.
     expect(fns.ApiLambdaFunction!.Properties.Timeout).toBeLessThan(30);
-    expect(fns.PollerLambdaFunction!.Properties.Timeout).toBe(120);
+    expect(fns.PollerLambdaFunction!.Properties.Timeout).toBe(137);
     const groups = ofType("AWS::Logs::LogGroup");
     expect(groups.map(([id]) => id).sort()).toEqual(["ApiLogGroup", "HttpApiLogGroup", "PollerLogGroup", "ReadLogGroup"]);
     for (const [, g] of groups) expect(g.Properties.RetentionInDays).toBe(30);

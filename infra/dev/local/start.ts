@@ -12,6 +12,8 @@ import { startApigSimulator } from "../apig-simulator";
 import { ensureTable } from "../../table";
 import { type Config, loadConfig } from "../../../lib/platform/config";
 import { pollerTiming } from "../../../lib/app/timing";
+import { createPollerHandler } from "../../../lib/platform/poller-handler";
+import { schedulePoller } from "./poller-schedule";
 import { INDEX_BY_CREATED, INDEX_DUE } from "../../../lib/store/item-codec";
 import { lockDataDir } from "./data-dir-lock";
 import { localDynamoClient, startDynalite } from "./dynalite-server";
@@ -145,23 +147,17 @@ async function main(): Promise<void> {
   const apiUrl = `http://${env.HOST || "127.0.0.1"}:${port}`;
 
   // The deployed schedule: one poller invocation per POLL_INTERVAL_S, each
-  // polling its watches on their own cadence until shortly before the next,
-  // with the Lambda timeout the deployed function has.
+  // polling its watches on their own cadence until the next has taken over,
+  // with the Lambda timeout the deployed function has; an invocation that
+  // starts while the last still runs gets another container, as in Lambda.
   const { lambdaTimeoutS } = pollerTiming(config);
-  let running: Promise<unknown> | null = null;
-  const tick = () => {
-    if (running) return; // never overlap locally; correctness would survive it, logs would not
-    const started = Date.now();
-    running = poller
-      .handler({}, { getRemainingTimeInMillis: () => lambdaTimeoutS * 1000 - (Date.now() - started) })
-      .catch((err: unknown) => console.error(JSON.stringify({ level: "error", event: "tick_failed", error: String(err) })))
-      .finally(() => {
-        running = null;
-      });
-  };
-  const timer = setInterval(tick, config.pollIntervalS * 1000);
-  // At once too: work left by the last run, and /health, should not wait a whole interval.
-  tick();
+  const polling = schedulePoller({
+    first: poller.handler,
+    more: () => createPollerHandler(env),
+    intervalMs: config.pollIntervalS * 1000,
+    lambdaTimeoutS,
+    onError: (err) => console.error(JSON.stringify({ level: "error", event: "tick_failed", error: String(err) })),
+  });
 
   const lines = [
     "apig-taskwatch is running",
@@ -186,15 +182,14 @@ async function main(): Promise<void> {
       console.error("stop took too long; exiting");
       process.exit(1);
     }, 8_000).unref();
-    clearInterval(timer);
     clearInterval(orphanCheck);
-    // The running invocation starts nothing more; what is in flight finishes.
-    poller.stopPolling();
+    // The running invocations start nothing more; what is in flight finishes.
+    const pollersStopped = polling.stop();
     await new Promise<void>((r) => {
       server.close(() => r());
       server.closeAllConnections();
     });
-    await running;
+    await pollersStopped;
     await simulator?.close();
     await dynamo.close();
     unlock();

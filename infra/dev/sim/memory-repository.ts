@@ -4,7 +4,7 @@
  * and times from `store/item-codec.ts`) as DynamoDB, and counters for what
  * the loop asks of it.
  */
-import type { Decision, DueKey, ListResult, ShardedDueKey, SweepRecord, UpdateResult, WatchRepository } from "../../../lib/app/ports";
+import type { Decision, DueKey, ListResult, PollRound, ShardedDueKey, SweepRecord, UpdateResult, WatchRepository } from "../../../lib/app/ports";
 import { readDecideWrite } from "../../../lib/app/update-watch";
 import type { Watch } from "../../../lib/domain/watch";
 import { dueAt, MAX_DUE_SHARDS, pollFactsOf, shardOf } from "../../../lib/store/item-codec";
@@ -28,7 +28,12 @@ export class MemoryRepository implements WatchRepository {
     batchItems: 0,
     sweepReads: 0,
     sweepWrites: 0,
+    /** Poll-round reads and writes (`handover.ts`). */
+    roundReads: 0,
+    roundWrites: 0,
   };
+  /** The stored poll round. */
+  round: PollRound | null = null;
   /** Per watch key: the shard its due entry is in (one entry per item, as DynamoDB keeps it). */
   private readonly shardOfKey = new Map<string, string>();
   /** The stored sweep records, by shard. */
@@ -188,7 +193,7 @@ export class MemoryRepository implements WatchRepository {
     return { found, malformed: [] };
   }
 
-  async readSweeps(shards: readonly string[]): Promise<SweepRecord[]> {
+  async readSweeps(shards: readonly string[], _opts?: { consistent?: boolean }): Promise<SweepRecord[]> {
     this.counts.sweepReads++;
     return shards.flatMap((s) => {
       const r = this.sweeps.get(s);
@@ -201,4 +206,20 @@ export class MemoryRepository implements WatchRepository {
     this.sweeps.set(r.shard, structuredClone(r));
   }
 
+  async readRound(): Promise<PollRound | null> {
+    this.counts.roundReads++;
+    return this.round && { ...this.round };
+  }
+
+  async startRound(r: PollRound): Promise<void> {
+    this.counts.roundWrites++;
+    this.round = { ...r };
+  }
+
+  async endRound(r: PollRound): Promise<boolean> {
+    if (this.round?.round !== r.round) return false;
+    this.counts.roundWrites++;
+    this.round = { ...r, ended: true };
+    return true;
+  }
 }
