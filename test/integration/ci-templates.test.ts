@@ -24,27 +24,18 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 /** Run `script` with `shell` in `cwd` while the poller ticks, as the deployed schedule would. */
-async function runShell(shell: string[], script: string, env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stop = false;
-  const ticking = (async () => {
-    while (!stop) {
-      await h.tick();
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  try {
-    return await new Promise((ok) => {
-      const p = spawn(shell[0]!, [...shell.slice(1), script], { cwd, env: { PATH: process.env.PATH!, ...env } });
-      let stdout = "";
-      let stderr = "";
-      p.stdout.on("data", (c) => (stdout += c));
-      p.stderr.on("data", (c) => (stderr += c));
-      p.on("exit", (code) => ok({ code: code ?? -1, stdout, stderr }));
-    });
-  } finally {
-    stop = true;
-    await ticking;
-  }
+function runShell(shell: string[], script: string, env: Record<string, string>, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return h.whileTicking(
+    () =>
+      new Promise((ok) => {
+        const p = spawn(shell[0]!, [...shell.slice(1), script], { cwd, env: { PATH: process.env.PATH!, ...env } });
+        let stdout = "";
+        let stderr = "";
+        p.stdout.on("data", (c) => (stdout += c));
+        p.stderr.on("data", (c) => (stderr += c));
+        p.on("exit", (code) => ok({ code: code ?? -1, stdout, stderr }));
+      }),
+  );
 }
 
 /** A GitHub runner's view of a composite action: inputs with defaults, `${{ inputs.x }}` and `${{ steps.s.outputs.x }}`. */

@@ -5,7 +5,7 @@
  * the right cause (exit 5 naming the URL or APIG's code), and a newcomer's
  * first run (usage, --version, --out checked first, list paging, listen).
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, truncateSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -14,10 +14,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, runCli } from "../support/cli-run";
 import { type Harness, KEYS, registration, startHarness } from "../support/harness";
 
 const root = join(import.meta.dirname, "..", "..");
-const CLI = join(root, "cli", "taskwatch.mjs");
 const SPEC = join(root, "test", "fixtures", "pets.yaml");
 const dir = mkdtempSync(join(tmpdir(), "cli-gate-"));
 
@@ -27,38 +27,8 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((ok) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH!, TASKWATCH_URL: h.apiUrl, TASKWATCH_API_KEY: KEYS.acme, ...env }, timeout: 90_000 },
-      (err, stdout, stderr) => ok({ code: err ? Number(err.code ?? -1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-async function whileTicking<T>(fn: () => Promise<T>): Promise<T> {
-  let stop = false;
-  const ticking = (async () => {
-    while (!stop) {
-      await h.tick();
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  try {
-    return await fn();
-  } finally {
-    stop = true;
-    await ticking;
-  }
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { TASKWATCH_URL: h.apiUrl, TASKWATCH_API_KEY: KEYS.acme, ...env }, 90_000);
+const whileTicking = <T>(fn: () => Promise<T>) => h.whileTicking(fn);
 
 const file = (name: string, text: string) => {
   const p = join(dir, name);

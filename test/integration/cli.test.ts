@@ -65,22 +65,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Run> & {
   return Object.assign(run, { printed });
 }
 
-/** Run `fn` while the poller ticks, as the deployed schedule would. */
-async function whileTicking<T>(fn: () => Promise<T>): Promise<T> {
-  let stop = false;
-  const ticking = (async () => {
-    while (!stop) {
-      await h.tick();
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  try {
-    return await fn();
-  } finally {
-    stop = true;
-    await ticking;
-  }
-}
+const whileTicking = <T>(fn: () => Promise<T>) => h.whileTicking(fn);
 
 /** One line on stderr, no stack trace. */
 function oneLine(stderr: string) {

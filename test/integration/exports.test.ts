@@ -6,7 +6,6 @@
  * webhook and Slack receivers get the link, size and SHA-256 above 20 KB and
  * the document below.
  */
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,12 +14,12 @@ import { gunzipSync } from "node:zlib";
 import { GetCommand, PutCommand, DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli-run";
 import { type Harness, KEYS, registration, startHarness } from "../support/harness";
 import { useReceiver } from "../support/receiver";
 
 const PUBLIC_URL = "https://taskwatch.example.test";
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
-const CLI = join(import.meta.dirname, "..", "..", "cli", "taskwatch.mjs");
 const sha = (s: string | Buffer) => createHash("sha256").update(s).digest("hex");
 
 /** An OpenAPI document of `n` operations, about 150 bytes each. */
@@ -113,23 +112,9 @@ describe("a large export (1,000 operations and more)", () => {
     const spec = document(ops);
     expect((await h.call("POST", "/imports", { body: { project_id: "proj1", instance_id: "inst1", spec, file_name: "big.json", group_id: "grp-big", is_create_group: false } })).status).toBe(201);
     const out = join(mkdtempSync(join(tmpdir(), "cli-export-")), "exported.json");
-    let stop = false;
-    const ticking = (async () => {
-      while (!stop) {
-        await h.tick();
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
-    const r = await new Promise<{ code: number; stderr: string }>((ok) =>
-      execFile(
-        process.execPath,
-        [CLI, "export", "--project", "proj1", "--instance", "inst1", "--group", "grp-big", "--env", "RELEASE", "--out", out],
-        { env: { PATH: process.env.PATH!, TASKWATCH_URL: h.apiUrl, TASKWATCH_API_KEY: KEYS.acme }, timeout: 60_000 },
-        (err, _stdout, stderr) => ok({ code: err ? Number(err.code ?? -1) : 0, stderr }),
-      ),
+    const r = await h.whileTicking(() =>
+      runCli(["export", "--project", "proj1", "--instance", "inst1", "--group", "grp-big", "--env", "RELEASE", "--out", out], { TASKWATCH_URL: h.apiUrl, TASKWATCH_API_KEY: KEYS.acme }),
     );
-    stop = true;
-    await ticking;
     expect(r.code, r.stderr).toBe(0);
     const written = readFileSync(out);
     expect(written.length).toBeGreaterThan(1024 * 1024);

@@ -4,17 +4,15 @@
  * that URL answers nothing but reads. Two real servers on loopback stand for
  * the HTTP API and the read function's URL, over one table.
  */
-import { execFile } from "node:child_process";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLambdaHttpServer } from "../../infra/dev/local/http-adapter";
 import { fromApiGatewayEvent, toApiGatewayResult } from "../../lib/http/apigw-event";
 import { handleHttp } from "../../lib/http/router";
+import { runCli } from "../support/cli-run";
 import { type Harness, KEYS, registration, startHarness } from "../support/harness";
 
-const CLI = join(import.meta.dirname, "..", "..", "cli", "taskwatch.mjs");
 const DONE = JSON.stringify({ success: [{ id: "a", method: "GET", path: "/a", action: "create" }], failure: [], group_id: "g" });
 
 let h: Harness;
@@ -40,16 +38,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((ok) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      { env: { PATH: process.env.PATH!, TASKWATCH_URL: apiProxy!, TASKWATCH_API_KEY: KEYS.acme }, timeout: 60_000 },
-      (err, stdout, stderr) => ok({ code: err ? Number(err.code ?? -1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[]) => runCli(args, { TASKWATCH_URL: apiProxy!, TASKWATCH_API_KEY: KEYS.acme });
 
 /** The harness's API behind a counting proxy, so the test sees which reads went through it. */
 let apiProxy: string | undefined;
@@ -92,15 +81,7 @@ describe("the read URL", () => {
     seen.api.length = 0;
     seen.read.length = 0;
     h.task("ru-cli", ["processing", "processing", { status: "succeed", result: DONE }]);
-    let stop = false;
-    const ticking = (async () => {
-      while (!stop) {
-        await h.tick();
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    })();
-    const r = await cli(["register", "--project", "proj1", "--instance", "inst1", "--task", "ru-cli", "--wait", "--json"]).finally(() => (stop = true));
-    await ticking;
+    const r = await h.whileTicking(() => cli(["register", "--project", "proj1", "--instance", "inst1", "--task", "ru-cli", "--wait", "--json"]));
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ task_id: "ru-cli", outcome: "succeeded" });
     expect(seen.api).toEqual(["POST /tasks"]);

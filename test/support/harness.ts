@@ -84,6 +84,8 @@ export interface Harness {
    * handle every watch due now once, stop. `opts` override the loop's options.
    */
   tick(deps?: ServiceDeps, opts?: Partial<LoopOptions>): Promise<LoopSummary>;
+  /** Run `fn` while the poller ticks every 200 ms, as the deployed schedule would; the ticking ends with it. */
+  whileTicking<T>(fn: () => Promise<T>): Promise<T>;
   /** A second set of dependencies on the same table, like a second Lambda container. */
   twin(overrides?: RuntimeOverrides): ServiceDeps;
   close(): Promise<void>;
@@ -172,6 +174,21 @@ export async function startHarness(
       });
     },
     tick: (d = deps, o = {}) => runPollLoop(d, createPollerState(), { ...oneRound(d), ...o }),
+    async whileTicking(fn) {
+      let stop = false;
+      const ticking = (async () => {
+        while (!stop) {
+          await runPollLoop(deps, createPollerState(), oneRound(deps));
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })();
+      try {
+        return await fn();
+      } finally {
+        stop = true;
+        await ticking;
+      }
+    },
     twin: (o) => build(o),
     async close() {
       await new Promise<void>((ok) => {

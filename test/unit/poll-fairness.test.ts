@@ -12,26 +12,12 @@ import { createPollerState, type LoopOptions, type PollerState, runPollLoop } fr
 import { runPollerInvocation } from "../../lib/app/poller-invocation";
 import { bucketOf } from "../../lib/app/sweep";
 import { newWatch } from "../../lib/app/register";
-import { type Sim, startSim } from "../../infra/dev/sim/loop-sim";
+import { invocationOptions, type Sim, startSim } from "../../infra/dev/sim/loop-sim";
 
 const S = 1000;
 const MIN = 60 * S;
 
-/** A scheduled invocation's options at the sim's current time (58 s loop, 120 s Lambda, 45 s reserve). */
-function invocation(sim: Sim, o: Partial<LoopOptions> = {}): LoopOptions {
-  const now = sim.vt.now;
-  return {
-    shards: sim.deps.store.dueShards(),
-    endAt: now + 58 * S,
-    hardStopAt: now + 120 * S - 45 * S,
-    concurrency: 16,
-    maxRps: 200,
-    fullReadEveryMs: MIN,
-    pickupEveryMs: 5 * S,
-    pickupOverlapMs: 5 * S,
-    ...o,
-  };
-}
+const invocation = invocationOptions;
 
 /** One scheduled invocation a minute; `state(i)` is the container it lands on (a fresh one by default). */
 async function scheduled(sim: Sim, n: number, o: Partial<LoopOptions> = {}, state: (i: number) => PollerState = () => createPollerState()) {

@@ -5,25 +5,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { createPollerState, type LoopOptions, runPollLoop } from "../../lib/app/poll-loop";
-import { type Sim, startSim } from "../../infra/dev/sim/loop-sim";
+import { invocationOptions, type Sim, startSim } from "../../infra/dev/sim/loop-sim";
 
 const S = 1000;
 
-/** One scheduled invocation's options at the sim's current time, as the deployed poller runs it. */
-function invocation(sim: Sim, o: Partial<LoopOptions> = {}): LoopOptions {
-  const now = sim.vt.now;
-  return {
-    shards: sim.deps.store.dueShards(),
-    endAt: now + 58 * S,
-    hardStopAt: now + 120 * S - 45 * S,
-    concurrency: 16,
-    maxRps: 200,
-    fullReadEveryMs: 60 * S,
-    pickupEveryMs: 5 * S,
-    pickupOverlapMs: 5 * S,
-    ...o,
-  };
-}
+const invocation = invocationOptions;
 
 /** Run `n` consecutive scheduled invocations, one a minute, sharing one warm container's state. */
 async function minutes(sim: Sim, n: number, o: Partial<LoopOptions> = {}, state = createPollerState()) {

@@ -3,7 +3,7 @@
  * the cadence, starvation, reads and fan-out, and for the benchmark's
  * large simulations. No I/O, deterministic.
  */
-import { emptyLoopSummary, type LoopDeps, type LoopSummary } from "../../../lib/app/poll-loop";
+import { emptyLoopSummary, type LoopDeps, type LoopOptions, type LoopSummary } from "../../../lib/app/poll-loop";
 import type { Sender } from "../../../lib/app/ports";
 import { newWatch } from "../../../lib/app/register";
 import { DEFAULT_CADENCE } from "../../../lib/domain/cadence";
@@ -103,6 +103,22 @@ export function startSim(opts: { shards?: number; latencyMs?: number; backoffCap
 }
 
 /** A poller invocation's summary with everything at zero but `patch`. */
+/** A scheduled invocation's options at the sim's current time, as the deployed poller runs it (58 s loop, 120 s Lambda, 45 s reserve). */
+export function invocationOptions(sim: Sim, o: Partial<LoopOptions> = {}): LoopOptions {
+  const now = sim.vt.now;
+  return {
+    shards: sim.deps.store.dueShards(),
+    endAt: now + 58_000,
+    hardStopAt: now + 120_000 - 45_000,
+    concurrency: 16,
+    maxRps: 200,
+    fullReadEveryMs: 60_000,
+    pickupEveryMs: 5_000,
+    pickupOverlapMs: 5_000,
+    ...o,
+  };
+}
+
 export function loopSummary(patch: Partial<LoopSummary> = {}): LoopSummary {
   return { ...emptyLoopSummary(), ...patch };
 }
