@@ -3,6 +3,10 @@
  * serverless.yml options) over 10,000 open watches, in a child process under
  * `/usr/bin/time -v`: its peak memory, and whether every watch was polled
  * within the minute. dynalite and the simulator (200 ms) run in this process.
+ * The child gets the heap flags Lambda's Node bootstrap derives from the
+ * function's memory (new space a tenth, old space the rest), so a poller that
+ * does not fit fails here as it would there; with `webhook`, every watch has
+ * one webhook target, as most do.
  */
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -22,9 +26,11 @@ export interface InvocationResult {
   pollsPerS: number;
   peakRssMiB: number | null;
   loopS: number;
+  memoryMb: number;
+  webhook: boolean;
 }
 
-export async function runInvocationMemory(o: { watches: number; latencyMs: number }): Promise<InvocationResult> {
+export async function runInvocationMemory(o: { watches: number; latencyMs: number; memoryMb: number; webhook: boolean }): Promise<InvocationResult> {
   const dir = mkdtempSync(join(tmpdir(), "bench-poller-"));
   const outfile = join(dir, "poller.mjs");
   await build({
@@ -41,16 +47,23 @@ export async function runInvocationMemory(o: { watches: number; latencyMs: numbe
   });
   const stack = await startStack({ latencyMs: o.latencyMs });
   // Old watches: each wants one poll a minute.
-  await seedRunning(stack, o.watches, { prefix: "mem", ageMs: (i) => 20 * 60_000 + i * 100, dueShards: 16 });
+  await seedRunning(stack, o.watches, {
+    prefix: "mem",
+    ageMs: (i) => 20 * 60_000 + i * 100,
+    dueShards: 16,
+    ...(o.webhook ? { webhookUrl: "https://hooks.example.com/apig-taskwatch" } : {}),
+  });
   const { lambdaTimeoutS } = pollerTiming({ pollIntervalS: 60, apigTimeoutMs: 10_000 });
   const script = `const { handler } = await import(${JSON.stringify(outfile)});
     const t = Date.now();
     const s = await handler({ source: "aws.events" }, { getRemainingTimeInMillis: () => ${lambdaTimeoutS * 1000} - (Date.now() - t) });
     console.log(JSON.stringify(s));`;
   const env = { PATH: process.env.PATH ?? "", ...handlerEnv(stack, { LOG_LEVEL: "ERROR" }) };
+  const newSpace = Math.floor(o.memoryMb / 10);
+  const heap = [`--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${o.memoryMb - newSpace}`];
   const time = existsSync("/usr/bin/time") ? ["/usr/bin/time", ["-v", process.execPath]] : [process.execPath, []];
   const from = Date.now();
-  const { stdout, stderr } = await run(time[0] as string, [...(time[1] as string[]), "--input-type=module", "-e", script], {
+  const { stdout, stderr } = await run(time[0] as string, [...(time[1] as string[]), ...heap, "--input-type=module", "-e", script], {
     env,
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -60,5 +73,5 @@ export async function runInvocationMemory(o: { watches: number; latencyMs: numbe
   const polled = new Set(stack.sim.requests.filter((r) => r.method === "GET").map((r) => r.path.split("/").at(-1))).size;
   await stack.close();
   rmSync(dir, { recursive: true, force: true });
-  return { watches: o.watches, polled, pollsPerS: summary.pollsPerS, peakRssMiB: rss ? Math.round(Number(rss[1]) / 1024) : null, loopS };
+  return { watches: o.watches, polled, pollsPerS: summary.pollsPerS, peakRssMiB: rss ? Math.round(Number(rss[1]) / 1024) : null, loopS, memoryMb: o.memoryMb, webhook: o.webhook };
 }

@@ -94,7 +94,7 @@ describe("packaged stack", () => {
       expect(f.Properties.Architectures).toEqual(["arm64"]);
     }
     expect(fns.ApiLambdaFunction!.Properties.MemorySize).toBe(512);
-    expect(fns.PollerLambdaFunction!.Properties.MemorySize).toBe(512);
+    expect(fns.PollerLambdaFunction!.Properties.MemorySize).toBe(256);
     // Reads and ?wait= long-polls on a function half the size (issue 18).
     expect(fns.ReadLambdaFunction!.Properties.MemorySize).toBe(256);
     expect(fns.ReadLambdaFunction!.Properties.Handler).toBe("functions/api.handler");
