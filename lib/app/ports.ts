@@ -174,8 +174,12 @@ export type ListResult = { ok: true; page: WatchPage } | { ok: false; reason: "i
 export interface WatchRepository {
   /** Store a new watch unless one exists for (tenant, task id); else return the existing one. */
   create(w: Watch): Promise<{ created: true; watch: Watch } | { created: false; existing: Watch }>;
-  /** One watch, strongly consistent; null when the tenant has no such watch. */
-  get(tenant: string, taskId: string): Promise<Watch | null>;
+  /**
+   * One watch; null when the tenant has no such watch. Strongly consistent
+   * unless `consistent: false`: half the read units, and it may not yet
+   * show a write of the last second or so.
+   */
+  get(tenant: string, taskId: string, o?: { consistent?: boolean }): Promise<Watch | null>;
   /**
    * Replace a watch if nobody changed it since it was read at `w.version`.
    * @param leaseUntil epoch ms until which this writer owns the deliveries

@@ -4,7 +4,13 @@
  * again. A client that says it is waiting (`?wait=`, any value: the CLI sends
  * `wait=0`) marks the watch as waited, so the poller polls it at the young
  * cadence (`domain/cadence.ts`) whatever its age, for as long as reads keep
- * coming; the mark is one conditional write a minute at most per watch.
+ * coming; the mark is one conditional write every four minutes at most.
+ *
+ * A waiting client's reads are eventually consistent: half the read units on
+ * the path that makes most reads (62 for a 3-minute task), at the price of
+ * seeing a write of the last second or so one `Retry-After` later. A read that
+ * finds nothing asks again strongly, so a watch registered a moment ago is
+ * never answered 404. A look without `wait` stays strongly consistent.
  *
  * `wait=S` (clients that cannot follow `Retry-After`) holds the answer up to
  * S seconds, reading the table again only once each expected poll has had
@@ -39,7 +45,9 @@ export async function readWatch(deps: ReadDeps, tenant: string, taskId: string, 
   const sleep = deps.sleep ?? realSleep;
   const start = deps.clock().getTime();
   const until = start + (o.waitS ?? 0) * 1000;
-  let w = await deps.store.get(tenant, taskId);
+  const waiting = o.waitS !== undefined;
+  const get = async () => (waiting ? ((await deps.store.get(tenant, taskId, { consistent: false })) ?? deps.store.get(tenant, taskId)) : deps.store.get(tenant, taskId));
+  let w = await get();
   if (w === null) return { ok: false, reason: "not_found" };
   if (o.waitS !== undefined && !isTerminal(w.status)) w = await markWaited(deps, w, start);
   for (;;) {
@@ -49,7 +57,7 @@ export async function readWatch(deps: ReadDeps, tenant: string, taskId: string, 
     const left = until - now;
     if (left <= 0) return { ok: true, watch: w, retryAfterS: retry };
     await sleep(Math.min(left, retry * 1000));
-    const again = await deps.store.get(tenant, taskId);
+    const again = await get();
     // Deleted meanwhile (retention): answer with what was read.
     if (again === null) return { ok: true, watch: w, retryAfterS: retry };
     w = again;
@@ -57,7 +65,7 @@ export async function readWatch(deps: ReadDeps, tenant: string, taskId: string, 
 }
 
 /**
- * Mark `w` as waited on until two minutes from now, unless a recent read did.
+ * Mark `w` as waited on until five minutes from now, unless a recent read did.
  * Conditional on the version read: a conflict (the poller just wrote) leaves
  * it to the next read, and a failure never fails the read.
  */

@@ -56,9 +56,9 @@ export class DynamoWatchRepository implements WatchRepository {
     return { created: false, existing };
   }
 
-  async get(tenant: string, taskId: string): Promise<Watch | null> {
+  async get(tenant: string, taskId: string, o: { consistent?: boolean } = {}): Promise<Watch | null> {
     const out = await this.db.send(
-      new GetCommand({ TableName: this.opts.tableName, Key: { pk: pkOf(tenant), sk: skOf(taskId) }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.opts.tableName, Key: { pk: pkOf(tenant), sk: skOf(taskId) }, ConsistentRead: o.consistent ?? true }),
     );
     if (!out.Item) return null;
     try {

@@ -79,9 +79,20 @@ export interface BillInput {
   /** Measured on the wire (capacity proxy): write / read units of one life, no client waiting. */
   writeUnitsPerLife: number;
   readUnitsPerLife: number;
+  /**
+   * Measured on the wire (fixed-units.ts): units that belong to no watch,
+   * per minute with an open watch (round, sweep and health records, due-index
+   * pickups) and per idle invocation (one a minute otherwise).
+   */
+  busyMinuteWriteUnits: number;
+  busyMinuteReadUnits: number;
+  idleWriteUnits: number;
+  idleReadUnits: number;
   /** Measured (virtual time): a waiting CLI's reads and waited-mark writes per life of `taskSeconds`. */
   waitedReadsPerLife: number;
   waitedMarksPerLife: number;
+  /** Read units of one waiting client's read: 0.5, an eventually consistent GetItem of an item under 4 KB (read-watch.ts). */
+  readUnitsPerWaitedRead: number;
   /** Write units of one waited mark: the item (1 KB) and the due index's key moving (2): capacity-proxy.test.ts. */
   writeUnitsPerMark: number;
   /** Poller log bytes per life (measured, virtual time), plus the platform's lines per invocation below. */
@@ -98,7 +109,7 @@ export interface BillInput {
   waitedReadsVia: "function-url" | "http-api";
   /** Assumed: bytes sent to APIG per query (a SigV4-signed GET over a kept-alive TLS connection; ~10 KB with an IAM token). */
   egressBytesPerPoll: number;
-  /** Poller: 512 MB; a minute with an open watch runs the loop `busyS`; an idle invocation `idleS` (ends at once). */
+  /** Poller memory (serverless.yml `pollerMemory`); a minute with an open watch runs the loop `busyS`; an idle invocation `idleS` (ends at once). */
   pollerMemoryGb: number;
   busyS: number;
   idleS: number;
@@ -148,8 +159,14 @@ export function monthlyBill(watchesPerMonth: number, waited: boolean, c: BillInp
   const platformLines = MINUTES + (viaUrl ? v : apiRequests);
   const logBytes = v * c.pollerLogBytesPerLife + platformLines * c.platformLogBytesPerInvocation + gatewayRequests * c.accessLogBytesPerRequest;
   const lines: BillLine[] = [
-    { name: "DynamoDB writes", usd: v * (c.writeUnitsPerLife + marks * c.writeUnitsPerMark) * p.dynamoWriteUnit },
-    { name: "DynamoDB reads", usd: v * (c.readUnitsPerLife + reads) * p.dynamoReadUnit },
+    {
+      name: "DynamoDB writes",
+      usd: (v * (c.writeUnitsPerLife + marks * c.writeUnitsPerMark) + busyMinutes * c.busyMinuteWriteUnits + (MINUTES - busyMinutes) * c.idleWriteUnits) * p.dynamoWriteUnit,
+    },
+    {
+      name: "DynamoDB reads",
+      usd: (v * (c.readUnitsPerLife + reads * c.readUnitsPerWaitedRead) + busyMinutes * c.busyMinuteReadUnits + (MINUTES - busyMinutes) * c.idleReadUnits) * p.dynamoReadUnit,
+    },
     { name: "Lambda poller", usd: pollerGbS * p.lambdaGbSecondArm + MINUTES * p.lambdaRequest },
     { name: "Lambda api + read", usd: apiGbS * p.lambdaGbSecondArm + apiRequests * p.lambdaRequest },
     { name: "API Gateway requests", usd: gatewayRequests * p.httpApiRequest },

@@ -7,13 +7,14 @@
  * BENCH_OUT=file writes the table there too. Timings on a shared machine
  * swing; run it twice and compare.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { type BillInput, monthlyBill, PRICE_LISTS } from "./cost";
 import { type HandoverRow, runAges, runHandover } from "./ages";
 import { runDetection } from "./detection";
 import { runUnitsByShape } from "./units-by-shape";
 import { runFairness } from "./fairness";
 import { runFanOut } from "./fan-out";
+import { runFixedUnits } from "./fixed-units";
 import { runInvocationMemory } from "./invocation-memory";
 import { runThroughput } from "./throughput";
 import { hideSdkNodeVersionWarning } from "../../infra/dev/node-warnings";
@@ -27,6 +28,8 @@ const log = (s: string) => process.stderr.write(s + "\n");
 hideSdkNodeVersionWarning();
 
 const LATENCY = 200;
+/** The deployed poller's memory (serverless.yml `pollerMemory`): what the invocation runs at and the bill charges. */
+const POLLER_MEMORY_MB = Number(/^\s+pollerMemory: (\d+)$/m.exec(readFileSync(new URL("../../serverless.yml", import.meta.url), "utf8"))?.[1] ?? NaN);
 const CONCURRENCY = 64;
 const out: string[] = [];
 const row = (...cells: Array<string | number>) => out.push(`| ${cells.join(" | ")} |`);
@@ -61,10 +64,13 @@ async function main() {
 
   if (run("invocation")) {
     log("3/7 one scheduled invocation of the real poller bundle over 10,000 old watches ...");
-    const mem = await runInvocationMemory({ watches: quick ? 2_000 : 10_000, latencyMs: LATENCY });
-    out.push("### One invocation (real poller bundle, child process, `/usr/bin/time -v`)", "");
-    out.push("| open watches | polled in the invocation | polls/s | wall s | peak RSS MiB |", "|---:|---:|---:|---:|---:|");
-    row(mem.watches, mem.polled, f(mem.pollsPerS), f(mem.loopS), mem.peakRssMiB ?? "n/a");
+    out.push("### One invocation (real poller bundle, child process, `/usr/bin/time -v`, Lambda's heap flags for the memory)", "");
+    out.push("| open watches | webhook each | memory MB | polled in the invocation | polls/s | wall s | peak RSS MiB |", "|---:|---|---:|---:|---:|---:|---:|");
+    // The shipped poller memory (serverless.yml pollerMemory), without and with a webhook on every watch.
+    for (const webhook of [false, true]) {
+      const mem = await runInvocationMemory({ watches: quick ? 2_000 : 10_000, latencyMs: LATENCY, memoryMb: POLLER_MEMORY_MB, webhook });
+      row(mem.watches, mem.webhook ? "yes" : "no", mem.memoryMb, mem.polled, f(mem.pollsPerS), f(mem.loopS), mem.peakRssMiB ?? "n/a");
+    }
     out.push("");
   }
 
@@ -133,7 +139,17 @@ async function main() {
 
 
   if (!det || !ages || !handover || !run("bill")) return finish();
-  log("7/7 the monthly bill ...");
+  log("7/7 the monthly bill: first what the schedule costs apart from any watch (2 to 5 minutes) ...");
+  const fixed = await runFixedUnits({ busyMinutes: quick ? 2.5 : 4 });
+  out.push(
+    "### What the schedule costs apart from any watch (real handler on its schedule, capacity proxy on the wire; `scripts/bench/fixed-units.ts`)",
+    "",
+    "| | write units | read units | handler wall s |",
+    "|---|---:|---:|---:|",
+  );
+  row(`idle invocation (no open watch; ${fixed.idle.invocations} measured)`, f(fixed.idle.writeUnits, 2), f(fixed.idle.readUnits, 2), f(fixed.idle.wallS, 3));
+  row(`minute with an open watch (${f(fixed.busy.minutes)} minutes measured; 16 shards)`, f(fixed.busy.writeUnits, 1), f(fixed.busy.readUnits, 1), "");
+  out.push("");
   const taskSeconds = 180;
   const three = ages.rows.find((r) => r.ageMin === 3 && r.waited)!;
   // Per second of waiting, scaled to a life of exactly 3 minutes.
@@ -141,19 +157,25 @@ async function main() {
   const input: BillInput = {
     taskSeconds,
     writeUnitsPerLife: det.writeUnitsPerLife,
+    busyMinuteWriteUnits: fixed.busy.writeUnits,
+    busyMinuteReadUnits: fixed.busy.readUnits,
+    idleWriteUnits: fixed.idle.writeUnits,
+    idleReadUnits: fixed.idle.readUnits,
     readUnitsPerLife: det.readUnitsPerLife * (taskSeconds / det.meanTaskS),
     waitedReadsPerLife: perS(three.readsPerLife!),
     waitedMarksPerLife: perS(three.marksPerLife!),
     writeUnitsPerMark: 3,
+    readUnitsPerWaitedRead: 0.5,
     pollerLogBytesPerLife: ages.logBytesPerLife,
     platformLogBytesPerInvocation: 350,
     accessLogBytesPerRequest: 330,
     waitedReadsVia: "function-url",
     egressBytesPerPoll: 1_000,
-    pollerMemoryGb: 0.5,
+    pollerMemoryGb: POLLER_MEMORY_MB / 1024,
     // Measured above (the handover section): an invocation polls until its successor has taken over.
     busyS: mean(handover!.filter((r) => r.mode === "after").map((r) => r.busySPerMinute)),
-    idleS: 0.1,
+    // Measured above: the handler's wall time of an idle invocation, in this process (Lambda bills it rounded up to 1 ms).
+    idleS: fixed.idle.wallS,
     registrationS: 0.3,
     apiMemoryGb: 0.5,
     readS: 0.01,
@@ -179,7 +201,7 @@ async function main() {
     out.push("");
   }
   out.push(
-    `Assumptions besides the measured units (each a field of \`BillInput\` in run.ts): poller 512 MB, ${f(input.busyS)} s per minute with an open watch (measured above: until the successor takes over) and 0.1 s per idle invocation;`,
+    `Assumptions besides the measured units (each a field of \`BillInput\` in run.ts): poller ${POLLER_MEMORY_MB} MB (serverless.yml \`pollerMemory\`), ${f(input.busyS)} s per minute with an open watch (measured above: until the successor takes over) and ${f(input.idleS, 3)} s per idle invocation (measured above); DynamoDB units of the schedule itself as measured above;`,
     "registration 0.3 s at 512 MB, a read 10 ms at 256 MB; 350 log bytes of Lambda platform lines per invocation and 330 per HTTP API access-log line;",
     "1 KB sent to APIG per query (AK/SK; ~10 KB with an IAM token); 12 metric series billed for the hours with an open watch; 6 alarms, 1 dashboard.",
     `Waited: the CLI reads at the Retry-After rhythm (${f(input.waitedReadsPerLife, 0)} reads and ${f(input.waitedMarksPerLife, 1)} waited marks of ${input.writeUnitsPerMark} write units per 3-minute life, measured above),`,

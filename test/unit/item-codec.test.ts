@@ -93,12 +93,12 @@ describe("item codec: the stored item derives from the watch schema", () => {
       opts,
     );
     expect(again.due_at).toBe(1_764_324_500_000);
-    // Running: at registration, or at the last waited mark (two minutes before
+    // Running: at registration, or at the last waited mark (five minutes before
     // its waited_until), so the running poller's pickup sees a waiting client.
     const running = { ...full, status: "processing" as const, finished_at: null };
     const { waited_until: _w, ...unwaited } = running;
     expect(toItem(unwaited, opts).due_at).toBe(Date.parse(full.created_at));
-    expect(toItem(running, opts).due_at).toBe(full.waited_until! - 120_000);
+    expect(toItem(running, opts).due_at).toBe(full.waited_until! - 300_000);
   });
 
   it("refuses an item that is not a watch, naming it", () => {

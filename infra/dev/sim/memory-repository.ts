@@ -16,6 +16,8 @@ export class MemoryRepository implements WatchRepository {
   /** What the loop asked for, by kind. */
   readonly counts = {
     gets: 0,
+    /** Of `gets`, those asked with `consistent: false`. */
+    eventualGets: 0,
     creates: 0,
     saves: 0,
     conflicts: 0,
@@ -103,8 +105,9 @@ export class MemoryRepository implements WatchRepository {
     return { created: true as const, watch: w };
   }
 
-  async get(tenant: string, taskId: string) {
+  async get(tenant: string, taskId: string, o: { consistent?: boolean } = {}) {
     this.counts.gets++;
+    if (o.consistent === false) this.counts.eventualGets++;
     const w = this.items.get(MemoryRepository.key(tenant, taskId));
     return w ? structuredClone(w) : null;
   }
