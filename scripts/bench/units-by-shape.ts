@@ -6,7 +6,7 @@
  * real repository; the APIG simulator answers.
  */
 import { startCapacityProxy } from "../../infra/dev/capacity-proxy";
-import { writeUnits } from "../../infra/dev/capacity-meter";
+import { type WriteCharge, writeUnits } from "../../infra/dev/capacity-meter";
 import { applyObservation, deliverOwed, queryApig } from "../../lib/app/observe-and-deliver";
 import { registerWatch } from "../../lib/app/register";
 import { createLogger } from "../../lib/aws/log";
@@ -20,6 +20,8 @@ export interface ShapeUnits {
   resultBytes: number;
   writeUnits: number;
   readUnits: number;
+  /** Each write as billed (sort key, bytes, table and index units). */
+  writes: WriteCharge[];
 }
 
 const api = (i: number) => ({ id: `a${i}`, method: "POST", path: `/v1/resources/${i}/items`, action: "create" });
@@ -66,7 +68,7 @@ export async function runUnitsByShape(): Promise<ShapeUnits[]> {
     if (!r.ok) throw new Error(`registration refused: ${r.reason}`);
     const done = await applyObservation(deps, r.watch, await queryApig(deps, r.watch));
     if (done.watch) await deliverOwed(deps, done.watch, new Date());
-    out.push({ shape: s.shape, resultBytes: Buffer.byteLength(s.result), writeUnits: writeUnits(proxy.totals), readUnits: proxy.totals.read });
+    out.push({ shape: s.shape, resultBytes: Buffer.byteLength(s.result), writeUnits: writeUnits(proxy.totals), readUnits: proxy.totals.read, writes: proxy.totals.writes });
   }
   await receiver.close();
   await proxy.close();
