@@ -30,6 +30,8 @@ const api = (i: number) => ({ id: `a${i}`, method: "POST", path: `/v1/resources/
 export const SHAPES: Array<{ shape: string; taskType: "import_api" | "export_api"; result: string }> = [
   { shape: "small import (1 API)", taskType: "import_api", result: JSON.stringify({ success: [api(0)], failure: [] }) },
   { shape: "100-API import", taskType: "import_api", result: JSON.stringify({ success: Array.from({ length: 100 }, (_, i) => api(i)), failure: [] }) },
+  // The watch keeps 100 entries of each list (MAX_LISTED) and every count.
+  { shape: "1,000-API import", taskType: "import_api", result: JSON.stringify({ success: Array.from({ length: 1_000 }, (_, i) => api(i)), failure: [] }) },
   {
     shape: "export (64 KiB document)",
     taskType: "export_api",
