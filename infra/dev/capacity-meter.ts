@@ -22,6 +22,17 @@ export interface CapacityTotals {
   otherWrite: number;
   /** Commands by name. */
   commands: Record<string, number>;
+  /** Each write to a watch's partition, in order: its sort key, the larger item's bytes, and its units by table and index. */
+  writes: WriteCharge[];
+}
+
+/** One PutItem as billed. */
+export interface WriteCharge {
+  sk: string;
+  bytes: number;
+  table: number;
+  indexes: Record<string, number>;
+  applied: boolean;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -33,7 +44,8 @@ function valueSize(v: AttributeValue): number {
     const digits = v.N.replace(/^-|\.|e.*$/gi, "").replace(/^0+/, "").length;
     return Math.ceil(digits / 2) + 1;
   }
-  if (v.B !== undefined) return v.B.length;
+  // Bytes, as DynamoDB bills them: the wire (the proxy) carries them in base64, the SDK as a Uint8Array.
+  if (v.B !== undefined) return typeof (v.B as unknown) === "string" ? Buffer.from(v.B as unknown as string, "base64").length : v.B.length;
   if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
   if (v.M !== undefined) return 3 + Object.entries(v.M).reduce((n, [k, x]) => n + Buffer.byteLength(k) + valueSize(x) + 1, 0);
   if (v.L !== undefined) return 3 + v.L.reduce((n, x) => n + valueSize(x) + 1, 0);
@@ -102,16 +114,23 @@ function indexWrites(ix: IndexDef, before: Item | undefined, after: Item | undef
 
 /** Add one PutItem's units: the table's (the larger of old and new item) and each index's. */
 export function chargePut(totals: CapacityTotals, before: Item | undefined, after: Item, applied: boolean): void {
-  const units = kb(Math.max(itemSize(after), before ? itemSize(before) : 0), 1024);
+  const bytes = Math.max(itemSize(after), before ? itemSize(before) : 0);
+  const units = kb(bytes, 1024);
   // Per deployment, not per watch: kept apart so a watch's life can be counted.
   if (!after.pk?.S?.startsWith("T#")) {
     totals.otherWrite += units;
     return;
   }
   totals.tableWrite += units;
+  const charge: WriteCharge = { sk: after.sk?.S ?? "", bytes, table: units, indexes: {}, applied };
+  totals.writes.push(charge);
   // A failed condition is billed on the table, and changes no index.
   if (!applied) return;
-  for (const ix of indexes) totals.indexWrite[ix.name] = (totals.indexWrite[ix.name] ?? 0) + indexWrites(ix, before, after);
+  for (const ix of indexes) {
+    const n = indexWrites(ix, before, after);
+    totals.indexWrite[ix.name] = (totals.indexWrite[ix.name] ?? 0) + n;
+    if (n > 0) charge.indexes[ix.name] = n;
+  }
 }
 
 /** Add one read's units: the items read, in 4 KB steps, halved when eventually consistent. */
@@ -120,7 +139,7 @@ export function chargeRead(totals: CapacityTotals, items: Item[], consistent: bo
   totals.read += kb(bytes, 4096) * (consistent ? 1 : 0.5);
 }
 
-export const emptyTotals = (): CapacityTotals => ({ read: 0, tableWrite: 0, indexWrite: {}, otherWrite: 0, commands: {} });
+export const emptyTotals = (): CapacityTotals => ({ read: 0, tableWrite: 0, indexWrite: {}, otherWrite: 0, commands: {}, writes: [] });
 
 /** The table's own key attributes. */
 export const TABLE_KEYS = tableKeys;

@@ -17,14 +17,18 @@ import type { ApigObservation } from "../domain/lifecycle";
 import { exportDocumentOf } from "../domain/task-result";
 import { isTerminal, type Watch } from "../domain/watch";
 import { toView, type WatchView } from "../domain/watch-view";
+import { withImportLists } from "./import-lists";
 import type { Logger, WatchRepository } from "./ports";
 
-/** Where exported documents are kept, in compressed chunks. */
+/** What a set of chunks holds: `E` an export's document (the default), `R` an import result's lists. */
+export type PartKind = "E" | "R";
+
+/** Where exported documents (and large import results) are kept, in compressed chunks. */
 export interface ExportStore {
   /** Store a finished watch's chunks (idempotent), to expire with the watch. */
-  put(w: Pick<Watch, "tenant" | "task_id" | "finished_at" | "updated_at">, chunks: readonly Uint8Array[]): Promise<void>;
+  put(w: Pick<Watch, "tenant" | "task_id" | "finished_at" | "updated_at">, chunks: readonly Uint8Array[], kind?: PartKind): Promise<void>;
   /** The first `chunks` chunks of a watch's document, consistently read; missing ones are absent. */
-  get(tenant: string, taskId: string, chunks: number): Promise<Array<{ index: number; data: Uint8Array }>>;
+  get(tenant: string, taskId: string, chunks: number, kind?: PartKind): Promise<Array<{ index: number; data: Uint8Array }>>;
 }
 
 /** What storing and serving exports need; without `exports` a watch keeps the first 64 KiB, as before. */
@@ -83,12 +87,13 @@ export async function readExport(
 }
 
 /**
- * The view notifications are built from: a stored export up to 20 KB with
+ * The view notifications are built from: an import's lists read back from
+ * beside the watch (`import-lists.ts`), a stored export up to 20 KB with
  * its whole document, a larger one with the link to it (and its size and
  * SHA-256, not the document). A document that cannot be read is linked.
  */
 export async function notificationView(deps: ExportDeps & { log: Logger }, w: Watch): Promise<WatchView> {
-  const view = toView(w);
+  const view = toView(await withImportLists(deps, w));
   const r = w.result;
   if (r?.kind !== "export" || r.chunks === undefined || r.size_bytes === undefined) return view;
   let document: string | null = null;

@@ -10,6 +10,7 @@ import { isTerminal, type Watch } from "../domain/watch";
 import { DEFAULT_CREDENTIAL_SET } from "../domain/tenancy";
 import type { WatchDeps } from "./deps";
 import { keepExport, notificationView } from "./exports";
+import { keepImportLists } from "./import-lists";
 import type { TaskRef } from "./ports";
 import { recordDelivery, recordPoll } from "./telemetry";
 import { withSubscriptions } from "./subscriptions";
@@ -60,8 +61,8 @@ export async function applyObservation(deps: WatchDeps, watch: Watch, observatio
       if (!t.changed) return { answer: current };
       from = current.status;
       deliver = t.effects.some((e) => e.type === "deliver");
-      // An export's whole document is stored before the watch that points at it.
-      const next = await keepExport(deps, t.next, observation);
+      // An export's whole document (an import's large lists) is stored before the watch that points at it.
+      const next = await keepImportLists(deps, await keepExport(deps, t.next, observation));
       // The terminal write also takes the delivery lease, so no other writer
       // delivers these notifications while this one is about to.
       return { write: next, ...(deliver ? { leaseUntil: deps.clock().getTime() + deps.leaseMs } : {}) };

@@ -10,6 +10,7 @@ import { transition } from "../domain/lifecycle";
 import type { WatchDeps } from "./deps";
 import { queryApig } from "./observe-and-deliver";
 import { keepExport } from "./exports";
+import { keepImportLists } from "./import-lists";
 import { withSubscriptions } from "./subscriptions";
 import { scopeFailure, type ScopeFailure } from "./scope";
 import { credentialSetOf, UNSCOPED } from "../domain/tenancy";
@@ -98,8 +99,8 @@ export async function registerWatch(deps: WatchDeps, tenant: string, r: Registra
   const fresh = newWatch(tenant, { ...r, credential_set }, deps.clock());
   const observation = await queryApig(deps, fresh);
   const t = await withSubscriptions(deps.subscriptions, fresh, transition(fresh, { type: "observed", observation }, deps.clock(), deps.rules));
-  // A task already done: an export's whole document is stored before the watch.
-  const created = await deps.store.create(await keepExport(deps, t.next, observation));
+  // A task already done: an export's whole document (an import's large lists) is stored before the watch.
+  const created = await deps.store.create(await keepImportLists(deps, await keepExport(deps, t.next, observation)));
   if (!created.created) return sameTask(created.existing, r);
   if (t.next.status !== "registered") {
     deps.log.info("transition", { task_id: r.task_id, tenant, from: "registered", to: t.next.status });

@@ -18,7 +18,7 @@ export type TargetView = z.infer<typeof TargetView>;
 
 /** The stored watch minus tenant, secrets and bookkeeping, plus redacted targets. */
 export const WatchView = z.extend(
-  z.omit(Watch, { tenant: true, targets: true, not_found_since: true, event_id: true, version: true, lease_until: true }),
+  z.omit(Watch, { tenant: true, targets: true, not_found_since: true, event_id: true, version: true, lease_until: true, lists_beside: true }),
   { outcome: z.nullable(Outcome), notify: z.array(TargetView) },
 );
 export type WatchView = z.infer<typeof WatchView>;

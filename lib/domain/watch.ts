@@ -123,6 +123,20 @@ export const Watch = z.object({
   waited_until: z.optional(z.number()),
   /** For a watch `POST /imports` created: what the import gate found (warnings only) and any conversion. */
   import_check: z.optional(ImportCheckSummary),
+  /**
+   * An import result's lists (`success`, `failure`, `ignore`) kept beside the
+   * watch, compressed (`app/import-lists.ts`): the stored item carries them
+   * empty, so every write of the watch stays small; read back for answers
+   * and notifications. Absent when they are in the item itself.
+   */
+    lists_beside: z.optional(
+    z.object({
+      chunks: z.number(),
+      /** The first 16 hex digits of the SHA-256 of the lists' JSON. */
+      sha256: z.string(),
+      size_bytes: z.number(),
+    }),
+  ),
   /** Epoch ms until which one writer owns the watch's deliveries (see `app/observe-and-deliver.ts`). */
   lease_until: z.optional(z.number()),
 });

@@ -11,6 +11,7 @@ import { submitCheckedImport } from "../app/checked-import";
 import { submitExport as submitExportTask } from "../app/submit";
 import { watchOptions } from "../app/watch-options";
 import { toView } from "../domain/watch-view";
+import { withImportLists } from "../app/import-lists";
 import { isTerminal, type Watch } from "../domain/watch";
 import type * as z from "../domain/zod";
 import type { ApiDeps } from "./api-deps";
@@ -38,13 +39,16 @@ function optionsOf(deps: ApiDeps, body: Pick<RegistrationRequest, "project_id" |
   return valueOr(watchOptions(deps, { ...body, targets: targetsOf(deps, body.notify) })).value;
 }
 
+/** A watch as answered: its import lists read back from beside it when they are kept there. */
+const viewOf = async (deps: ApiDeps, w: Watch) => toView(await withImportLists(deps, w));
+
 /**
  * A watch as an answer. While it is open, `Link: rel="monitor"` names where
  * a client reads it without API Gateway (the read function's own URL), when
  * the deployment has one: the CLI's waits go there.
  */
-function watchAnswer(deps: ApiDeps, status: number, watch: Watch): HttpResponse {
-  const res = json(status, toView(watch));
+async function watchAnswer(deps: ApiDeps, status: number, watch: Watch): Promise<HttpResponse> {
+  const res = json(status, await viewOf(deps, watch));
   if (deps.readUrl && !isTerminal(watch.status)) res.headers["link"] = `<${deps.readUrl}/tasks/${encodeURIComponent(watch.task_id)}>; rel="monitor"`;
   return res;
 }
@@ -57,23 +61,23 @@ export async function register(deps: ApiDeps, tenant: string, body: Registration
 export async function list(deps: ApiDeps, tenant: string, query: HttpRequest["query"]): Promise<HttpResponse> {
   const q = parseOr400(ListQuery, query);
   const { page } = valueOr(await deps.store.list(tenant, q));
-  return json(200, { items: page.items.map(toView), next_cursor: page.nextCursor });
+  return json(200, { items: await Promise.all(page.items.map((w) => viewOf(deps, w))), next_cursor: page.nextCursor });
 }
 
 export async function getWatch(deps: ApiDeps, tenant: string, taskId: string, query: HttpRequest["query"]): Promise<HttpResponse> {
   const { wait } = parseOr400(WaitQuery, query);
   const r = valueOr(await readWatch(deps, tenant, taskId, wait === undefined ? {} : { waitS: wait }));
-  const res = watchAnswer(deps, 200, r.watch);
+  const res = await watchAnswer(deps, 200, r.watch);
   if (r.retryAfterS !== null) res.headers["retry-after"] = String(r.retryAfterS);
   return res;
 }
 
 export async function cancel(deps: ApiDeps, tenant: string, taskId: string): Promise<HttpResponse> {
-  return json(200, toView(valueOr(await cancelWatch(deps, tenant, taskId)).watch));
+  return json(200, await viewOf(deps, valueOr(await cancelWatch(deps, tenant, taskId)).watch));
 }
 
 export async function redeliver(deps: ApiDeps, tenant: string, taskId: string, body: z.output<typeof RedeliverRequest>): Promise<HttpResponse> {
-  return json(202, toView(valueOr(await redeliverWatch(deps, tenant, taskId, body.targets)).watch));
+  return json(202, await viewOf(deps, valueOr(await redeliverWatch(deps, tenant, taskId, body.targets)).watch));
 }
 
 export async function submitImport(deps: ApiDeps, tenant: string, body: ImportRequest): Promise<HttpResponse> {

@@ -23,7 +23,9 @@
  * - `expires_at` (DynamoDB TTL) removes finished watches after the retention.
  * - An export's document lives beside its watch: `pk` the watch's, `sk` =
  *   `E#<task_id>#0000`, ... (`store/export-repository.ts`), with the watch's
- *   `expires_at` and no index keys.
+ *   `expires_at` and no index keys. So do an import result's lists when they
+ *   are more than a few entries (`R#<task_id>#0000`, `lists_beside`): the
+ *   watch item stays under 1 KB, which every later write of it is billed on.
  */
 import { MalformedItemError } from "../domain/errors";
 export { MalformedItemError };
@@ -113,9 +115,13 @@ export function expiresAtOf(w: Pick<Watch, "finished_at" | "updated_at">, retent
 
 /** The item to write for a watch; `leaseUntil` replaces any lease it carried. */
 export function toItem(w: Watch, opts: CodecOptions, leaseUntil?: number): Record<string, unknown> {
-  const { lease_until: _dropped, ...rest } = w;
+  // The tenant and task id are the keys' own (`fromItem` takes them back), and a null is absence: bytes every write pays for.
+  const { lease_until: _dropped, tenant: _t, task_id: _i, ...rest } = w;
+  for (const k of NULL_WHEN_ABSENT) if (rest[k] === null) delete rest[k];
   const item: Record<string, unknown> = {
     ...rest,
+    // Lists kept beside the watch are never written into it again (a copy read back for an answer has them).
+    ...(w.lists_beside && w.result?.kind === "import" ? { result: { ...w.result, success: [], failure: [], ignore: [] } } : {}),
     pk: pkOf(w.tenant),
     sk: skOf(w.task_id),
     created_key: `${w.created_at}#${w.task_id}`,
@@ -133,9 +139,21 @@ export function toItem(w: Watch, opts: CodecOptions, leaseUntil?: number): Recor
   return item;
 }
 
+/** Nullable attributes an item leaves out when null (items written before carry them as NULL). */
+const NULL_WHEN_ABSENT = ["last_error", "not_found_since"] as const;
+
+/** An item with what the codec leaves out put back: the tenant and task id from the keys, absent nulls. */
+function completed(item: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...item };
+  for (const k of NULL_WHEN_ABSENT) if (out[k] === undefined) out[k] = null;
+  if (out.tenant === undefined && typeof item.pk === "string" && item.pk.startsWith("T#")) out.tenant = item.pk.slice(2);
+  if (out.task_id === undefined && typeof item.sk === "string" && item.sk.startsWith("W#")) out.task_id = item.sk.slice(2);
+  return out;
+}
+
 /** Stored items are outside data too: parse, never cast. */
 export function fromItem(item: Record<string, unknown>): Watch {
-  const parsed = Watch.safeParse(item);
+  const parsed = Watch.safeParse(completed(item));
   if (!parsed.success) {
     throw new MalformedItemError(`stored watch ${String(item.sk)} is malformed: ${parsed.error.issues[0]?.message ?? ""}`);
   }
@@ -154,7 +172,7 @@ export function dueKeyOf(item: Record<string, unknown>): DueKey | null {
 
 /** The poll's facts an index entry carries, or null (an entry from before the projection: the poller reads the item). */
 export function pollFactsOf(item: Record<string, unknown>): PollFacts | null {
-  const p = projected.safeParse(item);
+  const p = projected.safeParse(completed(item));
   if (!p.success) return null;
   const createdAt = Date.parse(p.data.created_at);
   const deadlineAt = Date.parse(p.data.deadline_at);

@@ -6,7 +6,9 @@
  * real repository; the APIG simulator answers.
  */
 import { startCapacityProxy } from "../../infra/dev/capacity-proxy";
-import { writeUnits } from "../../infra/dev/capacity-meter";
+import { type WriteCharge, writeUnits } from "../../infra/dev/capacity-meter";
+import { notificationView } from "../../lib/app/exports";
+import { withImportLists } from "../../lib/app/import-lists";
 import { applyObservation, deliverOwed, queryApig } from "../../lib/app/observe-and-deliver";
 import { registerWatch } from "../../lib/app/register";
 import { createLogger } from "../../lib/aws/log";
@@ -20,6 +22,11 @@ export interface ShapeUnits {
   resultBytes: number;
   writeUnits: number;
   readUnits: number;
+  /** Each write as billed (sort key, bytes, table and index units). */
+  writes: WriteCharge[];
+  /** After the life, read back as `GET /tasks/{id}` and a notification show it: the import's listed APIs (null for an export). */
+  answered: number | null;
+  notified: number | null;
 }
 
 const api = (i: number) => ({ id: `a${i}`, method: "POST", path: `/v1/resources/${i}/items`, action: "create" });
@@ -28,6 +35,8 @@ const api = (i: number) => ({ id: `a${i}`, method: "POST", path: `/v1/resources/
 export const SHAPES: Array<{ shape: string; taskType: "import_api" | "export_api"; result: string }> = [
   { shape: "small import (1 API)", taskType: "import_api", result: JSON.stringify({ success: [api(0)], failure: [] }) },
   { shape: "100-API import", taskType: "import_api", result: JSON.stringify({ success: Array.from({ length: 100 }, (_, i) => api(i)), failure: [] }) },
+  // The watch keeps 100 entries of each list (MAX_LISTED) and every count.
+  { shape: "1,000-API import", taskType: "import_api", result: JSON.stringify({ success: Array.from({ length: 1_000 }, (_, i) => api(i)), failure: [] }) },
   {
     shape: "export (64 KiB document)",
     taskType: "export_api",
@@ -66,7 +75,13 @@ export async function runUnitsByShape(): Promise<ShapeUnits[]> {
     if (!r.ok) throw new Error(`registration refused: ${r.reason}`);
     const done = await applyObservation(deps, r.watch, await queryApig(deps, r.watch));
     if (done.watch) await deliverOwed(deps, done.watch, new Date());
-    out.push({ shape: s.shape, resultBytes: Buffer.byteLength(s.result), writeUnits: writeUnits(proxy.totals), readUnits: proxy.totals.read });
+    const units = { writeUnits: writeUnits(proxy.totals), readUnits: proxy.totals.read, writes: proxy.totals.writes };
+    const stored = await deps.store.get("acme", taskId);
+    if (stored === null) throw new Error("the watch is gone");
+    const listed = (r: { kind: string; success?: unknown[] } | null) => (r?.kind === "import" ? (r.success?.length ?? 0) : null);
+    const answered = listed((await withImportLists(deps, stored)).result);
+    const notified = listed((await notificationView(deps, stored)).result);
+    out.push({ shape: s.shape, resultBytes: Buffer.byteLength(s.result), ...units, answered, notified });
   }
   await receiver.close();
   await proxy.close();

@@ -69,8 +69,27 @@ describe("item codec: the stored item derives from the watch schema", () => {
   it("every field of the schema survives a write and a read", () => {
     // Each key the schema knows is set above, so a field added to the schema
     // but dropped by the codec (or the other way round) fails here.
-    expect(Object.keys(full).sort()).toEqual(Object.keys(Watch.shape).sort());
+    // (`lists_beside` has its own case below: the item keeps those lists out.)
+    expect([...Object.keys(full), "lists_beside"].sort()).toEqual(Object.keys(Watch.shape).sort());
     expect(fromItem(toItem(full, opts, full.lease_until))).toEqual(full);
+  });
+
+  it("leaves out what it can take back: tenant and task id (the keys say them) and null errors; items written with them still read", () => {
+    const open = { ...full, last_error: null, not_found_since: null };
+    const item = toItem(open, opts, full.lease_until);
+    for (const k of ["tenant", "task_id", "last_error", "not_found_since"]) expect(item).not.toHaveProperty(k);
+    expect(fromItem(item)).toEqual(open);
+    // An item as stored before: every attribute present, nulls as NULL.
+    expect(fromItem({ ...item, tenant: "acme", task_id: "t1", last_error: null, not_found_since: null })).toEqual(open);
+  });
+
+  it("an import's lists kept beside the watch are never written into its item, whatever copy is saved", () => {
+    const beside = { ...full, lists_beside: { chunks: 1, sha256: "0123456789abcdef", size_bytes: 300 } };
+    const item = toItem(beside, opts);
+    expect(item.result).toMatchObject({ kind: "import", success_count: 1, failure_count: 1, ignore_count: 1, success: [], failure: [], ignore: [] });
+    const back = fromItem(item);
+    expect(back.lists_beside).toEqual(beside.lists_beside);
+    expect(back.result).toEqual({ ...full.result, success: [], failure: [], ignore: [] });
   });
 
   it("keys, due index and TTL follow the watch", () => {
