@@ -423,13 +423,14 @@ describe("packaged stack", () => {
 
   // api: 722 KiB zipped since the import gate (js-yaml and jsonc-parser, +73 KB of minified .mjs); the poller carries none of it.
   // 762 KiB zipped, 1,001 KiB of .mjs since exports are stored and served (issue 20, +6 KB zipped, +7 KB .mjs): budgets 764 and 1,004 KiB.
-  it.each(["api", "poller"])("packages %s as one bundle with its source map, at most 764 KiB zipped and 1,004 KiB of .mjs: no node_modules, no .ts", async (fn) => {
-    expect(statSync(out(`${fn}.zip`)).size).toBeLessThanOrEqual(764 * 1024);
+  // 765.4 KiB zipped since large import lists are kept beside the watch and read back (issue 18, +1.5 KB): budgets 768 and 1,008 KiB.
+  it.each(["api", "poller"])("packages %s as one bundle with its source map, at most 768 KiB zipped and 1,008 KiB of .mjs: no node_modules, no .ts", async (fn) => {
+    expect(statSync(out(`${fn}.zip`)).size).toBeLessThanOrEqual(768 * 1024);
     const { stdout } = await run("python3", ["-m", "zipfile", "-l", out(`${fn}.zip`)]);
     const files = stdout.split("\n").slice(1).map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
     expect(files.sort()).toEqual([`functions/${fn}.mjs`, `functions/${fn}.mjs.map`]);
     const { stdout: info } = await run("python3", ["-c", `import zipfile,sys; print(zipfile.ZipFile(sys.argv[1]).getinfo("functions/${fn}.mjs").file_size)`, out(`${fn}.zip`)]);
-    expect(Number(info.trim())).toBeLessThanOrEqual(1004 * 1024);
+    expect(Number(info.trim())).toBeLessThanOrEqual(1008 * 1024);
   });
 
   it.skipIf(spawnSync("sh", ["-c", "command -v cfn-lint"]).status !== 0)("passes cfn-lint", () => {
