@@ -121,8 +121,8 @@ async function main() {
   if (run("shapes")) {
     log("6/7 write units per life by shape ...");
     out.push("### DynamoDB units per watch life by shape (capacity proxy on the wire, DynamoDB rules; register, processing, succeed, one webhook)", "");
-    out.push("| shape | task_result bytes | write units | read units |", "|---|---:|---:|---:|");
-    for (const u of await runUnitsByShape()) row(u.shape, u.resultBytes, u.writeUnits, f(u.readUnits, 1));
+    out.push("| shape | task_result bytes | write units | of which the watch (item and index entries) | of which stored beside it once (document, lists) | read units |", "|---|---:|---:|---:|---:|---:|");
+    for (const u of await runUnitsByShape()) row(u.shape, u.resultBytes, u.writeUnits, u.watchUnits, u.besideUnits, f(u.readUnits, 1));
     out.push("");
   }
 

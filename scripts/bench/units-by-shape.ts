@@ -21,6 +21,13 @@ export interface ShapeUnits {
   shape: string;
   resultBytes: number;
   writeUnits: number;
+  /**
+   * Of `writeUnits`: the watch's own writes (its item and index entries: the
+   * bookkeeping of a life), and what is stored beside it once (an export's
+   * document, an import's large lists: about one unit per KB of gzip).
+   */
+  watchUnits: number;
+  besideUnits: number;
   readUnits: number;
   /** Each write as billed (sort key, bytes, table and index units). */
   writes: WriteCharge[];
@@ -75,7 +82,10 @@ export async function runUnitsByShape(): Promise<ShapeUnits[]> {
     if (!r.ok) throw new Error(`registration refused: ${r.reason}`);
     const done = await applyObservation(deps, r.watch, await queryApig(deps, r.watch));
     if (done.watch) await deliverOwed(deps, done.watch, new Date());
-    const units = { writeUnits: writeUnits(proxy.totals), readUnits: proxy.totals.read, writes: proxy.totals.writes };
+    const charged = (w: WriteCharge) => w.table + Object.values(w.indexes).reduce((a, b) => a + b, 0);
+    const own = proxy.totals.writes.filter((w) => w.sk.startsWith("W#")).reduce((n, w) => n + charged(w), 0);
+    const total = writeUnits(proxy.totals);
+    const units = { writeUnits: total, watchUnits: own, besideUnits: total - own, readUnits: proxy.totals.read, writes: proxy.totals.writes };
     const stored = await deps.store.get("acme", taskId);
     if (stored === null) throw new Error("the watch is gone");
     const listed = (r: { kind: string; success?: unknown[] } | null) => (r?.kind === "import" ? (r.success?.length ?? 0) : null);
