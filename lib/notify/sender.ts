@@ -13,6 +13,9 @@ import { type AwsCredentials, putEvent } from "../aws/eventbridge-put";
 import { requestCapped } from "../net/http-request";
 import { parseRetryAfter } from "../net/retry-after";
 import { buildEventBridgeEntry, EVENT_SOURCE } from "./eventbridge-event";
+
+/** PutEvents per-entry error codes worth a retry; any other code is final. */
+const EVENTBRIDGE_RETRYABLE = new Set(["ThrottlingException", "InternalException", "InternalFailure", "ServiceUnavailable"]);
 import { buildGoogleChatMessage } from "./google-chat-message";
 import { buildMattermostMessage } from "./mattermost-message";
 import { buildPagerDutyEvent } from "./pagerduty-event";
@@ -89,7 +92,10 @@ export function httpSender(opts: HttpSenderOptions): Sender {
       const res = await putEvent(entry, { credentials, dispatcher, timeoutMs, ...(endpoint ? { endpoint } : {}) });
       if (res.status === 200 && res.failed === null) return { ok: true, status: 200 };
       if (res.status === 200 && res.failed !== null) {
-        return { ok: false, final: false, http_status: 200, error: `PutEvents refused the entry: ${res.failed.code} ${res.failed.message}`.slice(0, 300) };
+        // Only these per-entry errors pass with time (AWS: PutEvents failure handling); an
+        // AccessDeniedException or a malformed entry fails the same way on every retry.
+        const final = !EVENTBRIDGE_RETRYABLE.has(res.failed.code);
+        return { ok: false, final, http_status: 200, error: `PutEvents refused the entry: ${res.failed.code} ${res.failed.message}`.slice(0, 300) };
       }
       return classify(res.status, res.headers, res.body, now);
     } catch (err) {

@@ -259,6 +259,17 @@ describe("EventBridge", () => {
     expect((await h.call("GET", "/tasks/eb-no")).status).toBe(404);
   });
 
+  it("an entry PutEvents refuses for good (AccessDeniedException) is dead at once, not retried for hours", async () => {
+    const eb = await useEventBridge();
+    const h = await harness({ NOTIFY_RETRY_S: "1", AWS_ENDPOINT_URL_EVENTBRIDGE: eb.url });
+    eb.replies.push({ status: 200, body: JSON.stringify({ FailedEntryCount: 1, Entries: [{ ErrorCode: "AccessDeniedException", ErrorMessage: "not authorized to perform: events:PutEvents" }] }) });
+    h.task("eb-deny", [{ status: "failed", result: FAILED }]);
+    await h.call("POST", "/tasks", { body: registration("eb-deny", [{ type: "eventbridge", event_bus_arn: BUS }]) });
+    await h.tick();
+    expect(eb.received).toHaveLength(1);
+    expect((await h.call("GET", "/tasks/eb-deny")).json.notify[0]).toMatchObject({ state: "dead", last_error: expect.stringContaining("AccessDeniedException") });
+  });
+
   it("an entry PutEvents refuses (FailedEntryCount 1) is retried, not counted delivered", async () => {
     let now = Date.now();
     const eb = await useEventBridge();
