@@ -11,12 +11,14 @@ import { readFileSync } from "node:fs";
 export interface BenchArgs {
   env: Record<string, string>;
   seconds: number;
+  /** Scheduled invocations run one after the other on the same handler: the second and later ones find a warm container. */
+  invocations: number;
 }
 
-/** `<stack.json> [seconds=58] [rps=200] [concurrency=64]` from the command line. */
+/** `<stack.json> [seconds=58] [rps=200] [concurrency=64] [invocations=1]` from the command line. */
 export function benchArgs(argv: string[]): BenchArgs {
-  const [stackFile, secondsArg = "58", rpsArg = "200", concArg = "64"] = argv;
-  if (!stackFile) throw new Error("usage: poller-cpu <stack.json> [seconds] [rps] [concurrency]");
+  const [stackFile, secondsArg = "58", rpsArg = "200", concArg = "64", invArg = "1"] = argv;
+  if (!stackFile) throw new Error("usage: poller-cpu <stack.json> [seconds] [rps] [concurrency] [invocations]");
   const stack = JSON.parse(readFileSync(stackFile, "utf8")) as { dynamoEndpoint: string; tableName: string; apigUrl: string; accessKey: string; secretKey: string };
   const seconds = Number(secondsArg);
   const env: Record<string, string> = {
@@ -39,7 +41,7 @@ export function benchArgs(argv: string[]): BenchArgs {
     // The loop lasts the schedule's interval less 2 s (`app/timing.ts`; so it did at every revision measured).
     POLL_INTERVAL_S: String(seconds + 2),
   };
-  return { env, seconds };
+  return { env, seconds, invocations: Math.max(1, Number(invArg)) };
 }
 
 /** What one invocation's summary says, in every revision measured (`itemReads` only since the due index carries poll facts). */
@@ -52,11 +54,17 @@ export interface BenchSummary {
 export type BenchHandler = (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<BenchSummary>;
 
 /**
- * Run one scheduled invocation and print its figures to stderr: polls,
- * polls/s, errors, and the CPU of the invocation alone (`process.cpuUsage`
- * around the handler: module load left out). Exits the process.
+ * Run `invocations` scheduled invocations one after the other and print the
+ * figures of each to stderr, one JSON line each: polls, polls/s, errors, and
+ * the CPU of that invocation alone (`process.cpuUsage` around the handler:
+ * module load left out). Exits the process.
  */
-export async function runAndReport(handler: BenchHandler): Promise<never> {
+export async function runAndReport(handler: BenchHandler, invocations = 1): Promise<never> {
+  for (let n = 1; n <= invocations; n++) await invokeAndReport(handler, n);
+  process.exit(0);
+}
+
+async function invokeAndReport(handler: BenchHandler, invocation: number): Promise<void> {
   const t0 = Date.now();
   const cpu0 = process.cpuUsage();
   const sum = await handler({}, { getRemainingTimeInMillis: () => 15 * 60_000 - (Date.now() - t0) });
@@ -65,6 +73,7 @@ export async function runAndReport(handler: BenchHandler): Promise<never> {
   const cpuS = (cpu.user + cpu.system) / 1e6;
   process.stderr.write(
     `${JSON.stringify({
+      invocation,
       polls: sum.polls,
       pollsPerS: Math.round((sum.polls / wall) * 10) / 10,
       errors: sum.errors,
@@ -74,5 +83,4 @@ export async function runAndReport(handler: BenchHandler): Promise<never> {
       invocationCpuUsPerPoll: Math.round((cpuS / Math.max(1, sum.polls)) * 1e6),
     })}\n`,
   );
-  process.exit(0);
 }

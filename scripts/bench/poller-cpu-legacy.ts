@@ -11,8 +11,8 @@
  */
 import { type BenchHandler, benchArgs, runAndReport } from "./poller-cpu-env";
 
-const { env } = benchArgs(process.argv.slice(2));
+const { env, invocations } = benchArgs(process.argv.slice(2));
 Object.assign(process.env, env);
 // Imported only now: the module reads process.env as it loads (esbuild keeps that order in one bundle).
 const poller = (await import("../../functions/poller")) as unknown as { handler: BenchHandler };
-await runAndReport(poller.handler);
+await runAndReport(poller.handler, invocations);

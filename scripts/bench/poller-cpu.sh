@@ -14,9 +14,11 @@
 # functions/poller imported and its handler called.
 #   scripts/bench/poller-cpu.sh [seconds=58] [pairs=2]   # 58: the deployed loop (60 s schedule)
 #   BEFORE=<git ref> scripts/bench/poller-cpu.sh ...
+#   INVOCATIONS=2 scripts/bench/poller-cpu.sh ...   # two invocations one after the other per process: the second finds a warm container
 cd "$(dirname "$0")/../.." || exit 2
 S=${1:-58}
 PAIRS=${2:-2}
+INV=${INVOCATIONS:-1}
 BEFORE=${BEFORE:-$(git merge-base HEAD main)}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -35,7 +37,7 @@ ENTRY=poller-cpu
 bundle "$OUT/before" "$OUT/before.mjs" "$ENTRY"
 bundle "$PWD" "$OUT/after.mjs"
 bundle "$PWD" "$OUT/floor.mjs" poller-cpu-floor
-echo "before = $(git rev-parse --short "$BEFORE") (via $ENTRY.ts), after = working tree of $(git rev-parse --short HEAD); ${S} s at APIG_MAX_RPS 200, 64 in flight, APIG 50 ms, 3,000 young watches (15-45 s old), AK/SK signing, LOG_LEVEL INFO, metrics on"
+echo "before = $(git rev-parse --short "$BEFORE") (via $ENTRY.ts), after = working tree of $(git rev-parse --short HEAD); ${INV} invocation(s) of ${S} s a process at APIG_MAX_RPS 200, 64 in flight, APIG 50 ms, 3,000 young watches (15-45 s old), AK/SK signing, LOG_LEVEL INFO, metrics on"
 # start_stack <tree>: the stack of that tree's revision, seeded afresh.
 start_stack() {
   rm -f "$OUT/ctl" "$OUT/stack.json"
@@ -54,15 +56,15 @@ i=0
 while [ "$i" -lt "$PAIRS" ]; do
   for side in before after; do
     if [ "$side" = before ]; then start_stack "$OUT/before"; else start_stack "$PWD"; fi
-    /usr/bin/time -v -o "$OUT/time" node "$OUT/$side.mjs" "$OUT/stack.json" "$S" >"$OUT/stdout" 2>"$OUT/res"
+    /usr/bin/time -v -o "$OUT/time" node "$OUT/$side.mjs" "$OUT/stack.json" "$S" 200 64 "$INV" >"$OUT/stdout" 2>"$OUT/res"
     stop_stack
     user=$(sed -n 's/^\s*User time (seconds): //p' "$OUT/time")
     sys=$(sed -n 's/^\s*System time (seconds): //p' "$OUT/time")
     wall=$(sed -n 's/^\s*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$OUT/time")
-    res=$(grep '^{' "$OUT/res" | tail -1)
+    res=$(grep '^{' "$OUT/res" | tr '\n' ' ')
     conns=$(grep -o '"apigConnections":[0-9]*' "$OUT/stack.err" | cut -d: -f2)
-    polls=$(echo "$res" | grep -o '"polls":[0-9]*' | cut -d: -f2)
-    echo "$side user ${user} s sys ${sys} s wall ${wall} polls ${polls} -> $(echo "$user $sys $polls" | awk '{ printf "%d us", ($1 + $2) / $3 * 1e6 }') per poll (time -v); invocation alone: $res; log lines $(wc -l <"$OUT/stdout"); APIG connections ${conns}"
+    polls=$(echo "$res" | grep -o '"polls":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s }')
+    echo "$side user ${user} s sys ${sys} s wall ${wall} polls ${polls} -> $(echo "$user $sys $polls" | awk '{ printf "%d us", ($1 + $2) / $3 * 1e6 }') per poll (time -v); each invocation alone: $res; log lines $(wc -l <"$OUT/stdout"); APIG connections ${conns}"
   done
   i=$((i + 1))
 done

@@ -17,5 +17,5 @@
 import { createPollerHandler } from "../../lib/platform/poller-handler";
 import { benchArgs, runAndReport } from "./poller-cpu-env";
 
-const { env } = benchArgs(process.argv.slice(2));
-await runAndReport(createPollerHandler(env));
+const { env, invocations } = benchArgs(process.argv.slice(2));
+await runAndReport(createPollerHandler(env), invocations);
