@@ -324,6 +324,11 @@ describe("packaged stack", () => {
   it("has a dashboard of detection latency, backlog, polls, APIG faults, deliveries, Lambda errors and throttles, DynamoDB throttles", () => {
     const [[, dash]] = ofType("AWS::CloudWatch::Dashboard") as [[string, Res]];
     expect(dash.Properties.DashboardName).toBe("apig-taskwatch-dev");
+    // On by default; `--param dashboard=false` leaves it out ($3 a month beyond an account's 3 free ones).
+    expect((dash as Res & { Condition?: string }).Condition).toBe("WantsDashboard");
+    const tpl = template as unknown as { Conditions: Record<string, unknown>; Parameters: Record<string, { Default: string; AllowedValues: string[] }> };
+    expect(tpl.Conditions.WantsDashboard).toEqual({ "Fn::Equals": [{ Ref: "DashboardEnabled" }, "true"] });
+    expect(tpl.Parameters.DashboardEnabled).toMatchObject({ Default: "true", AllowedValues: ["true", "false"] });
     // The body is JSON text with the stack's names joined in: put placeholders back in to read it.
     const parts: Array<string | { Ref: string }> = dash.Properties.DashboardBody["Fn::Join"][1];
     const body = JSON.parse(parts.map((p) => (typeof p === "string" ? p : `REF:${p.Ref}`)).join(""));
