@@ -32,7 +32,7 @@ export async function keepImportLists(deps: ExportDeps, next: Watch): Promise<Wa
   if (Buffer.byteLength(json) <= INLINE_LISTS_BYTES) return next;
   const packed = packExport(json);
   await deps.exports.put(next, packed.chunks, "R");
-    // 16 hex digits of the digest tell these lists from any other; the whole would cost 48 bytes more in every write.
+  // 16 hex digits of the digest tell these lists from any other; the whole would cost 48 bytes more in every write.
   return { ...next, lists_beside: { chunks: packed.chunks.length, sha256: packed.sha256.slice(0, 16), size_bytes: packed.size_bytes } };
 }
 

@@ -46,10 +46,13 @@ export async function readWatch(deps: ReadDeps, tenant: string, taskId: string, 
   const start = deps.clock().getTime();
   const until = start + (o.waitS ?? 0) * 1000;
   const waiting = o.waitS !== undefined;
-  const get = async () => (waiting ? ((await deps.store.get(tenant, taskId, { consistent: false })) ?? deps.store.get(tenant, taskId)) : deps.store.get(tenant, taskId));
+  const get = async (): Promise<Watch | null> => {
+    if (!waiting) return deps.store.get(tenant, taskId);
+    return (await deps.store.get(tenant, taskId, { consistent: false })) ?? deps.store.get(tenant, taskId);
+  };
   let w = await get();
   if (w === null) return { ok: false, reason: "not_found" };
-  if (o.waitS !== undefined && !isTerminal(w.status)) w = await markWaited(deps, w, start);
+  if (waiting && !isTerminal(w.status)) w = await markWaited(deps, w, start);
   for (;;) {
     const now = deps.clock().getTime();
     if (isTerminal(w.status)) return { ok: true, watch: w, retryAfterS: null };

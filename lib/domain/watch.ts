@@ -129,7 +129,7 @@ export const Watch = z.object({
    * empty, so every write of the watch stays small; read back for answers
    * and notifications. Absent when they are in the item itself.
    */
-    lists_beside: z.optional(
+  lists_beside: z.optional(
     z.object({
       chunks: z.number(),
       /** The first 16 hex digits of the SHA-256 of the lists' JSON. */

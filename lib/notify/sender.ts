@@ -13,9 +13,6 @@ import { type AwsCredentials, putEvent } from "../aws/eventbridge-put";
 import { requestCapped } from "../net/http-request";
 import { parseRetryAfter } from "../net/retry-after";
 import { buildEventBridgeEntry, EVENT_SOURCE } from "./eventbridge-event";
-
-/** PutEvents per-entry error codes worth a retry; any other code is final. */
-const EVENTBRIDGE_RETRYABLE = new Set(["ThrottlingException", "InternalException", "InternalFailure", "ServiceUnavailable"]);
 import { buildGoogleChatMessage } from "./google-chat-message";
 import { buildMattermostMessage } from "./mattermost-message";
 import { buildPagerDutyEvent } from "./pagerduty-event";
@@ -25,6 +22,9 @@ import { buildTeamsPayload } from "./teams-message";
 import type { Sender, SendOptions } from "../app/ports";
 import { SEND_TIMEOUT_MS } from "../app/timing";
 import { buildWebhookBody, webhookEventType, webhookHeaders } from "./webhook-signature";
+
+/** PutEvents per-entry error codes worth a retry; any other code is final. */
+const EVENTBRIDGE_RETRYABLE = new Set(["ThrottlingException", "InternalException", "InternalFailure", "ServiceUnavailable"]);
 
 export interface HttpSenderOptions {
   /** Connections to user-supplied URLs go through it; in production the SSRF-guarded agent. */
