@@ -563,6 +563,9 @@ describe("the packaged stack, rehearsed as Lambda runs it", () => {
       expect(f.cold, fn).toBeGreaterThan(0);
       expect(f.warm, fn).toBeGreaterThan(0);
       expect(f.timeouts, fn).toBe(0);
+      // Lambda ends an invocation whose sandbox outgrows the function's memory: none may come near it.
+      expect(f.maxRssMb, fn).toBeGreaterThan(0);
+      expect(f.maxRssMb, `${fn}: ${f.maxRssMb} MB of ${f.memoryMb}`).toBeLessThan(f.memoryMb * 0.9);
     }
     // Parallel requests (three reads of GET /tasks/{task_id}, the read function's route) ran in separate containers.
     expect(report.functions["apig-taskwatch-dev-read"]!.containers).toBeGreaterThan(1);
