@@ -29,6 +29,8 @@ export interface ExportStore {
   put(w: Pick<Watch, "tenant" | "task_id" | "finished_at" | "updated_at">, chunks: readonly Uint8Array[], kind?: PartKind): Promise<void>;
   /** The first `chunks` chunks of a watch's document, consistently read; missing ones are absent. */
   get(tenant: string, taskId: string, chunks: number, kind?: PartKind): Promise<Array<{ index: number; data: Uint8Array }>>;
+  /** Epoch seconds from which the table's TTL may remove a finished watch's chunks (its `expires_at`). */
+  expiresAt(w: Pick<Watch, "finished_at" | "updated_at">): number;
 }
 
 /** What storing and serving exports need; without `exports` a watch keeps the first 64 KiB, as before. */
@@ -57,15 +59,19 @@ export type ReadExportResult =
   | { ok: true; gzip: Buffer; file_name: string | undefined; file_type: string | undefined; sha256: string; size_bytes: number }
   | { ok: false; reason: "not_found" }
   | { ok: false; reason: "no_export" }
+  | { ok: false; reason: "export_expired"; expired_at: string }
   | { ok: false; reason: "export_too_large"; gzip_bytes: number; limit: number };
 
 /**
  * A tenant's stored export, checked whole against the watch's SHA-256.
  * Scoped like `GET /tasks/{task_id}`: another tenant's watch is `not_found`.
+ * Chunks missing past the retention are `export_expired`: DynamoDB's TTL
+ * removes the chunks and the watch in no set order, so the watch may
+ * outlive its document by a while.
  * @throws ExportUnreadableError when chunks are missing or do not match: never a wrong document
  */
 export async function readExport(
-  deps: { store: WatchRepository; exports?: ExportStore; log: Logger },
+  deps: { store: WatchRepository; exports?: ExportStore; log: Logger; clock: () => Date },
   tenant: string,
   taskId: string,
 ): Promise<ReadExportResult> {
@@ -76,6 +82,10 @@ export async function readExport(
     return { ok: false, reason: "no_export" };
   }
   const parts = await deps.exports.get(tenant, taskId, r.chunks);
+  const expiresAtMs = deps.exports.expiresAt(w) * 1000;
+  if (parts.length < r.chunks && expiresAtMs <= deps.clock().getTime()) {
+    return { ok: false, reason: "export_expired", expired_at: new Date(expiresAtMs).toISOString() };
+  }
   const gzipBytes = parts.reduce((n, p) => n + p.data.length, 0);
   if (gzipBytes > MAX_SERVED_GZIP_BYTES) return { ok: false, reason: "export_too_large", gzip_bytes: gzipBytes, limit: MAX_SERVED_GZIP_BYTES };
   const u = unpackExport(parts, { chunks: r.chunks, sha256: r.sha256, size_bytes: r.size_bytes });

@@ -77,6 +77,8 @@ export function httpErrorOf(f: Failure): HttpError {
       return new HttpError(502, "apig_unavailable", f.message);
     case "no_export":
       return new HttpError(404, "no_export", "this watch has no stored export document");
+    case "export_expired":
+      return new HttpError(410, "export_expired", `the export was kept until ${f.expired_at} (RETENTION_DAYS after the task ended) and is gone`);
     case "export_too_large":
       return new HttpError(422, "export_too_large", `the compressed export is ${f.gzip_bytes} bytes; one answer carries at most ${f.limit} (Lambda's 6 MB response, base64)`);
   }

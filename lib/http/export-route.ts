@@ -21,6 +21,7 @@ export const exportRoute: Route = {
     200: { description: "the document, gzip-compressed, `Content-Type` by the file type", media: ["application/json", "application/yaml", "application/octet-stream"] },
     401: { description: "missing or unknown API key", schema: "Error" },
     404: { description: "no such watch (`not_found`), or the watch has no stored export (`no_export`)", schema: "Error" },
+    410: { description: "the document was kept `RETENTION_DAYS` after the task ended and is gone (`export_expired`); the watch may outlive it a while", schema: "Error" },
     422: { description: "the compressed document is larger than one answer can carry (`export_too_large`)", schema: "Error" },
     500: { description: "the stored document is damaged or incomplete (`export_unreadable`); nothing is served", schema: "Error" },
   },

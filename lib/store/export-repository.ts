@@ -21,6 +21,10 @@ export class DynamoExportStore implements ExportStore {
     private readonly opts: { tableName: string; retentionDays: number },
   ) {}
 
+  expiresAt(w: Pick<Watch, "finished_at" | "updated_at">): number {
+    return expiresAtOf(w, this.opts.retentionDays);
+  }
+
   /** Plain puts: writing the same chunks again (a writer that lost the race) changes nothing. */
   async put(w: Pick<Watch, "tenant" | "task_id" | "finished_at" | "updated_at">, chunks: readonly Uint8Array[], kind?: PartKind): Promise<void> {
     const expires_at = expiresAtOf(w, this.opts.retentionDays);

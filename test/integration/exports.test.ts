@@ -106,6 +106,20 @@ describe("a large export (1,000 operations and more)", () => {
     expect((await getExport("exp-bad")).status).toBe(500);
   });
 
+  it("chunks gone past the retention (TTL removes them and the watch in no set order) are a 410 export_expired, not a 500", async () => {
+    h.task("exp-old", [{ status: "succeed", result: exportResult(doc) }], "export_api");
+    await h.call("POST", "/tasks", { body: registration("exp-old") });
+    const key = { pk: "T#acme", sk: "W#exp-old" };
+    const watch = (await h.db.send(new GetCommand({ TableName: h.tableName, Key: key }))).Item!;
+    // Finished 31 days ago (RETENTION_DAYS 30), its chunk already removed, the watch not yet.
+    const finished = new Date(Date.now() - 31 * 86_400_000).toISOString();
+    await h.db.send(new PutCommand({ TableName: h.tableName, Item: { ...watch, finished_at: finished, updated_at: finished } }));
+    await h.db.send(new DeleteCommand({ TableName: h.tableName, Key: { pk: "T#acme", sk: "E#exp-old#0000" } }));
+    const gone = await getExport("exp-old");
+    expect(gone.status).toBe(410);
+    expect(JSON.parse(gone.body.toString()).error).toMatchObject({ code: "export_expired", message: expect.stringContaining(new Date(Date.parse(finished) + 30 * 86_400_000).toISOString().slice(0, 10)) });
+  });
+
   it("taskwatch export --out writes the whole document (over 1 MB), checked against its SHA-256", async () => {
     // The simulator exports the operations imported into the group.
     const ops = 8_000;
