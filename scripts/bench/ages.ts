@@ -1,8 +1,9 @@
 /**
  * Detection by task age, waited and not, on virtual time: the real poll loop
- * and read use case over in-memory ports (`infra/dev/sim`), one warm
- * container invoked once a minute (loop until 2 s before the next, as
- * deployed), APIG answering in `latencyMs`, `APIG_MAX_RPS` `maxRps`,
+ * and read use case over in-memory ports (`infra/dev/sim`), invoked once a
+ * minute as deployed (`runSchedule`: the shipped timing, each invocation
+ * polling until its successor has taken over, on another container while the
+ * last still runs, as Lambda does), APIG answering in `latencyMs`, `APIG_MAX_RPS` `maxRps`,
  * `background` open watches of ages spread over the last hour. For each age
  * A (1, 3, 10, 30 minutes) `perAge` tasks are registered at random moments
  * of the first minute and end A minutes (plus up to a minute, at random)
@@ -13,7 +14,8 @@
  * and the log bytes the poller writes per life.
  */
 import { seeded, simLoopDeps } from "../../infra/dev/sim/loop-sim";
-import { createPollerState, runPollLoop } from "../../lib/app/poll-loop";
+import { runSchedule } from "../../infra/dev/sim/schedule-sim";
+import { pollerTiming } from "../../lib/app/timing";
 import type { Sender } from "../../lib/app/ports";
 import { readWatch } from "../../lib/app/read-watch";
 import { newWatch } from "../../lib/app/register";
@@ -131,24 +133,14 @@ export async function runAges(o: { background: number; perAge: number; latencyMs
     }
   }
   const longest = Math.max(...AGES_MIN) + 3;
-  const state = createPollerState();
-  const schedule = (async () => {
-    for (let minute = 0; minute < longest; minute++) {
-      const start = vt.now;
-      await runPollLoop(deps, state, {
-        shards: store.dueShards(),
-        endAt: start + 58_000,
-        hardStopAt: start + 75_000,
-        concurrency: o.concurrency,
-        maxRps: o.maxRps,
-        fullReadEveryMs: 60_000,
-        pickupEveryMs: 5_000,
-        pickupOverlapMs: 5_000,
-      });
-      await vt.sleep(Math.max(0, start + 60_000 - vt.now));
-    }
-  })();
-  await vt.drive(Promise.all([schedule, ...actors]));
+  const t = pollerTiming({ pollIntervalS: 60, apigTimeoutMs: 10_000 });
+  await runSchedule(vt, deps, {
+    invocations: longest,
+    periodMs: 60_000,
+    settings: { concurrency: o.concurrency, apigMaxRps: o.maxRps, loopMs: t.loopMs, reserveMs: t.reserveMs, coverMs: t.coverMs },
+    lambdaTimeoutS: t.lambdaTimeoutS,
+  });
+  await vt.drive(Promise.all(actors));
 
   // Waited-mark writes: every save made by reads (the loop's saves are the transitions and deliveries, 2 per life here).
   const rows: AgeRow[] = [];
@@ -173,7 +165,7 @@ export async function runAges(o: { background: number; perAge: number; latencyMs
   }
   return {
     rows,
-    settings: `virtual time, warm container invoked every 60 s (loop to 58 s), ${o.background} background watches aged 0-60 min, APIG ${o.latencyMs} ms, APIG_MAX_RPS ${o.maxRps}, ${o.concurrency} in flight, ${o.perAge} tasks per age and kind, each ending A min + U(0, 60 s) after registration`,
+    settings: `virtual time, invoked every 60 s as deployed (each invocation polls until the next has taken over), ${o.background} background watches aged 0-60 min, APIG ${o.latencyMs} ms, APIG_MAX_RPS ${o.maxRps}, ${o.concurrency} in flight, ${o.perAge} tasks per age and kind, each ending A min + U(0, 60 s) after registration`,
     logBytesPerLife: logBytes / measured.length,
     polls: apig.total,
     wallS: (Date.now() - wall) / 1000,
