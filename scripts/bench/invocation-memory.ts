@@ -15,6 +15,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
 import { pollerTiming } from "../../lib/app/timing";
+import { lambdaHeapFlags } from "../../infra/dev/lambda-heap";
 import { handlerEnv, seedRunning, startStack } from "./stack";
 
 const run = promisify(execFile);
@@ -59,8 +60,7 @@ export async function runInvocationMemory(o: { watches: number; latencyMs: numbe
     const s = await handler({ source: "aws.events" }, { getRemainingTimeInMillis: () => ${lambdaTimeoutS * 1000} - (Date.now() - t) });
     console.log(JSON.stringify(s));`;
   const env = { PATH: process.env.PATH ?? "", ...handlerEnv(stack, { LOG_LEVEL: "ERROR" }) };
-  const newSpace = Math.floor(o.memoryMb / 10);
-  const heap = [`--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${o.memoryMb - newSpace}`];
+  const heap = lambdaHeapFlags(o.memoryMb);
   const time = existsSync("/usr/bin/time") ? ["/usr/bin/time", ["-v", process.execPath]] : [process.execPath, []];
   const from = Date.now();
   const { stdout, stderr } = await run(time[0] as string, [...(time[1] as string[]), ...heap, "--input-type=module", "-e", script], {

@@ -13,6 +13,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import type { FunctionSpec } from "./template";
+import { lambdaHeapFlags } from "../lambda-heap";
 
 export interface Invocation {
   fn: string;
@@ -132,7 +133,7 @@ export class LambdaService {
       cwd: this.o.taskRoot(fn),
       env: this.o.environment(fn, id),
       // Lambda sizes the Node heap from the memory setting.
-      execArgv: [`--max-old-space-size=${Math.floor(fn.memoryMb * 0.9)}`],
+      execArgv: lambdaHeapFlags(fn.memoryMb),
       stdio: ["ignore", "pipe", "pipe", "ipc"],
       // Its own process group, so nothing of it outlives the rehearsal.
       detached: false,
