@@ -36,6 +36,14 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
+/** An item of tenant acme's partition as stored (`W#<task>` a watch, `E#<task>#0000` a chunk). */
+async function stored(sk: string) {
+  return (await h.db.send(new GetCommand({ TableName: h.tableName, Key: { pk: "T#acme", sk } }))).Item!;
+}
+
+/** APIG will answer `taskId` as a finished export of `doc`. */
+const finishedExport = (taskId: string, doc: string) => h.task(taskId, [{ status: "succeed", result: exportResult(doc) }], "export_api");
+
 /** GET the export with the raw body (no decompression) and its headers. */
 async function getExport(taskId: string, key = KEYS.acme) {
   const res = await request(`${h.apiUrl}/tasks/${taskId}/export`, { headers: { authorization: `Bearer ${key}` } });
@@ -49,7 +57,7 @@ describe("a large export (1,000 operations and more)", () => {
     expect(Buffer.byteLength(doc)).toBeGreaterThan(1024 * 1024);
     const hook = await useReceiver();
     const slack = await useReceiver();
-    h.task("exp-big", [{ status: "succeed", result: exportResult(doc) }], "export_api");
+    finishedExport("exp-big", doc);
     const notify = [
       { type: "webhook", url: `${hook.url}/hook`, secret: SECRET },
       { type: "slack", webhook_url: `${slack.url}/slack` },
@@ -58,10 +66,10 @@ describe("a large export (1,000 operations and more)", () => {
     await h.tick();
 
     // The watch keeps facts and a preview; the chunks carry the watch's expiry and no index keys.
-    const watch = (await h.db.send(new GetCommand({ TableName: h.tableName, Key: { pk: "T#acme", sk: "W#exp-big" } }))).Item!;
+    const watch = await stored("W#exp-big");
     expect(watch.result).toMatchObject({ kind: "export", size_bytes: Buffer.byteLength(doc), sha256: sha(doc), chunks: 1, truncated: true });
     expect(JSON.stringify(watch).length).toBeLessThan(4096);
-    const chunk = (await h.db.send(new GetCommand({ TableName: h.tableName, Key: { pk: "T#acme", sk: "E#exp-big#0000" } }))).Item!;
+    const chunk = await stored("E#exp-big#0000");
     expect(chunk.expires_at).toBe(watch.expires_at);
     expect(chunk.due_shard).toBeUndefined();
     expect(chunk.created_key).toBeUndefined();
@@ -82,7 +90,7 @@ describe("a large export (1,000 operations and more)", () => {
   });
 
   it("is scoped like GET /tasks/{task_id}: another tenant's key finds no such watch", async () => {
-    h.task("exp-scope", [{ status: "succeed", result: exportResult(doc) }], "export_api");
+    finishedExport("exp-scope", doc);
     await h.call("POST", "/tasks", { body: registration("exp-scope") });
     expect((await getExport("exp-scope")).status).toBe(200);
     const other = await getExport("exp-scope", KEYS.other);
@@ -92,10 +100,10 @@ describe("a large export (1,000 operations and more)", () => {
   });
 
   it("a damaged or missing chunk is a 500 export_unreadable, never a wrong document", async () => {
-    h.task("exp-bad", [{ status: "succeed", result: exportResult(doc) }], "export_api");
+    finishedExport("exp-bad", doc);
     await h.call("POST", "/tasks", { body: registration("exp-bad") });
     const key = { pk: "T#acme", sk: "E#exp-bad#0000" };
-    const chunk = (await h.db.send(new GetCommand({ TableName: h.tableName, Key: key }))).Item!;
+    const chunk = await stored(key.sk);
     const damaged = Buffer.from(chunk.data as Uint8Array);
     damaged.writeUInt8(damaged.readUInt8(damaged.length - 20) ^ 0xff, damaged.length - 20);
     await h.db.send(new PutCommand({ TableName: h.tableName, Item: { ...chunk, data: damaged } }));
@@ -107,10 +115,9 @@ describe("a large export (1,000 operations and more)", () => {
   });
 
   it("chunks gone past the retention (TTL removes them and the watch in no set order) are a 410 export_expired, not a 500", async () => {
-    h.task("exp-old", [{ status: "succeed", result: exportResult(doc) }], "export_api");
+    finishedExport("exp-old", doc);
     await h.call("POST", "/tasks", { body: registration("exp-old") });
-    const key = { pk: "T#acme", sk: "W#exp-old" };
-    const watch = (await h.db.send(new GetCommand({ TableName: h.tableName, Key: key }))).Item!;
+    const watch = await stored("W#exp-old");
     // Finished 31 days ago (RETENTION_DAYS 30), its chunk already removed, the watch not yet.
     const finished = new Date(Date.now() - 31 * 86_400_000).toISOString();
     await h.db.send(new PutCommand({ TableName: h.tableName, Item: { ...watch, finished_at: finished, updated_at: finished } }));
@@ -142,7 +149,7 @@ describe("a small export (under 20 KB)", () => {
   it("notifies the whole document, as before, and is served too", async () => {
     const doc = document(20);
     const hook = await useReceiver();
-    h.task("exp-small", [{ status: "succeed", result: exportResult(doc) }], "export_api");
+    finishedExport("exp-small", doc);
     await h.call("POST", "/tasks", { body: registration("exp-small", [{ type: "webhook", url: `${hook.url}/hook`, secret: SECRET }]) });
     await h.tick();
     const [webhook] = await hook.waitFor(1);
